@@ -1,0 +1,54 @@
+"""The hub's own events: small frozen objects, each carrying the ids needed to follow it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class InquiryOpened(Event):
+    inquiry_id: int
+    client_id: int
+    channel: str
+    external_id: str
+    department_id: int | None = None
+    owner_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived(Event):
+    inquiry_id: int
+    client_id: int
+    message_id: int
+    channel: str
+    external_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class InquiryAssigned(Event):
+    inquiry_id: int
+    owner_id: int | None
+    pool: str
+    actor_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatusChanged(Event):
+    user_id: int
+    status: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Push(Event):
+    """A live frame for the browsers of the given users (pop-ups, wallboard updates)."""
+
+    user_ids: tuple[int, ...]
+    kind: str
+    payload: dict = field(hash=False, compare=False, default_factory=dict)

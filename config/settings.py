@@ -1,0 +1,93 @@
+"""The hub's one settings schema.
+
+Every section is a pydantic model; unknown keys are refused so a typo in the
+TOML file stops start-up instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(Section):
+    url: str = Field(
+        default="sqlite+aiosqlite:///./var/hub.sqlite3",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB",
+    )
+    password: SecretStr | None = Field(default=None, description="Database password (kept out of the URL)")
+    connect_retries: int = Field(default=30, ge=0, description="Attempts to reach the database at start")
+    retry_delay_s: float = Field(default=2.0, gt=0, le=60)
+    busy_timeout_ms: int = Field(default=5000, ge=0, description="SQLite busy timeout")
+    pool_size: int = Field(default=10, ge=1, le=200)
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+
+class WebSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str | None = Field(default=None, description="External URL, used for the WebSocket Origin check")
+    secure_cookies: bool = Field(default=False, description="Set the Secure flag on cookies (behind HTTPS)")
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    login_attempts: int = Field(default=5, ge=1, description="Failed logins allowed per window per IP and login")
+    login_window_s: int = Field(default=300, ge=1)
+    ws_queue_size: int = Field(default=256, ge=1, description="Frames queued per browser socket before it is cut")
+    ws_heartbeat_s: float = Field(default=20.0, gt=0)
+    default_locale: Literal["ru", "en"] = "ru"
+
+
+class PhoneSettings(Section):
+    default_region: str = Field(default="RU", min_length=2, max_length=2)
+
+
+class StorageSettings(Section):
+    var_dir: Path = Path("./var")
+
+
+class AsteriskSection(Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=5038, ge=1, le=65535)
+    username: str = "hub"
+    secret: SecretStr | None = None
+    demo: bool = Field(default=False, description="Run the built-in fake PBX replaying real traces")
+
+
+class TelegramSection(Section):
+    enabled: bool = False
+    token: SecretStr | None = None
+
+
+class EmailSection(Section):
+    enabled: bool = False
+    imap_password: SecretStr | None = None
+    smtp_password: SecretStr | None = None
+
+
+class LogSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(Section):
+    database: DatabaseSettings = DatabaseSettings()
+    web: WebSettings = WebSettings()
+    phones: PhoneSettings = PhoneSettings()
+    storage: StorageSettings = StorageSettings()
+    asterisk: AsteriskSection = AsteriskSection()
+    telegram: TelegramSection = TelegramSection()
+    email: EmailSection = EmailSection()
+    log: LogSettings = LogSettings()
+    time_zone: str = "Europe/Moscow"
+    dids: dict[str, str] = Field(default_factory=dict, description="DID (dialed number) → advertising source")

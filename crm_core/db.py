@@ -1,0 +1,53 @@
+"""The database engine: SQLite (WAL, busy timeout, foreign keys) by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from config.settings import DatabaseSettings
+
+log = logging.getLogger("hub.db")
+
+
+def database_url(settings: DatabaseSettings) -> URL:
+    url = make_url(settings.url)
+    if settings.password is not None:
+        url = url.set(password=settings.password.get_secret_value())
+    return url
+
+
+def is_sqlite(url: URL | str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(settings: DatabaseSettings) -> AsyncEngine:
+    url = database_url(settings)
+    if is_sqlite(url):
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": settings.busy_timeout_ms / 1000})
+        _sqlite_pragmas(engine, settings.busy_timeout_ms)
+        return engine
+    return create_async_engine(
+        url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True
+    )
+
+
+def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,246 @@
+"""The intake service: the one entry through which every channel opens or extends an inquiry.
+
+Identify the client (phone, email, Telegram id; create when unknown), open a
+new inquiry or append to the open one of the same thread, record the source,
+and publish an event. Idempotent by the outside id: the unique key
+(channel, external_id) on messages makes the database, not a check-then-insert,
+the judge, so the same event twice — even from two tasks at once — gives one record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bus.bus import EventBus
+from bus.events import InquiryOpened, MessageReceived
+from crm_core.models import (
+    Channel,
+    Client,
+    Contact,
+    ContactKind,
+    Inquiry,
+    InquiryEvent,
+    InquiryStatus,
+    Message,
+    TimelineEntry,
+    User,
+    utcnow,
+)
+from crm_core.phones import normalize_email, try_normalize_phone
+
+log = logging.getLogger("hub.intake")
+OPEN_STATUSES = (InquiryStatus.NEW, InquiryStatus.OFFERED, InquiryStatus.IN_WORK)
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeRequest:
+    channel: Channel
+    external_id: str
+    text: str = ""
+    subject: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    telegram_id: str | None = None
+    thread_key: str | None = None
+    """Id of this message's thread (e.g. its Message-ID); a later reply names it in ``reply_to``."""
+    reply_to: Sequence[str] = ()
+    """Thread ids this message answers (In-Reply-To, References): join that inquiry when it is this client's."""
+    source: str | None = None
+    did: str | None = None
+    utm: dict = field(default_factory=dict)
+    received_at: datetime | None = None
+    meta: dict = field(default_factory=dict)
+    notes: Sequence[str] = ()
+    """Problems found while reading the input (bad charset, cut attachment) kept on the inquiry."""
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    inquiry_id: int
+    client_id: int
+    message_id: int
+    new_inquiry: bool
+    new_client: bool
+    duplicate: bool
+
+
+class IntakeService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, region: str = "RU") -> None:
+        self._sessions = sessions
+        self._bus = bus
+        self._region = region
+
+    async def accept(self, req: IntakeRequest) -> IntakeResult:
+        if not req.external_id:
+            raise ValueError("external_id is required: it is what makes intake idempotent")
+        existing = await self._find_existing(req)
+        if existing is not None:
+            return existing
+        for attempt in range(3):
+            try:
+                result = await self._store(req)
+                break
+            except IntegrityError:
+                # Another task stored the same outside id (theirs stands) or created the same new
+                # client a moment before us (then we try again and find that client).
+                existing = await self._find_existing(req)
+                if existing is not None:
+                    return existing
+                if attempt == 2:
+                    raise
+        log.info(
+            "intake channel=%s external_id=%s inquiry=%s client=%s message=%s new_inquiry=%s",
+            req.channel, req.external_id, result.inquiry_id, result.client_id, result.message_id,
+            result.new_inquiry,
+        )
+        await self._publish(req, result)
+        return result
+
+    async def _find_existing(self, req: IntakeRequest) -> IntakeResult | None:
+        async with self._sessions() as s:
+            row = (
+                await s.execute(
+                    select(Message.id, Message.inquiry_id, Inquiry.client_id)
+                    .join(Inquiry, Inquiry.id == Message.inquiry_id)
+                    .where(Message.channel == req.channel, Message.external_id == req.external_id)
+                )
+            ).one_or_none()
+        if row is None:
+            return None
+        return IntakeResult(row.inquiry_id, row.client_id, row.id, False, False, True)
+
+    async def _store(self, req: IntakeRequest) -> IntakeResult:
+        now = req.received_at or utcnow()
+        async with self._sessions() as s, s.begin():
+            client, new_client = await self._identify(s, req, now)
+            inquiry = await self._thread_inquiry(s, req, client.id)
+            new_inquiry = inquiry is None
+            if inquiry is None:
+                inquiry = await self._open_inquiry(s, req, client, now)
+            message = Message(
+                inquiry_id=inquiry.id, client_id=client.id, channel=req.channel,
+                external_id=req.external_id, direction="in", subject=req.subject,
+                body=req.text or "", meta=dict(req.meta), created_at=now,
+            )
+            s.add(message)
+            inquiry.last_action_at = now
+            await s.flush()
+            for note in req.notes:
+                s.add(InquiryEvent(inquiry_id=inquiry.id, at=now, kind="intake_note", note=note))
+            s.add(TimelineEntry(
+                client_id=client.id, at=now, kind="message_in", channel=req.channel,
+                inquiry_id=inquiry.id, ref_id=message.id, summary=_summary(req),
+            ))
+            return IntakeResult(inquiry.id, client.id, message.id, new_inquiry, new_client, False)
+
+    async def _identify(self, s: AsyncSession, req: IntakeRequest, now: datetime) -> tuple[Client, bool]:
+        keys = self._contact_keys(req)
+        for kind, value in keys:
+            client = (
+                await s.execute(
+                    select(Client).join(Contact).where(Contact.kind == kind, Contact.value == value)
+                )
+            ).scalar_one_or_none()
+            if client is not None:
+                await self._add_missing_contacts(s, client, keys)
+                return client, False
+        client = Client(name=(req.name or "").strip()[:300], created_at=now)
+        s.add(client)
+        await s.flush()
+        for kind, value in keys:
+            s.add(Contact(client_id=client.id, kind=kind, value=value))
+        await s.flush()  # a concurrent twin with the same phone fails here, and accept() re-reads
+        s.add(TimelineEntry(client_id=client.id, at=now, kind="client_created", channel=req.channel,
+                            summary=client.name))
+        return client, True
+
+    async def _add_missing_contacts(
+        self, s: AsyncSession, client: Client, keys: list[tuple[ContactKind, str]]
+    ) -> None:
+        """A client known by email who now writes from Telegram with their phone: remember the new ways."""
+        for kind, value in keys:
+            taken = (
+                await s.execute(select(Contact.id).where(Contact.kind == kind, Contact.value == value))
+            ).first()
+            if taken is None:
+                async with s.begin_nested():
+                    s.add(Contact(client_id=client.id, kind=kind, value=value))
+
+    def _contact_keys(self, req: IntakeRequest) -> list[tuple[ContactKind, str]]:
+        keys: list[tuple[ContactKind, str]] = []
+        phone = try_normalize_phone(req.phone, self._region)
+        if phone:
+            keys.append((ContactKind.PHONE, phone))
+        if req.email:
+            try:
+                keys.append((ContactKind.EMAIL, normalize_email(req.email)))
+            except ValueError:
+                pass
+        if req.telegram_id:
+            keys.append((ContactKind.TELEGRAM, str(req.telegram_id)))
+        return keys
+
+    async def _thread_inquiry(self, s: AsyncSession, req: IntakeRequest, client_id: int) -> Inquiry | None:
+        """The open inquiry this message continues — only one of the same client (a forged reply can't
+        attach a stranger's message to someone else's inquiry)."""
+        keys = [k for k in req.reply_to if k]
+        if not keys:
+            return None
+        by_message = select(Message.inquiry_id).where(
+            Message.channel == req.channel, Message.external_id.in_(keys)
+        )
+        return (
+            await s.execute(
+                select(Inquiry)
+                .where(
+                    Inquiry.client_id == client_id,
+                    Inquiry.status.in_(OPEN_STATUSES),
+                    (Inquiry.thread_key.in_(keys)) | (Inquiry.id.in_(by_message)),
+                )
+                .order_by(Inquiry.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+
+    async def _open_inquiry(self, s: AsyncSession, req: IntakeRequest, client: Client, now: datetime) -> Inquiry:
+        department_id = None
+        if client.owner_id is not None:
+            department_id = (
+                await s.execute(select(User.department_id).where(User.id == client.owner_id))
+            ).scalar_one_or_none()
+        inquiry = Inquiry(
+            client_id=client.id, channel=req.channel, external_id=req.external_id,
+            thread_key=req.thread_key or req.external_id, subject=(req.subject or "")[:500] or None,
+            source=req.source, did=req.did, utm=dict(req.utm), department_id=department_id,
+            created_at=now, updated_at=now, last_action_at=now,
+        )
+        s.add(inquiry)
+        await s.flush()
+        s.add(InquiryEvent(inquiry_id=inquiry.id, at=now, kind="opened",
+                           data={"channel": str(req.channel), "source": req.source, "did": req.did}))
+        s.add(TimelineEntry(client_id=client.id, at=now, kind="inquiry_opened", channel=req.channel,
+                            inquiry_id=inquiry.id, ref_id=inquiry.id, summary=inquiry.subject or ""))
+        return inquiry
+
+    async def _publish(self, req: IntakeRequest, result: IntakeResult) -> None:
+        if result.new_inquiry:
+            await self._bus.publish(
+                InquiryOpened(result.inquiry_id, result.client_id, str(req.channel), req.external_id)
+            )
+        await self._bus.publish(
+            MessageReceived(result.inquiry_id, result.client_id, result.message_id, str(req.channel),
+                            req.external_id)
+        )
+
+
+def _summary(req: IntakeRequest) -> str:
+    text = (req.subject or req.text or "").strip().replace("\n", " ")
+    return text[:200]

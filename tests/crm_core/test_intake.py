@@ -1,0 +1,102 @@
+import asyncio
+
+from sqlalchemy import func, select
+
+from bus.events import InquiryOpened, MessageReceived
+from crm_core.intake import IntakeRequest, IntakeService
+from crm_core.models import Channel, Client, Contact, Inquiry, InquiryEvent, Message, TimelineEntry
+
+
+def form(external_id: str, **kw) -> IntakeRequest:
+    base = dict(channel=Channel.WEBFORM, external_id=external_id, text="Хочу купить квартиру", name="Анна")
+    base.update(kw)
+    return IntakeRequest(**base)
+
+
+async def count(db, model) -> int:
+    async with db.sessions() as s:
+        return (await s.execute(select(func.count()).select_from(model))).scalar_one()
+
+
+async def test_all_russian_phone_formats_are_one_client(db, bus):
+    intake = IntakeService(db.sessions, bus)
+    formats = ["8 916 123-45-67", "+7 (916) 123 45 67", "79161234567", "9161234567"]
+    results = [await intake.accept(form(f"f{i}", phone=p)) for i, p in enumerate(formats)]
+    assert len({r.client_id for r in results}) == 1
+    assert [r.new_client for r in results] == [True, False, False, False]
+    async with db.sessions() as s:
+        phones = (await s.execute(select(Contact.value))).scalars().all()
+    assert phones == ["+79161234567"]
+
+
+async def test_same_form_sent_twice_is_one_inquiry(db, bus):
+    seen = []
+    bus.subscribe(InquiryOpened, lambda e: _append(seen, e))
+    intake = IntakeService(db.sessions, bus)
+    first = await intake.accept(form("key-1", phone="89161234567"))
+    second = await intake.accept(form("key-1", phone="89161234567"))
+    assert second.duplicate and second.inquiry_id == first.inquiry_id
+    assert await count(db, Inquiry) == 1 and await count(db, Message) == 1
+    assert len(seen) == 1
+
+
+async def test_the_same_event_from_two_tasks_at_once_gives_one_record(db, bus):
+    intake = IntakeService(db.sessions, bus)
+    results = await asyncio.gather(*(intake.accept(form("race-1", phone="+79031112233")) for _ in range(8)))
+    assert len({r.inquiry_id for r in results}) == 1
+    assert sum(not r.duplicate for r in results) == 1
+    assert await count(db, Inquiry) == 1 and await count(db, Message) == 1 and await count(db, Client) == 1
+
+
+async def test_two_new_messages_from_one_unknown_number_at_once_make_one_client(db, bus):
+    intake = IntakeService(db.sessions, bus)
+    results = await asyncio.gather(*(intake.accept(form(f"m{i}", phone="+79035550101")) for i in range(6)))
+    assert len({r.client_id for r in results}) == 1
+    assert await count(db, Client) == 1 and await count(db, Inquiry) == 6
+
+
+async def test_reply_joins_the_thread_of_the_same_client_only(db, bus):
+    intake = IntakeService(db.sessions, bus)
+    email = dict(channel=Channel.EMAIL, subject="Квартира на Тверской")
+    first = await intake.accept(IntakeRequest(external_id="<a@x>", email="Ivan@Mail.ru", text="Здравствуйте", **email))
+    reply = await intake.accept(IntakeRequest(external_id="<b@x>", email="ivan@mail.ru", reply_to=["<a@x>"],
+                                              text="Ещё вопрос", **email))
+    forged = await intake.accept(IntakeRequest(external_id="<c@x>", email="mallory@evil.ru", reply_to=["<a@x>"],
+                                               text="Подмена", **email))
+    assert reply.inquiry_id == first.inquiry_id and not reply.new_inquiry
+    assert forged.inquiry_id != first.inquiry_id and forged.new_inquiry
+
+
+async def test_intake_records_source_notes_and_timeline(db, bus):
+    events = []
+    bus.subscribe(MessageReceived, lambda e: _append(events, e))
+    intake = IntakeService(db.sessions, bus)
+    res = await intake.accept(form("utm-1", phone="+79161234567", source="avito", did="74950000001",
+                                   utm={"utm_source": "yandex", "utm_campaign": "spring"},
+                                   notes=["charset declared koi8-r but body is utf-8"]))
+    async with db.sessions() as s:
+        inquiry = await s.get(Inquiry, res.inquiry_id)
+        notes = (await s.execute(select(InquiryEvent.note).where(InquiryEvent.kind == "intake_note"))).scalars().all()
+        kinds = (await s.execute(select(TimelineEntry.kind).where(TimelineEntry.client_id == res.client_id)
+                                 .order_by(TimelineEntry.id))).scalars().all()
+    assert (inquiry.source, inquiry.did, inquiry.utm["utm_campaign"]) == ("avito", "74950000001", "spring")
+    assert notes == ["charset declared koi8-r but body is utf-8"]
+    assert kinds == ["client_created", "inquiry_opened", "message_in"]
+    assert [e.message_id for e in events] == [res.message_id]
+
+
+async def test_a_failing_subscriber_does_not_stop_the_others_nor_lose_the_inquiry(db, bus):
+    got = []
+
+    async def broken(_e):
+        raise RuntimeError("notifier down")
+
+    bus.subscribe(InquiryOpened, broken)
+    bus.subscribe(InquiryOpened, lambda e: _append(got, e))
+    res = await IntakeService(db.sessions, bus).accept(form("x1", phone="+79161234567"))
+    assert got and got[0].inquiry_id == res.inquiry_id
+    assert bus.failures == 1 and await count(db, Inquiry) == 1
+
+
+async def _append(target, item):
+    target.append(item)
