@@ -1,0 +1,168 @@
+"""One place that wires the hub from its settings: database, bus, intake, connectors, web.
+
+Nothing is wired at import time; tests call ``build_hub`` with their own settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bus.bus import EventBus
+from bus.events import Push
+from bus.tasks import TaskSupervisor
+from config.settings import Settings
+from crm_core.db import create_engine, session_factory
+from crm_core.intake import IntakeService
+from crm_core.migrate import migrate
+from crm_core.models import Role, User
+from crm_core.users import create_user
+
+log = logging.getLogger("hub")
+FIRST_LOGIN_FILE = "first-login.txt"
+
+
+class Connector(Protocol):
+    """What every connector shows the hub: a lifecycle and a state for /healthz."""
+
+    @property
+    def state(self) -> str: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    state: str = "starting"
+    error: str | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def connect_and_migrate(self, retries: int, delay_s: float) -> None:
+        """Reach the database and migrate it, retrying while it is down; the web stays up meanwhile."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await migrate(self.engine)
+            except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - reported, retried
+                self.state, self.error = "down", _short_reason(exc)
+                if attempt > retries:
+                    log.error("database unreachable after %d attempts, giving up: %s", attempt, self.error)
+                    raise
+                log.warning("database unreachable (attempt %d/%d): %s; retrying in %.1fs",
+                            attempt, retries + 1, self.error, delay_s)
+                await asyncio.sleep(delay_s)
+                continue
+            self.state, self.error = "up", None
+            self.ready.set()
+            log.info("database up and migrated")
+            return
+
+    async def ping(self, timeout_s: float = 2.0) -> bool:
+        if not self.ready.is_set():
+            return False
+        try:
+            async with asyncio.timeout(timeout_s), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - reported on /healthz
+            self.state, self.error = "down", _short_reason(exc)
+            return False
+        self.state, self.error = "up", None
+        return True
+
+
+def _short_reason(exc: BaseException) -> str:
+    """The cause without the connection string or anything else that may carry a password."""
+    message = str(exc).splitlines()[0] if str(exc) else ""
+    if "://" in message:
+        message = ""
+    return f"{type(exc).__name__}: {message}"[:300]
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    database: Database
+    bus: EventBus
+    tasks: TaskSupervisor
+    intake: IntakeService
+    connectors: dict[str, Connector] = field(default_factory=dict)
+    var_dir: Path = Path("var")
+
+    def connector_states(self) -> dict[str, str]:
+        return {name: c.state for name, c in self.connectors.items()}
+
+
+def build_hub(settings: Settings) -> Hub:
+    engine = create_engine(settings.database)
+    database = Database(engine, session_factory(engine))
+    bus = EventBus()
+    hub = Hub(
+        settings=settings, database=database, bus=bus, tasks=TaskSupervisor(),
+        intake=IntakeService(database.sessions, bus, settings.phones.default_region),
+        var_dir=Path(settings.storage.var_dir),
+    )
+    return hub
+
+
+def wire_web_pushes(hub: Hub, sockets) -> None:  # noqa: ANN001 - web.wshub.SocketHub, kept loose to avoid a cycle
+    async def on_push(event: Push) -> None:
+        sockets.push(event.user_ids, event.kind, event.payload)
+
+    hub.bus.subscribe(Push, on_push)
+
+
+async def start_hub(hub: Hub) -> None:
+    """Reach the database (retrying), then start the connectors. Runs as an owned task."""
+    s = hub.settings.database
+    await hub.database.connect_and_migrate(s.connect_retries, s.retry_delay_s)
+    await ensure_first_admin(hub)
+    for name, connector in hub.connectors.items():
+        await connector.start()
+        log.info("connector %s started", name)
+
+
+async def stop_hub(hub: Hub) -> None:
+    for name, connector in hub.connectors.items():
+        try:
+            await connector.stop()
+        except Exception:  # noqa: BLE001 - a failing stop must not keep the others running
+            log.exception("connector %s failed to stop", name)
+    await hub.tasks.stop()
+    await hub.database.engine.dispose()
+
+
+async def ensure_first_admin(hub: Hub) -> str | None:
+    """On an empty database create `admin` with a random password written to var/first-login.txt (0600).
+
+    The password goes to a file only the owner can read, never to the log or the console.
+    """
+    async with hub.database.sessions() as s, s.begin():
+        if (await s.execute(select(func.count()).select_from(User))).scalar_one():
+            return None
+        password = secrets.token_urlsafe(12)
+        await create_user(s, login="admin", password=password, full_name="Администратор", role=Role.ADMIN)
+    path = write_first_login(hub.var_dir, f"login: admin\npassword: {password}\n")
+    log.info("created the first administrator 'admin'; its password is in %s", path)
+    return password
+
+
+def write_first_login(var_dir: Path, content: str) -> Path:
+    var_dir.mkdir(parents=True, exist_ok=True)
+    path = var_dir / FIRST_LOGIN_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write(content)
+    return path

@@ -1,0 +1,259 @@
+"""The hub's command line: run, migrate, create-user, import-clients, demo-data.
+
+    python main.py run [--config hub.toml] [--demo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from config import Settings, SettingsError, load_settings
+
+log = logging.getLogger("hub")
+EXIT_CONFIG = 2
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="hub", description="Contact-center hub")
+    p.add_argument("--config", help="TOML settings file (default: $HUB_CONFIG)")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the hub (web workspace, connectors)")
+    run.add_argument("--demo", action="store_true", help="load the demo agency (and demo PBX when available)")
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    cu = sub.add_parser("create-user", help="create a user; the password is read from a prompt or stdin")
+    cu.add_argument("login")
+    cu.add_argument("--name", default="")
+    cu.add_argument("--role", default="agent")
+    cu.add_argument("--department", help="department name (created when missing)")
+    cu.add_argument("--extension")
+    cu.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    imp = sub.add_parser("import-clients", help="import clients from a CSV or XLSX file")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--map", action="append", default=[], metavar="COLUMN=FIELD",
+                     help="map a file column to a field (name, phone, email, company, note, birthday, segment)")
+    imp.add_argument("--dry-run", action="store_true", help="check and report, store nothing")
+    imp.add_argument("--report", type=Path, help="write the per-row error report to this CSV file")
+    sub.add_parser("demo-data", help="load a small demo agency")
+    return p.parse_args(argv)
+
+
+def cli(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(f"hub: bad configuration: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log.level)
+    commands = {
+        "run": cmd_run, "migrate": cmd_migrate, "create-user": cmd_create_user,
+        "import-clients": cmd_import_clients, "demo-data": cmd_demo_data,
+    }
+    return commands[args.command](settings, args)
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.demo and not settings.asterisk.demo:
+        settings = settings.model_copy(update={"asterisk": settings.asterisk.model_copy(update={"demo": True})})
+    try:
+        asyncio.run(serve(settings, demo=args.demo))
+    except OSError as exc:
+        print(f"hub: cannot listen on {settings.web.host}:{settings.web.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def serve(settings: Settings, *, demo: bool = False, ready: asyncio.Event | None = None,
+                stop: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or ``stop``), then stop cleanly: connectors, tasks, sockets, database."""
+    from aiohttp import web
+
+    from bootstrap import build_hub
+    from web.app import create_app
+
+    hub = build_hub(settings)
+    if demo:
+        hub.tasks.spawn("demo-data", _load_demo_when_ready(hub))
+    app = create_app(hub)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.web.host, settings.web.port)
+    await site.start()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    url = _url(settings, site)
+    print(f"Hub running at {url}", flush=True)
+    print(f"First login: user 'admin', password in {Path(settings.storage.var_dir) / 'first-login.txt'} "
+          f"(written on the first start)", flush=True)
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+    log.info("stopping")
+    try:
+        async with asyncio.timeout(5):
+            await runner.cleanup()
+    except TimeoutError:
+        log.error("stop took longer than 5 s; exiting anyway")
+    log.info("stopped")
+
+
+def _url(settings: Settings, site) -> str:  # noqa: ANN001
+    server = getattr(site, "_server", None)
+    port = settings.web.port
+    if server is not None and server.sockets:
+        port = server.sockets[0].getsockname()[1]
+    return f"http://{settings.web.host}:{port}/"
+
+
+async def _load_demo_when_ready(hub) -> None:  # noqa: ANN001
+    await hub.database.ready.wait()
+    await load_demo(hub)
+
+
+async def load_demo(hub) -> None:  # noqa: ANN001
+    import secrets
+
+    from bootstrap import write_first_login
+    from crm_core.demo import load_demo_data
+
+    password_file = hub.var_dir / "demo-password.txt"
+    if password_file.exists():
+        password = password_file.read_text(encoding="utf-8").strip()
+    else:
+        password = secrets.token_urlsafe(9)
+        hub.var_dir.mkdir(parents=True, exist_ok=True)
+        password_file.write_text(password + "\n", encoding="utf-8")
+        password_file.chmod(0o600)
+        write_first_login(hub.var_dir, f"demo users (anna, oleg, maria, head, manager, director): {password}\n")
+    summary = await load_demo_data(hub.database.sessions, password=password)
+    log.info("demo data ready: %s", summary)
+
+
+def _with_hub(settings: Settings, body) -> int:  # noqa: ANN001
+    """Run a one-off command against a migrated database, then release it."""
+    from bootstrap import build_hub
+
+    async def go() -> int:
+        hub = build_hub(settings)
+        try:
+            await hub.database.connect_and_migrate(0, 1.0)
+            return await body(hub)
+        except Exception as exc:  # noqa: BLE001 - a command line tool reports, not crashes
+            if hub.database.state == "down":
+                print(f"hub: database unreachable: {hub.database.error}", file=sys.stderr)
+                return 1
+            raise
+        finally:
+            await hub.database.engine.dispose()
+
+    return asyncio.run(go())
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    async def body(hub) -> int:  # noqa: ANN001
+        print("database schema is up to date")
+        return 0
+
+    return _with_hub(settings, body)
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from crm_core.models import Department
+    from crm_core.users import UserError, create_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat: ") != password:
+            print("hub: passwords differ", file=sys.stderr)
+            return 1
+
+    async def body(hub) -> int:  # noqa: ANN001
+        async with hub.database.sessions() as s, s.begin():
+            department_id = None
+            if args.department:
+                dept = (await s.execute(select(Department).where(Department.name == args.department))).scalar()
+                if dept is None:
+                    dept = Department(name=args.department)
+                    s.add(dept)
+                    await s.flush()
+                department_id = dept.id
+            try:
+                user = await create_user(s, login=args.login, password=password, full_name=args.name,
+                                         role=args.role, department_id=department_id, extension=args.extension)
+            except UserError as exc:
+                print(f"hub: {exc}", file=sys.stderr)
+                return 1
+        print(f"user {user.login} created (role {user.role})")
+        return 0
+
+    return _with_hub(settings, body)
+
+
+def cmd_import_clients(settings: Settings, args: argparse.Namespace) -> int:
+    from crm_core.importer import ImportFileError, import_clients, write_report_csv
+
+    mapping = {}
+    for item in args.map:
+        column, sep, field = item.partition("=")
+        if not sep:
+            print(f"hub: --map {item!r}: expected COLUMN=FIELD", file=sys.stderr)
+            return EXIT_CONFIG
+        mapping[column.strip()] = field.strip()
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        print(f"hub: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+
+    async def body(hub) -> int:  # noqa: ANN001
+        try:
+            report = await import_clients(hub.database.sessions, data, args.file.name, mapping=mapping or None,
+                                          region=settings.phones.default_region, dry_run=args.dry_run)
+        except ImportFileError as exc:
+            print(f"hub: {args.file.name}: {exc} — nothing imported", file=sys.stderr)
+            return 1
+        print(report.summary())
+        for err in report.errors[:50]:
+            print(f"  {err}")
+        if len(report.errors) > 50:
+            print(f"  … {len(report.errors) - 50} more")
+        if args.report:
+            write_report_csv(report, args.report)
+            print(f"report written to {args.report}")
+        return 0
+
+    return _with_hub(settings, body)
+
+
+def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
+    async def body(hub) -> int:  # noqa: ANN001
+        await load_demo(hub)
+        print(f"demo agency loaded; logins and password in {hub.var_dir / 'first-login.txt'}")
+        return 0
+
+    return _with_hub(settings, body)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,0 +1,71 @@
+"""The aiohttp application: routes, middlewares, and the hub's resources tied to the app's life."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from bootstrap import Hub, start_hub, stop_hub, wire_web_pushes
+from web.keys import HUB, JINJA, LIMITER, SOCKETS
+from web.middleware import auth, database_gate, errors, security_headers
+from web.ratelimit import LoginLimiter
+from web.render import make_env
+from web.views import admin, api, auth as auth_views, health, pages, ws
+from web.wshub import SocketHub
+
+STATIC = Path(__file__).parent / "static"
+MAX_BODY = 25 * 1024 * 1024
+
+
+def create_app(hub: Hub) -> web.Application:
+    app = web.Application(
+        middlewares=[security_headers, database_gate, errors, auth], client_max_size=MAX_BODY
+    )
+    app[HUB] = hub
+    app[JINJA] = make_env()
+    app[SOCKETS] = SocketHub(hub.settings.web.ws_queue_size)
+    app[LIMITER] = LoginLimiter(hub.settings.web.login_attempts, hub.settings.web.login_window_s)
+    wire_web_pushes(hub, app[SOCKETS])
+    app.cleanup_ctx.append(_hub_lifecycle)
+    app.on_shutdown.append(_close_sockets)
+    add_routes(app)
+    return app
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/", pages.home)
+    r.add_get("/login", auth_views.login_page)
+    r.add_post("/login", auth_views.login_submit)
+    r.add_post("/logout", auth_views.logout)
+    r.add_get("/inbox", pages.inbox)
+    r.add_get("/inquiries/{id}", pages.inquiry_page)
+    r.add_post("/inquiries/{id}/claim", pages.claim)
+    r.add_get("/clients", pages.clients_page)
+    r.add_get("/clients/{id}", pages.client_page)
+    r.add_post("/language", pages.set_language)
+    r.add_get("/admin/users", admin.users_page)
+    r.add_post("/admin/users", admin.users_create)
+    r.add_get("/admin/departments", admin.departments_page)
+    r.add_post("/admin/departments", admin.departments_create)
+    r.add_get("/ws", ws.websocket)
+    r.add_get("/healthz", health.healthz)
+    r.add_get("/metrics", health.metrics)
+    r.add_get("/api/openapi.json", api.openapi)
+    for method, path, handler, *_ in api.ROUTES:
+        r.add_route(method, path, handler)
+    r.add_static("/static/", STATIC, append_version=True)
+
+
+async def _hub_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Start the hub (database with retries, connectors) as an owned task; stop it with the app."""
+    hub = app[HUB]
+    hub.tasks.spawn("hub-start", start_hub(hub))
+    yield
+    await stop_hub(hub)
+
+
+async def _close_sockets(app: web.Application) -> None:
+    await app[SOCKETS].close_all()

@@ -1,0 +1,124 @@
+"""Interface texts: Russian first, English second. Unknown keys show the key, so a gap is visible."""
+
+from __future__ import annotations
+
+LOCALES = ("ru", "en")
+
+TEXTS: dict[str, tuple[str, str]] = {
+    "app.title": ("Контакт-центр", "Contact center"),
+    "nav.inbox": ("Обращения", "Inquiries"),
+    "nav.clients": ("Клиенты", "Clients"),
+    "nav.users": ("Сотрудники", "Users"),
+    "nav.departments": ("Отделы", "Departments"),
+    "nav.import": ("Импорт клиентов", "Import clients"),
+    "nav.logout": ("Выйти", "Log out"),
+    "login.title": ("Вход", "Log in"),
+    "login.login": ("Логин", "Login"),
+    "login.password": ("Пароль", "Password"),
+    "login.submit": ("Войти", "Log in"),
+    "login.failed": ("Неверный логин или пароль", "Wrong login or password"),
+    "login.too_many": ("Слишком много попыток. Повторите через {seconds} с.", "Too many attempts. Try again in {seconds} s."),
+    "box.mine": ("Мои", "Mine"),
+    "box.department": ("Аукцион отдела", "Department pool"),
+    "box.common": ("Общий аукцион", "Common pool"),
+    "box.all": ("Все доступные", "All I can see"),
+    "box.empty": ("Обращений нет", "No inquiries"),
+    "col.id": ("№", "#"),
+    "col.client": ("Клиент", "Client"),
+    "col.channel": ("Канал", "Channel"),
+    "col.subject": ("Тема", "Subject"),
+    "col.source": ("Источник", "Source"),
+    "col.status": ("Статус", "Status"),
+    "col.owner": ("Ответственный", "Owner"),
+    "col.created": ("Создано", "Created"),
+    "col.planned": ("План", "Planned"),
+    "col.name": ("Имя", "Name"),
+    "col.login": ("Логин", "Login"),
+    "col.role": ("Роль", "Role"),
+    "col.department": ("Отдел", "Department"),
+    "col.extension": ("Внутренний", "Extension"),
+    "col.contacts": ("Контакты", "Contacts"),
+    "col.division": ("Дивизион", "Division"),
+    "inquiry.title": ("Обращение №{id}", "Inquiry #{id}"),
+    "inquiry.messages": ("Переписка", "Messages"),
+    "inquiry.history": ("История", "History"),
+    "inquiry.claim": ("Беру работу на себя", "I'll take it"),
+    "inquiry.claimed": ("Обращение ваше", "The inquiry is yours"),
+    "inquiry.already_taken": ("Обращение уже взял другой сотрудник", "Someone else has already taken it"),
+    "inquiry.why": ("Почему этот сотрудник", "Why this agent"),
+    "inquiry.pool": ("Пул", "Pool"),
+    "client.title": ("Карточка клиента", "Client card"),
+    "client.timeline": ("Хронология", "Timeline"),
+    "client.owner": ("Ответственный агент", "Owner agent"),
+    "client.company": ("Компания", "Company"),
+    "client.inquiries": ("Обращения", "Inquiries"),
+    "client.search": ("Поиск по имени, телефону или email", "Search by name, phone or email"),
+    "client.none": ("Никого не нашли", "Nobody found"),
+    "common.nobody": ("—", "—"),
+    "common.save": ("Сохранить", "Save"),
+    "common.create": ("Создать", "Create"),
+    "common.find": ("Найти", "Find"),
+    "common.back": ("Назад", "Back"),
+    "users.create": ("Новый сотрудник", "New user"),
+    "users.created": ("Сотрудник создан", "User created"),
+    "departments.create": ("Новый отдел", "New department"),
+    "departments.created": ("Отдел создан", "Department created"),
+    "import.title": ("Импорт клиентов из CSV или XLSX", "Import clients from CSV or XLSX"),
+    "import.file": ("Файл", "File"),
+    "import.dry_run": ("Только проверить", "Check only"),
+    "import.submit": ("Загрузить", "Upload"),
+    "import.report": ("Отчёт об импорте", "Import report"),
+    "import.rows": ("Строк", "Rows"),
+    "import.created": ("Создано", "Created"),
+    "import.merged": ("Объединено", "Merged"),
+    "import.skipped": ("Пропущено", "Skipped"),
+    "import.errors": ("Ошибки по строкам", "Row errors"),
+    "error.not_found": ("Не найдено", "Not found"),
+    "error.forbidden": ("Нет доступа", "Forbidden"),
+    "error.csrf": ("Форма устарела, обновите страницу", "The form expired, reload the page"),
+    "error.db_down": ("База данных недоступна, повторите позже", "Database unavailable, try again later"),
+    "popup.incoming": ("Входящий звонок", "Incoming call"),
+    "popup.new_number": ("Новый номер", "New number"),
+    "ws.online": ("на связи", "online"),
+    "ws.offline": ("нет связи", "offline"),
+    "role.agent": ("Агент", "Agent"),
+    "role.dept_manager": ("Менеджер отдела", "Department manager"),
+    "role.dept_head": ("Руководитель отдела", "Department head"),
+    "role.director": ("Директор", "Director"),
+    "role.admin": ("Администратор", "Administrator"),
+    "status.new": ("Новое", "New"),
+    "status.offered": ("Предложено", "Offered"),
+    "status.in_work": ("В работе", "In work"),
+    "status.done": ("Закрыто", "Done"),
+    "status.archived": ("Архив", "Archived"),
+    "channel.call": ("Звонок", "Call"),
+    "channel.email": ("Email", "Email"),
+    "channel.telegram": ("Telegram", "Telegram"),
+    "channel.webform": ("Форма на сайте", "Web form"),
+    "channel.visit": ("Визит", "Visit"),
+    "channel.manual": ("Вручную", "Manual"),
+    "pool.none": ("—", "—"),
+    "pool.department": ("Аукцион отдела", "Department pool"),
+    "pool.common": ("Общий аукцион", "Common pool"),
+    "pool.archive": ("Архив", "Archive"),
+}
+
+
+def translator(locale: str):  # noqa: ANN201 - returns a plain function for Jinja
+    index = 1 if locale == "en" else 0
+
+    def t(key: str, **kw: object) -> str:
+        pair = TEXTS.get(key)
+        text = pair[index] if pair else key
+        return text.format(**kw) if kw else text
+
+    return t
+
+
+def pick_locale(user_locale: str | None, accept_language: str | None, default: str = "ru") -> str:
+    if user_locale in LOCALES:
+        return user_locale
+    header = (accept_language or "").lower()
+    if header.startswith("en"):
+        return "en"
+    return default

@@ -1,0 +1,23 @@
+"""Typed slots in the aiohttp application (web.AppKey) for everything handlers reach."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+if TYPE_CHECKING:
+    from bootstrap import Hub
+    from web.ratelimit import LoginLimiter
+    from web.wshub import SocketHub
+
+HUB: web.AppKey[Hub] = web.AppKey("hub")
+JINJA: web.AppKey[jinja2.Environment] = web.AppKey("jinja", jinja2.Environment)
+SOCKETS: web.AppKey[SocketHub] = web.AppKey("sockets")
+LIMITER: web.AppKey[LoginLimiter] = web.AppKey("login_limiter")
+
+
+def sessions(request: web.Request) -> async_sessionmaker[AsyncSession]:
+    return request.app[HUB].database.sessions

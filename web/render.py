@@ -1,0 +1,36 @@
+"""Server-rendered pages with Jinja2 (autoescape on: client text is always shown as text)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from web.i18n import translator
+from web.keys import JINJA
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def make_env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["dt"] = lambda v: v.astimezone().strftime("%d.%m.%Y %H:%M") if v else "—"
+    return env
+
+
+def render(request: web.Request, name: str, context: dict[str, Any], status: int = 200) -> web.Response:
+    locale = request.get("locale", "ru")
+    session = request.get("session")
+    page = request.app[JINJA].get_template(name).render(
+        t=translator(locale), locale=locale, user=request.get("user"),
+        csrf=session.csrf if session else "", path=request.path, **context,
+    )
+    return web.Response(text=page, content_type="text/html", charset="utf-8", status=status)

@@ -1,0 +1,119 @@
+"""Administrator pages: users and departments (validated with pydantic, errors per field)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from crm_core import queries
+from crm_core.models import Department, Division, Role
+from crm_core.users import UserError, create_user
+from web.guard import allow
+from web.keys import sessions
+from web.render import render
+
+log = logging.getLogger("hub.web.admin")
+
+
+class NewUser(BaseModel):
+    login: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+    full_name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=8, max_length=200)
+    role: Role
+    department_id: int | None = None
+    extension: str | None = Field(default=None, max_length=40, pattern=r"^[0-9A-Za-z*#/@._-]*$")
+
+    @field_validator("department_id", "extension", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v: object) -> object:
+        return None if v in ("", None) else v
+
+
+class NewDepartment(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    division: str = Field(default="", max_length=200)
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    return {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in exc.errors(include_input=False)}
+
+
+async def _users_context(request: web.Request) -> dict:
+    async with sessions(request)() as s:
+        return {"users": await queries.users(s), "departments": await queries.departments(s), "roles": list(Role)}
+
+
+@allow(Role.ADMIN)
+async def users_page(request: web.Request) -> web.StreamResponse:
+    ctx = await _users_context(request)
+    return render(request, "admin_users.html", {**ctx, "errors": {}, "form": {}, "created": None})
+
+
+@allow(Role.ADMIN)
+async def users_create(request: web.Request) -> web.StreamResponse:
+    form = {k: str(v) for k, v in (await request.post()).items() if k != "_csrf"}
+    errors: dict[str, str] = {}
+    created = None
+    try:
+        data = NewUser.model_validate(form)
+        async with sessions(request)() as s, s.begin():
+            user = await create_user(s, **data.model_dump())
+            created = user.login
+        log.info("user created login=%s role=%s by admin=%s", created, data.role, request["user"].id)
+    except ValidationError as exc:
+        errors = _field_errors(exc)
+    except UserError as exc:
+        errors = {"login": str(exc)}
+    except IntegrityError:
+        errors = {"extension": "extension or login already in use"}
+    ctx = await _users_context(request)
+    form.pop("password", None)
+    return render(request, "admin_users.html", {**ctx, "errors": errors, "form": form, "created": created},
+                  status=422 if errors else 200)
+
+
+async def _departments_context(request: web.Request) -> dict:
+    async with sessions(request)() as s:
+        rows = (
+            await s.execute(select(Department, Division.name).outerjoin(Division).order_by(Department.name))
+        ).all()
+    return {"departments": rows}
+
+
+@allow(Role.ADMIN)
+async def departments_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "admin_departments.html",
+                  {**await _departments_context(request), "errors": {}, "form": {}, "created": None})
+
+
+@allow(Role.ADMIN)
+async def departments_create(request: web.Request) -> web.StreamResponse:
+    form = {k: str(v) for k, v in (await request.post()).items() if k != "_csrf"}
+    errors: dict[str, str] = {}
+    created = None
+    try:
+        data = NewDepartment.model_validate(form)
+        async with sessions(request)() as s, s.begin():
+            division_id = None
+            if data.division.strip():
+                division = (
+                    await s.execute(select(Division).where(Division.name == data.division.strip()))
+                ).scalar_one_or_none()
+                if division is None:
+                    division = Division(name=data.division.strip())
+                    s.add(division)
+                    await s.flush()
+                division_id = division.id
+            s.add(Department(name=data.name.strip(), division_id=division_id))
+        created = data.name
+    except ValidationError as exc:
+        errors = _field_errors(exc)
+    except IntegrityError:
+        errors = {"name": "a department with this name exists"}
+    return render(request, "admin_departments.html",
+                  {**await _departments_context(request), "errors": errors, "form": form, "created": created},
+                  status=422 if errors else 200)

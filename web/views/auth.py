@@ -1,0 +1,83 @@
+"""Login and logout. Sessions rotate on login; failed logins are rate-limited per address and login."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from aiohttp import web
+
+from crm_core.users import authenticate
+from web import sessions as websessions
+from web.guard import allow, public
+from web.i18n import translator
+from web.keys import HUB, LIMITER, sessions
+from web.render import render
+
+log = logging.getLogger("hub.web.auth")
+
+
+def _set_cookie(request: web.Request, response: web.StreamResponse, info: websessions.SessionInfo,
+                ttl: timedelta) -> None:
+    response.set_cookie(
+        websessions.COOKIE, info.token, max_age=int(ttl.total_seconds()), httponly=True, samesite="Lax",
+        secure=request.app[HUB].settings.web.secure_cookies, path="/",
+    )
+
+
+async def _anonymous_session(request: web.Request) -> websessions.SessionInfo:
+    session = request.get("session")
+    if session is None:
+        session = await websessions.create(sessions(request), None, websessions.ANONYMOUS_TTL)
+        request["session"] = session
+    return session
+
+
+@public
+async def login_page(request: web.Request) -> web.StreamResponse:
+    if request.get("user") is not None:
+        raise web.HTTPSeeOther("/inbox")
+    session = await _anonymous_session(request)
+    response = render(request, "login.html", {"error": None, "login": ""})
+    _set_cookie(request, response, session, websessions.ANONYMOUS_TTL)
+    return response
+
+
+@public
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    login = str(form.get("login", ""))[:100]
+    password = str(form.get("password", ""))[:1000]
+    ip = request.remote or "?"
+    limiter = request.app[LIMITER]
+    t = translator(request["locale"])
+    wait = limiter.retry_after(ip, login)
+    if wait:
+        log.warning("login rate-limited ip=%s login=%r", ip, login)
+        return render(request, "login.html", {"error": t("login.too_many", seconds=wait), "login": login},
+                      status=429)
+    async with sessions(request)() as s:
+        user = await authenticate(s, login, password)
+    if user is None:
+        limiter.failed(ip, login)
+        log.info("login failed ip=%s login=%r", ip, login)
+        return render(request, "login.html", {"error": t("login.failed"), "login": login}, status=401)
+    limiter.succeeded(login)
+    ttl = timedelta(hours=request.app[HUB].settings.web.session_hours)
+    old = request.get("session")
+    info = await websessions.create(sessions(request), user.id, ttl, replaces=old.token if old else None)
+    log.info("login user=%s ip=%s", user.id, ip)
+    response = web.HTTPSeeOther("/inbox")
+    _set_cookie(request, response, info, ttl)
+    raise response
+
+
+@allow()
+async def logout(request: web.Request) -> web.StreamResponse:
+    session = request.get("session")
+    if session is not None:
+        await websessions.destroy(sessions(request), session.token)
+    log.info("logout user=%s", request["user"].id)
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(websessions.COOKIE, path="/")
+    raise response

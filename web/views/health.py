@@ -1,0 +1,47 @@
+"""/healthz (database and each connector) and /metrics (Prometheus text format)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from web.guard import db_free
+from web.keys import HUB, SOCKETS
+
+
+@db_free
+async def healthz(request: web.Request) -> web.Response:
+    hub = request.app[HUB]
+    db_ok = await hub.database.ping()
+    connectors = hub.connector_states()
+    healthy = db_ok and all(state in ("connected", "running", "disabled") for state in connectors.values())
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "database": {"state": hub.database.state, "error": hub.database.error},
+        "connectors": connectors,
+    }
+    return web.json_response(body, status=200 if db_ok else 503)
+
+
+def _registry(request: web.Request) -> CollectorRegistry:
+    hub = request.app[HUB]
+    reg = CollectorRegistry()
+    Gauge("hub_database_up", "1 when the database answers", registry=reg).set(
+        1 if hub.database.state == "up" else 0)
+    Gauge("hub_websocket_connections", "Open browser sockets", registry=reg).set(request.app[SOCKETS].connections)
+    Gauge("hub_websocket_frames_sent", "Frames sent to browsers", registry=reg).set(request.app[SOCKETS].sent)
+    Gauge("hub_websocket_slow_dropped", "Sockets closed for being too slow", registry=reg).set(
+        request.app[SOCKETS].dropped_slow)
+    Gauge("hub_bus_events_published", "Events published on the bus", registry=reg).set(hub.bus.published)
+    Gauge("hub_bus_handler_failures", "Bus handlers that raised", registry=reg).set(hub.bus.failures)
+    up = Gauge("hub_connector_up", "1 when a connector is connected", ["connector"], registry=reg)
+    for name, state in hub.connector_states().items():
+        up.labels(name).set(1 if state in ("connected", "running") else 0)
+    return reg
+
+
+@db_free
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(_registry(request))
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

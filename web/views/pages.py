@@ -1,0 +1,98 @@
+"""The agent workspace: inbox, inquiry page, client card, language switch."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from crm_core import queries
+from crm_core.inquiries import AlreadyTaken, claim_inquiry
+from crm_core.access import can_claim, check_inquiry_write, Forbidden
+from crm_core.models import User
+from web.guard import allow
+from web.i18n import LOCALES
+from web.keys import HUB, sessions
+from web.render import render
+
+
+def _int_param(request: web.Request, name: str) -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+@allow()
+async def home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPSeeOther("/inbox")
+
+
+@allow()
+async def inbox(request: web.Request) -> web.StreamResponse:
+    box = request.query.get("box", "mine")
+    if box not in queries.BOXES:
+        box = "mine"
+    async with sessions(request)() as s:
+        rows = await queries.inbox(s, request["actor"], box)
+    return render(request, "inbox.html", {"rows": rows, "box": box, "boxes": queries.BOXES})
+
+
+@allow()
+async def inquiry_page(request: web.Request) -> web.StreamResponse:
+    inquiry_id = _int_param(request, "id")
+    actor = request["actor"]
+    async with sessions(request)() as s:
+        view = await queries.inquiry_view(s, actor, inquiry_id)
+        author_ids = {e.actor_id for e in view.history if e.actor_id}
+        names = dict((await s.execute(select(User.id, User.full_name).where(User.id.in_(author_ids)))).all())
+    try:
+        check_inquiry_write(actor, view.inquiry)
+        can_write = True
+    except Forbidden:
+        can_write = False
+    return render(request, "inquiry.html", {
+        "v": view, "can_claim": can_claim(actor, view.inquiry), "can_write": can_write, "names": names,
+        "notice": request.query.get("notice"),
+    })
+
+
+@allow()
+async def claim(request: web.Request) -> web.StreamResponse:
+    inquiry_id = _int_param(request, "id")
+    hub = request.app[HUB]
+    try:
+        await claim_inquiry(hub.database.sessions, hub.bus, request["actor"], inquiry_id)
+        notice = "claimed"
+    except AlreadyTaken:
+        notice = "already_taken"
+    raise web.HTTPSeeOther(f"/inquiries/{inquiry_id}?notice={notice}")
+
+
+@allow()
+async def clients_page(request: web.Request) -> web.StreamResponse:
+    q = request.query.get("q", "")[:200]
+    async with sessions(request)() as s:
+        found = await queries.search_clients(s, request["actor"], q)
+    return render(request, "clients.html", {"clients": found, "q": q})
+
+
+@allow()
+async def client_page(request: web.Request) -> web.StreamResponse:
+    client_id = _int_param(request, "id")
+    async with sessions(request)() as s:
+        view = await queries.client_view(s, request["actor"], client_id)
+    return render(request, "client.html", {"v": view})
+
+
+@allow()
+async def set_language(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    locale = str(form.get("locale", "ru"))
+    if locale not in LOCALES:
+        raise web.HTTPBadRequest(text="unknown language")
+    async with sessions(request)() as s, s.begin():
+        user = await s.get(User, request["user"].id)
+        assert user is not None
+        user.locale = locale
+    back = str(form.get("next", "/inbox"))
+    raise web.HTTPSeeOther(back if back.startswith("/") and not back.startswith("//") else "/inbox")
