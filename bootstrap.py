@@ -100,6 +100,7 @@ class Hub:
     intake: IntakeService
     connectors: dict[str, Connector] = field(default_factory=dict)
     var_dir: Path = Path("var")
+    started: asyncio.Event = field(default_factory=asyncio.Event)
 
     def connector_states(self) -> dict[str, str]:
         return {name: c.state for name, c in self.connectors.items()}
@@ -132,6 +133,7 @@ async def start_hub(hub: Hub) -> None:
     for name, connector in hub.connectors.items():
         await connector.start()
         log.info("connector %s started", name)
+    hub.started.set()
 
 
 async def stop_hub(hub: Hub) -> None:

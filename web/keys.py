@@ -9,6 +9,9 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 if TYPE_CHECKING:
+    from crm_core.access import Actor
+    from crm_core.models import User
+    from web.sessions import SessionInfo
     from bootstrap import Hub
     from web.ratelimit import LoginLimiter
     from web.wshub import SocketHub
@@ -17,6 +20,11 @@ HUB: web.AppKey[Hub] = web.AppKey("hub")
 JINJA: web.AppKey[jinja2.Environment] = web.AppKey("jinja", jinja2.Environment)
 SOCKETS: web.AppKey[SocketHub] = web.AppKey("sockets")
 LIMITER: web.AppKey[LoginLimiter] = web.AppKey("login_limiter")
+
+USER: web.RequestKey[User | None] = web.RequestKey("user")
+ACTOR: web.RequestKey[Actor] = web.RequestKey("actor")
+SESSION: web.RequestKey[SessionInfo | None] = web.RequestKey("session")
+LOCALE: web.RequestKey[str] = web.RequestKey("locale", str)
 
 
 def sessions(request: web.Request) -> async_sessionmaker[AsyncSession]:

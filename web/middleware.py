@@ -12,7 +12,7 @@ from crm_core.access import Forbidden, NotFound, actor_for
 from crm_core.models import User
 from web import sessions as websessions
 from web.i18n import pick_locale, translator
-from web.keys import HUB, sessions
+from web.keys import ACTOR, HUB, LOCALE, SESSION, USER, sessions
 
 log = logging.getLogger("hub.web")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -65,7 +65,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def _error(request: web.Request, status: int, key: str) -> web.Response:
-    t = translator(request.get("locale", "ru"))
+    t = translator(request.get(LOCALE, "ru"))
     if wants_json(request):
         return web.json_response({"error": t(key)}, status=status)
     from web.render import render  # local: render imports this module's helpers
@@ -93,14 +93,14 @@ async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if getattr(target, "db_free", False):
         return await handler(request)
     session = await websessions.load(sessions(request), request.cookies.get(websessions.COOKIE))
-    request["session"] = session
+    request[SESSION] = session
     user = await _user(request, session.user_id if session else None)
-    request["user"] = user
-    request["locale"] = pick_locale(user.locale if user else None, request.headers.get("Accept-Language"),
+    request[USER] = user
+    request[LOCALE] = pick_locale(user.locale if user else None, request.headers.get("Accept-Language"),
                                     request.app[HUB].settings.web.default_locale)
     if user is not None:
         async with sessions(request)() as s:
-            request["actor"] = await actor_for(s, user.id)
+            request[ACTOR] = await actor_for(s, user.id)
     if not is_public:
         roles = getattr(target, "allowed_roles", None)
         if roles is None:
@@ -135,7 +135,7 @@ async def _check_csrf(request: web.Request, session: websessions.SessionInfo | N
 
 
 def _csrf_failure(request: web.Request) -> web.HTTPException:
-    t = translator(request.get("locale", "ru"))
+    t = translator(request.get(LOCALE, "ru"))
     if wants_json(request):
         return web.HTTPForbidden(text='{"error": "csrf"}', content_type="application/json")
     return web.HTTPForbidden(text=t("error.csrf"))

@@ -9,7 +9,7 @@ import jinja2
 from aiohttp import web
 
 from web.i18n import translator
-from web.keys import JINJA
+from web.keys import JINJA, LOCALE, SESSION, USER
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -27,10 +27,10 @@ def make_env() -> jinja2.Environment:
 
 
 def render(request: web.Request, name: str, context: dict[str, Any], status: int = 200) -> web.Response:
-    locale = request.get("locale", "ru")
-    session = request.get("session")
+    locale = request.get(LOCALE, "ru")
+    session = request.get(SESSION)
     page = request.app[JINJA].get_template(name).render(
-        t=translator(locale), locale=locale, user=request.get("user"),
+        t=translator(locale), locale=locale, user=request.get(USER),
         csrf=session.csrf if session else "", path=request.path, **context,
     )
     return web.Response(text=page, content_type="text/html", charset="utf-8", status=status)

@@ -13,7 +13,7 @@ from crm_core import queries
 from crm_core.models import Department, Division, Role
 from crm_core.users import UserError, create_user
 from web.guard import allow
-from web.keys import sessions
+from web.keys import USER, sessions
 from web.render import render
 
 log = logging.getLogger("hub.web.admin")
@@ -63,7 +63,7 @@ async def users_create(request: web.Request) -> web.StreamResponse:
         async with sessions(request)() as s, s.begin():
             user = await create_user(s, **data.model_dump())
             created = user.login
-        log.info("user created login=%s role=%s by admin=%s", created, data.role, request["user"].id)
+        log.info("user created login=%s role=%s by admin=%s", created, data.role, request[USER].id)
     except ValidationError as exc:
         errors = _field_errors(exc)
     except UserError as exc:

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from crm_core import queries
 from crm_core.models import ContactKind
 from web.guard import allow, public
-from web.keys import sessions
+from web.keys import ACTOR, USER, sessions
 
 
 class Me(BaseModel):
@@ -101,7 +101,7 @@ def _id(request: web.Request) -> int:
 
 @allow()
 async def me(request: web.Request) -> web.Response:
-    u = request["user"]
+    u = request[USER]
     return _json(Me(id=u.id, login=u.login, full_name=u.full_name, role=u.role, department_id=u.department_id,
                     locale=u.locale))
 
@@ -112,14 +112,14 @@ async def inquiries(request: web.Request) -> web.Response:
     if box not in queries.BOXES:
         return web.json_response({"error": f"box must be one of {', '.join(queries.BOXES)}"}, status=422)
     async with sessions(request)() as s:
-        rows = await queries.inbox(s, request["actor"], box)
+        rows = await queries.inbox(s, request[ACTOR], box)
     return _json([InquiryItem(**asdict(r)) for r in rows])
 
 
 @allow()
 async def inquiry(request: web.Request) -> web.Response:
     async with sessions(request)() as s:
-        v = await queries.inquiry_view(s, request["actor"], _id(request))
+        v = await queries.inquiry_view(s, request[ACTOR], _id(request))
     i = v.inquiry
     return _json(InquiryDetail(
         id=i.id, client_id=i.client_id, client_name=v.client.name, channel=i.channel, subject=i.subject,
@@ -134,7 +134,7 @@ async def inquiry(request: web.Request) -> web.Response:
 @allow()
 async def clients(request: web.Request) -> web.Response:
     async with sessions(request)() as s:
-        found = await queries.search_clients(s, request["actor"], request.query.get("q", "")[:200])
+        found = await queries.search_clients(s, request[ACTOR], request.query.get("q", "")[:200])
     return _json([ClientItem(id=c.id, kind=c.kind, name=c.name, company_name=c.company_name, owner_id=c.owner_id)
                   for c in found])
 
@@ -142,7 +142,7 @@ async def clients(request: web.Request) -> web.Response:
 @allow()
 async def client(request: web.Request) -> web.Response:
     async with sessions(request)() as s:
-        v = await queries.client_view(s, request["actor"], _id(request))
+        v = await queries.client_view(s, request[ACTOR], _id(request))
     c = v.client
     return _json(ClientDetail(
         id=c.id, kind=c.kind, name=c.name, company_name=c.company_name, owner_id=c.owner_id,

@@ -11,7 +11,7 @@ from crm_core.users import authenticate
 from web import sessions as websessions
 from web.guard import allow, public
 from web.i18n import translator
-from web.keys import HUB, LIMITER, sessions
+from web.keys import HUB, LIMITER, LOCALE, SESSION, USER, sessions
 from web.render import render
 
 log = logging.getLogger("hub.web.auth")
@@ -26,16 +26,16 @@ def _set_cookie(request: web.Request, response: web.StreamResponse, info: webses
 
 
 async def _anonymous_session(request: web.Request) -> websessions.SessionInfo:
-    session = request.get("session")
+    session = request.get(SESSION)
     if session is None:
         session = await websessions.create(sessions(request), None, websessions.ANONYMOUS_TTL)
-        request["session"] = session
+        request[SESSION] = session
     return session
 
 
 @public
 async def login_page(request: web.Request) -> web.StreamResponse:
-    if request.get("user") is not None:
+    if request.get(USER) is not None:
         raise web.HTTPSeeOther("/inbox")
     session = await _anonymous_session(request)
     response = render(request, "login.html", {"error": None, "login": ""})
@@ -50,7 +50,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))[:1000]
     ip = request.remote or "?"
     limiter = request.app[LIMITER]
-    t = translator(request["locale"])
+    t = translator(request[LOCALE])
     wait = limiter.retry_after(ip, login)
     if wait:
         log.warning("login rate-limited ip=%s login=%r", ip, login)
@@ -64,7 +64,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return render(request, "login.html", {"error": t("login.failed"), "login": login}, status=401)
     limiter.succeeded(login)
     ttl = timedelta(hours=request.app[HUB].settings.web.session_hours)
-    old = request.get("session")
+    old = request.get(SESSION)
     info = await websessions.create(sessions(request), user.id, ttl, replaces=old.token if old else None)
     log.info("login user=%s ip=%s", user.id, ip)
     response = web.HTTPSeeOther("/inbox")
@@ -74,10 +74,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 @allow()
 async def logout(request: web.Request) -> web.StreamResponse:
-    session = request.get("session")
+    session = request.get(SESSION)
     if session is not None:
         await websessions.destroy(sessions(request), session.token)
-    log.info("logout user=%s", request["user"].id)
+    log.info("logout user=%s", request[USER].id)
     response = web.HTTPSeeOther("/login")
     response.del_cookie(websessions.COOKIE, path="/")
     raise response

@@ -11,7 +11,7 @@ from crm_core.access import can_claim, check_inquiry_write, Forbidden
 from crm_core.models import User
 from web.guard import allow
 from web.i18n import LOCALES
-from web.keys import HUB, sessions
+from web.keys import ACTOR, HUB, USER, sessions
 from web.render import render
 
 
@@ -33,14 +33,14 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     if box not in queries.BOXES:
         box = "mine"
     async with sessions(request)() as s:
-        rows = await queries.inbox(s, request["actor"], box)
+        rows = await queries.inbox(s, request[ACTOR], box)
     return render(request, "inbox.html", {"rows": rows, "box": box, "boxes": queries.BOXES})
 
 
 @allow()
 async def inquiry_page(request: web.Request) -> web.StreamResponse:
     inquiry_id = _int_param(request, "id")
-    actor = request["actor"]
+    actor = request[ACTOR]
     async with sessions(request)() as s:
         view = await queries.inquiry_view(s, actor, inquiry_id)
         author_ids = {e.actor_id for e in view.history if e.actor_id}
@@ -61,7 +61,7 @@ async def claim(request: web.Request) -> web.StreamResponse:
     inquiry_id = _int_param(request, "id")
     hub = request.app[HUB]
     try:
-        await claim_inquiry(hub.database.sessions, hub.bus, request["actor"], inquiry_id)
+        await claim_inquiry(hub.database.sessions, hub.bus, request[ACTOR], inquiry_id)
         notice = "claimed"
     except AlreadyTaken:
         notice = "already_taken"
@@ -72,7 +72,7 @@ async def claim(request: web.Request) -> web.StreamResponse:
 async def clients_page(request: web.Request) -> web.StreamResponse:
     q = request.query.get("q", "")[:200]
     async with sessions(request)() as s:
-        found = await queries.search_clients(s, request["actor"], q)
+        found = await queries.search_clients(s, request[ACTOR], q)
     return render(request, "clients.html", {"clients": found, "q": q})
 
 
@@ -80,7 +80,7 @@ async def clients_page(request: web.Request) -> web.StreamResponse:
 async def client_page(request: web.Request) -> web.StreamResponse:
     client_id = _int_param(request, "id")
     async with sessions(request)() as s:
-        view = await queries.client_view(s, request["actor"], client_id)
+        view = await queries.client_view(s, request[ACTOR], client_id)
     return render(request, "client.html", {"v": view})
 
 
@@ -91,7 +91,7 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     if locale not in LOCALES:
         raise web.HTTPBadRequest(text="unknown language")
     async with sessions(request)() as s, s.begin():
-        user = await s.get(User, request["user"].id)
+        user = await s.get(User, request[USER].id)
         assert user is not None
         user.locale = locale
     back = str(form.get("next", "/inbox"))

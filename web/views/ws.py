@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from web.guard import allow
-from web.keys import HUB, SOCKETS
+from web.keys import HUB, SOCKETS, USER
 
 log = logging.getLogger("hub.ws")
 
@@ -30,13 +30,13 @@ def origin_allowed(request: web.Request) -> bool:
 @allow()
 async def websocket(request: web.Request) -> web.StreamResponse:
     if not origin_allowed(request):
-        log.warning("ws refused: origin %r user=%s", request.headers.get("Origin"), request["user"].id)
+        log.warning("ws refused: origin %r user=%s", request.headers.get("Origin"), request[USER].id)
         raise web.HTTPForbidden(text="origin not allowed")
     settings = request.app[HUB].settings.web
     ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_s, max_msg_size=64 * 1024)
     await ws.prepare(request)
     hub = request.app[SOCKETS]
-    sock = hub.add(request["user"].id, ws)
+    sock = hub.add(request[USER].id, ws)
     log.info("ws open user=%s sockets=%d", sock.user_id, hub.connections)
     writer = asyncio.create_task(hub.writer(sock), name=f"ws-writer-{sock.user_id}")
     try:

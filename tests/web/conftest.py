@@ -1,0 +1,130 @@
+"""A running hub (real aiohttp server on 127.0.0.1) over each database, with a small agency in it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import ClientSession, CookieJar
+from aiohttp.test_utils import TestServer
+
+from bootstrap import Hub, build_hub
+from config.settings import Settings
+from crm_core.models import Department, Division, Role
+from crm_core.users import create_user
+from web.app import create_app
+
+PASSWORD = "correct-horse-42"
+CSRF_RE = re.compile(r'name="_csrf" value="([^"]+)"')
+
+
+@dataclass
+class Agency:
+    division: int = 0
+    sales: int = 0
+    rent: int = 0
+    other_division_dept: int = 0
+    users: dict[str, int] = field(default_factory=dict)
+
+
+async def seed_agency(hub: Hub) -> Agency:
+    a = Agency()
+    async with hub.database.sessions() as s, s.begin():
+        moscow, spb = Division(name="Москва"), Division(name="Петербург")
+        s.add_all([moscow, spb])
+        await s.flush()
+        sales = Department(name="Продажи", division_id=moscow.id)
+        rent = Department(name="Аренда", division_id=moscow.id)
+        north = Department(name="Север", division_id=spb.id)
+        s.add_all([sales, rent, north])
+        await s.flush()
+        a.division, a.sales, a.rent, a.other_division_dept = moscow.id, sales.id, rent.id, north.id
+        people = [
+            ("root", Role.ADMIN, None, None), ("anna", Role.AGENT, sales.id, "101"),
+            ("oleg", Role.AGENT, sales.id, "102"), ("maria", Role.AGENT, rent.id, "103"),
+            ("boss", Role.DEPT_HEAD, sales.id, None), ("mgr", Role.DEPT_MANAGER, rent.id, None),
+            ("director", Role.DIRECTOR, sales.id, None), ("spbagent", Role.AGENT, north.id, "201"),
+        ]
+        for login, role, dept, ext in people:
+            u = await create_user(s, login=login, password=PASSWORD, full_name=login.title(), role=role,
+                                  department_id=dept, extension=ext)
+            a.users[login] = u.id
+    return a
+
+
+@dataclass
+class Browser:
+    """A logged-in (or not) HTTP client with its own cookies, like one person's browser."""
+
+    base: str
+    http: ClientSession
+    csrf: str = ""
+
+    async def get(self, path: str, **kw):  # noqa: ANN201
+        resp = await self.http.get(self.base + path, allow_redirects=False, **kw)
+        text = await resp.text()
+        m = CSRF_RE.search(text)
+        if m:
+            self.csrf = m.group(1)
+        return resp, text
+
+    async def post(self, path: str, data: dict | None = None, csrf: bool = True, **kw):  # noqa: ANN201
+        data = dict(data or {})
+        if csrf:
+            data["_csrf"] = self.csrf
+        resp = await self.http.post(self.base + path, data=data, allow_redirects=False, **kw)
+        return resp, await resp.text()
+
+    async def login(self, login: str, password: str = PASSWORD):  # noqa: ANN201
+        await self.get("/login")
+        resp, text = await self.post("/login", {"login": login, "password": password})
+        if resp.status == 303:
+            await self.get("/inbox")
+        return resp, text
+
+
+@dataclass
+class RunningHub:
+    hub: Hub
+    server: TestServer
+    agency: Agency
+    _sessions: list[ClientSession] = field(default_factory=list)
+
+    @property
+    def base(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    async def browser(self, login: str | None = None) -> Browser:
+        http = ClientSession(cookie_jar=CookieJar(unsafe=True))
+        self._sessions.append(http)
+        b = Browser(self.base, http)
+        if login:
+            resp, _ = await b.login(login)
+            assert resp.status == 303, f"login {login} failed: {resp.status}"
+        return b
+
+
+def settings_for(url: str, tmp_path, **web) -> Settings:  # noqa: ANN001
+    return Settings.model_validate({
+        "database": {"url": url, "connect_retries": 0},
+        "web": {"port": 0, **web},
+        "storage": {"var_dir": str(tmp_path / "var")},
+    })
+
+
+@pytest.fixture
+async def running(db, tmp_path) -> AsyncIterator[RunningHub]:  # noqa: ANN001
+    hub = build_hub(settings_for(db.url, tmp_path))
+    server = TestServer(create_app(hub), host="127.0.0.1")
+    await server.start_server()
+    await hub.started.wait()
+    agency = await seed_agency(hub)
+    rh = RunningHub(hub, server, agency)
+    try:
+        yield rh
+    finally:
+        for http in rh._sessions:
+            await http.close()
+        await server.close()
