@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,11 +13,19 @@ from aiohttp.test_utils import TestServer
 
 from bootstrap import Hub, build_hub
 from config.settings import Settings
-from crm_core.models import Department, Division, Role
-from crm_core.users import create_user
+from crm_core.models import Department, Division, Role, User
+from crm_core.users import hash_password
 from web.app import create_app
 
 PASSWORD = "correct-horse-42"
+
+
+@functools.cache
+def _password_hash() -> str:
+    """One argon2 hash of PASSWORD for every seeded user (hashing is deliberately slow)."""
+    return hash_password(PASSWORD)
+
+
 CSRF_RE = re.compile(r'name="_csrf" value="([^"]+)"')
 
 
@@ -48,8 +57,10 @@ async def seed_agency(hub: Hub) -> Agency:
             ("director", Role.DIRECTOR, sales.id, None), ("spbagent", Role.AGENT, north.id, "201"),
         ]
         for login, role, dept, ext in people:
-            u = await create_user(s, login=login, password=PASSWORD, full_name=login.title(), role=role,
-                                  department_id=dept, extension=ext)
+            u = User(login=login, password_hash=_password_hash(), full_name=login.title(), role=role,
+                     department_id=dept, extension=ext)
+            s.add(u)
+            await s.flush()
             a.users[login] = u.id
     return a
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from crm_core import queries
 from crm_core.inquiries import AlreadyTaken, claim_inquiry
-from crm_core.access import can_claim, check_inquiry_write, Forbidden
+from crm_core.access import Forbidden, NotFound, can_claim, check_inquiry_write
 from crm_core.models import User
 from web.guard import allow
 from web.i18n import LOCALES
@@ -34,7 +34,8 @@ async def inbox(request: web.Request) -> web.StreamResponse:
         box = "mine"
     async with sessions(request)() as s:
         rows = await queries.inbox(s, request[ACTOR], box)
-    return render(request, "inbox.html", {"rows": rows, "box": box, "boxes": queries.BOXES})
+    return render(request, "inbox.html", {"rows": rows, "box": box, "boxes": queries.BOXES,
+                                          "notice": request.query.get("notice")})
 
 
 @allow()
@@ -65,6 +66,9 @@ async def claim(request: web.Request) -> web.StreamResponse:
         notice = "claimed"
     except AlreadyTaken:
         notice = "already_taken"
+    except NotFound:
+        # Someone took it from the pool a moment ago, so it is out of this agent's sight now.
+        raise web.HTTPSeeOther("/inbox?notice=already_taken") from None
     raise web.HTTPSeeOther(f"/inquiries/{inquiry_id}?notice={notice}")
 
 
