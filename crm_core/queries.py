@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from crm_core.access import Actor, client_scope, get_client, get_inquiry, inquiry_scope
+from crm_core.access import Actor, can_write_client, client_scope, get_client, get_inquiry, inquiry_scope
 from crm_core.models import (
     Client,
     Contact,
@@ -123,14 +123,14 @@ async def client_view(session: AsyncSession, actor: Actor, client_id: int) -> Cl
         await session.execute(select(Contact).where(Contact.client_id == client.id).order_by(Contact.id))
     ).scalars().all()
     inquiries = [r for r in await inbox(session, actor, "all", 1000) if r.client_id == client.id]
-    visible_inquiries = select(Inquiry.id).where(inquiry_scope(actor))
+    stmt = select(TimelineEntry).where(TimelineEntry.client_id == client.id)
+    if not can_write_client(actor, client):
+        # Whoever answers for the client sees all of it; others only the inquiries within their reach.
+        visible_inquiries = select(Inquiry.id).where(inquiry_scope(actor))
+        stmt = stmt.where(or_(TimelineEntry.inquiry_id.is_(None), TimelineEntry.inquiry_id.in_(visible_inquiries)))
     timeline = (
         await session.execute(
-            select(TimelineEntry)
-            .where(
-                TimelineEntry.client_id == client.id,
-                or_(TimelineEntry.inquiry_id.is_(None), TimelineEntry.inquiry_id.in_(visible_inquiries)),
-            )
+            stmt
             .order_by(TimelineEntry.at.desc(), TimelineEntry.id.desc())
             .limit(500)
         )
