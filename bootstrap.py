@@ -56,7 +56,7 @@ class Database:
             attempt += 1
             try:
                 await migrate(self.engine)
-            except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - reported, retried
+            except (TimeoutError, OSError, Exception) as exc:  # noqa: BLE001 - reported, retried
                 self.state, self.error = "down", _short_reason(exc)
                 if attempt > retries:
                     log.error("database unreachable after %d attempts, giving up: %s", attempt, self.error)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import signal
@@ -94,10 +95,8 @@ async def serve(settings: Settings, *, demo: bool = False, ready: asyncio.Event 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
     url = _url(settings, site)
     print(f"Hub running at {url}", flush=True)
     print(f"First login: user 'admin', password in {Path(settings.storage.var_dir) / 'first-login.txt'} "
@@ -130,8 +129,9 @@ async def _load_demo_when_ready(hub) -> None:  # noqa: ANN001
 async def load_demo(hub) -> None:  # noqa: ANN001
     import secrets
 
-    from bootstrap import write_first_login
     from crm_core.demo import load_demo_data
+
+    from bootstrap import write_first_login
 
     password_file = hub.var_dir / "demo-password.txt"
     if password_file.exists():
@@ -155,7 +155,7 @@ def _with_hub(settings: Settings, body) -> int:  # noqa: ANN001
         try:
             await hub.database.connect_and_migrate(0, 1.0)
             return await body(hub)
-        except Exception as exc:  # noqa: BLE001 - a command line tool reports, not crashes
+        except Exception:  # noqa: BLE001 - a command line tool reports, not crashes
             if hub.database.state == "down":
                 print(f"hub: database unreachable: {hub.database.error}", file=sys.stderr)
                 return 1

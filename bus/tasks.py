@@ -33,13 +33,13 @@ class TaskSupervisor:
     def names(self) -> list[str]:
         return sorted(t.get_name() for t in self._tasks)
 
-    async def stop(self, timeout: float = 4.0) -> None:
+    async def stop(self, grace_s: float = 4.0) -> None:
         """Cancel every owned task and wait for all of them (bounded, so a stop is never stuck)."""
         self._closing = True
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            _, pending = await asyncio.wait(tasks, timeout=grace_s)
             for task in pending:
-                log.error("task %s did not stop within %.1fs", task.get_name(), timeout)
+                log.error("task %s did not stop within %.1fs", task.get_name(), grace_s)

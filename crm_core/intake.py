@@ -9,6 +9,7 @@ the judge, so the same event twice — even from two tasks at once — gives one
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -180,10 +181,8 @@ class IntakeService:
         if phone:
             keys.append((ContactKind.PHONE, phone))
         if req.email:
-            try:
+            with contextlib.suppress(ValueError):
                 keys.append((ContactKind.EMAIL, normalize_email(req.email)))
-            except ValueError:
-                pass
         if req.telegram_id:
             keys.append((ContactKind.TELEGRAM, str(req.telegram_id)))
         return keys

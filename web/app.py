@@ -12,7 +12,8 @@ from web.keys import HUB, JINJA, LIMITER, SOCKETS
 from web.middleware import auth, database_gate, errors, security_headers
 from web.ratelimit import LoginLimiter
 from web.render import make_env
-from web.views import admin, api, auth as auth_views, health, pages, ws
+from web.views import admin, api, health, pages, ws
+from web.views import auth as auth_views
 from web.wshub import SocketHub
 
 STATIC = Path(__file__).parent / "static"

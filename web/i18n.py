@@ -17,7 +17,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "login.password": ("Пароль", "Password"),
     "login.submit": ("Войти", "Log in"),
     "login.failed": ("Неверный логин или пароль", "Wrong login or password"),
-    "login.too_many": ("Слишком много попыток. Повторите через {seconds} с.", "Too many attempts. Try again in {seconds} s."),
+    "login.too_many": (
+        "Слишком много попыток. Повторите через {seconds} с.", "Too many attempts. Try again in {seconds} s."
+    ),
     "box.mine": ("Мои", "Mine"),
     "box.department": ("Аукцион отдела", "Department pool"),
     "box.common": ("Общий аукцион", "Common pool"),

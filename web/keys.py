@@ -9,11 +9,11 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 if TYPE_CHECKING:
+    from bootstrap import Hub
     from crm_core.access import Actor
     from crm_core.models import User
-    from web.sessions import SessionInfo
-    from bootstrap import Hub
     from web.ratelimit import LoginLimiter
+    from web.sessions import SessionInfo
     from web.wshub import SocketHub
 
 HUB: web.AppKey[Hub] = web.AppKey("hub")

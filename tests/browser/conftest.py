@@ -15,6 +15,7 @@ from tests.conftest import Db, missing_part
 from tests.web.conftest import running  # noqa: F401 - the running hub, over the db below
 
 CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -31,7 +32,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Db]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
-    if not Path(CHROMIUM).exists():
+    if not HAVE_CHROMIUM:
         missing_part(f"Chromium not installed at {CHROMIUM} (scripts/install-test-parts.sh installs it)")
     try:
         from playwright.async_api import async_playwright

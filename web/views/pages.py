@@ -6,8 +6,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from crm_core import queries
-from crm_core.inquiries import AlreadyTaken, claim_inquiry
 from crm_core.access import Forbidden, NotFound, can_claim, check_inquiry_write
+from crm_core.inquiries import AlreadyTaken, claim_inquiry
 from crm_core.models import User
 from web.guard import allow
 from web.i18n import LOCALES
