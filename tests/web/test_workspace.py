@@ -72,7 +72,8 @@ async def test_client_card_shows_contacts_owner_and_timeline(running):
     resp, text = await b.get(f"/clients/{res.client_id}")
     assert resp.status == 200
     assert "+79161234567" in text and "ivan@example.ru" in text and "Anna" in text
-    assert text.count("message_in") == 2 and "inquiry_opened" in text
+    assert text.count('data-kind="message_in"') == 2 and 'data-kind="inquiry_opened"' in text
+    assert "Входящее сообщение" in text
 
 
 async def test_finding_a_client_by_any_phone_format(running):
