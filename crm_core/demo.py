@@ -128,7 +128,8 @@ async def _inquiries(sessions: async_sessionmaker[AsyncSession], rnd: random.Ran
             email=f"client{i}@example.ru" if channel == Channel.EMAIL else None,
             telegram_id=str(700000 + i) if channel == Channel.TELEGRAM else None,
             subject=REQUESTS[i % len(REQUESTS)], text=REQUESTS[i % len(REQUESTS)],
-            source=("Авито", "ЦИАН", "Сайт", "Рекомендация")[i % 4], did="74950000001" if channel == Channel.CALL else None,
+            source=("Авито", "ЦИАН", "Сайт", "Рекомендация")[i % 4],
+            did="74950000001" if channel == Channel.CALL else None,
             received_at=now - timedelta(hours=i * 5),
         ))
         async with sessions() as s, s.begin():

@@ -25,7 +25,7 @@ def create_app(hub: Hub) -> web.Application:
         middlewares=[security_headers, database_gate, errors, auth], client_max_size=MAX_BODY
     )
     app[HUB] = hub
-    app[JINJA] = make_env()
+    app[JINJA] = make_env(hub.settings.time_zone)
     app[SOCKETS] = SocketHub(hub.settings.web.ws_queue_size)
     app[LIMITER] = LoginLimiter(hub.settings.web.login_attempts, hub.settings.web.login_window_s)
     wire_web_pushes(hub, app[SOCKETS])
@@ -44,6 +44,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/inbox", pages.inbox)
     r.add_get("/inquiries/{id}", pages.inquiry_page)
     r.add_post("/inquiries/{id}/claim", pages.claim)
+    r.add_post("/inquiries/{id}", pages.inquiry_update)
     r.add_get("/clients", pages.clients_page)
     r.add_get("/clients/{id}", pages.client_page)
     r.add_post("/language", pages.set_language)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
@@ -14,7 +15,8 @@ from web.keys import JINJA, LOCALE, SESSION, USER
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def make_env() -> jinja2.Environment:
+def make_env(time_zone: str = "Europe/Moscow") -> jinja2.Environment:
+    zone = ZoneInfo(time_zone)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
@@ -22,7 +24,8 @@ def make_env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["dt"] = lambda v: v.astimezone().strftime("%d.%m.%Y %H:%M") if v else "—"
+    env.filters["dt"] = lambda v: v.astimezone(zone).strftime("%d.%m.%Y %H:%M") if v else "—"
+    env.filters["local_input"] = lambda v: v.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if v else ""
     return env
 
 

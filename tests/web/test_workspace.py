@@ -194,3 +194,57 @@ async def test_form_fields_over_the_limit_are_refused_cleanly(running):
     async with running.hub.database.sessions() as s:
         from crm_core.models import Department
         assert not (await s.execute(select(Department).where(Department.name.like("ЯЯЯ%")))).first()
+
+
+async def test_owner_plans_the_next_action_and_leaves_a_note(running):
+    ag = running.agency
+    res = await new_inquiry(running, "u1", owner=ag.users["anna"], dept=ag.sales)
+    anna = await running.browser("anna")
+    _, page = await anna.get(f"/inquiries/{res.inquiry_id}")
+    assert 'id="inquiry-edit"' in page
+    resp, _ = await anna.post(f"/inquiries/{res.inquiry_id}", {
+        "status": "in_work", "planned_action": "Показ квартиры", "planned_at": "2026-12-01T15:30",
+        "note": "<b>Клиент</b> просит вечер"})
+    assert resp.status == 303
+    _, page = await anna.get(f"/inquiries/{res.inquiry_id}")
+    assert "Показ квартиры" in page and "01.12.2026 15:30" in page  # shown in the agency's zone, as entered
+    assert "&lt;b&gt;Клиент&lt;/b&gt; просит вечер" in page
+    async with running.hub.database.sessions() as s:
+        inquiry = await s.get(Inquiry, res.inquiry_id)
+    assert inquiry.planned_at.isoformat() == "2026-12-01T12:30:00+00:00"  # Moscow is UTC+3
+
+
+async def test_wrong_values_on_the_inquiry_form_are_named(running):
+    ag = running.agency
+    res = await new_inquiry(running, "u2", owner=ag.users["anna"], dept=ag.sales)
+    anna = await running.browser("anna")
+    await anna.get(f"/inquiries/{res.inquiry_id}")
+    resp, page = await anna.post(f"/inquiries/{res.inquiry_id}", {"status": "archived", "planned_at": "завтра",
+                                                                  "note": "x" * 6000})
+    assert resp.status == 422
+    for name in ("status", "planned_at", "note"):
+        assert f'data-field="{name}"' in page, name
+    async with running.hub.database.sessions() as s:
+        assert (await s.get(Inquiry, res.inquiry_id)).status == "new"
+
+
+async def test_a_colleague_cannot_edit_or_claim_anothers_inquiry(running):
+    ag = running.agency
+    res = await new_inquiry(running, "u3", owner=ag.users["anna"], dept=ag.sales)
+    oleg = await running.browser("oleg")
+    await oleg.get("/inbox")
+    resp, _ = await oleg.post(f"/inquiries/{res.inquiry_id}", {"note": "чужое"})
+    assert resp.status == 404
+    boss = await running.browser("boss")  # the sales head may
+    await boss.get("/inbox")
+    resp, _ = await boss.post(f"/inquiries/{res.inquiry_id}", {"note": "Проверил"})
+    assert resp.status == 303
+
+
+def test_every_route_declares_who_may_use_it(running):
+    for route in running.server.app.router.routes():
+        handler = route.handler
+        if route.resource is not None and route.resource.canonical.startswith("/static"):
+            continue
+        declared = getattr(handler, "allowed_roles", None) or getattr(handler, "public", False)
+        assert declared, f"{route.method} {route.resource.canonical} has no role check"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from aiohttp import web
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from crm_core import queries
 from crm_core.access import Forbidden, NotFound, can_claim, check_inquiry_write
 from crm_core.inquiries import AlreadyTaken, claim_inquiry
+from crm_core.inquiry_updates import InquiryUpdate, update_inquiry
 from crm_core.models import User
 from web.guard import allow
 from web.i18n import LOCALES
@@ -53,7 +58,7 @@ async def inquiry_page(request: web.Request) -> web.StreamResponse:
         can_write = False
     return render(request, "inquiry.html", {
         "v": view, "can_claim": can_claim(actor, view.inquiry), "can_write": can_write, "names": names,
-        "notice": request.query.get("notice"),
+        "notice": request.query.get("notice"), "errors": {},
     })
 
 
@@ -70,6 +75,33 @@ async def claim(request: web.Request) -> web.StreamResponse:
         # Someone took it from the pool a moment ago, so it is out of this agent's sight now.
         raise web.HTTPSeeOther("/inbox?notice=already_taken") from None
     raise web.HTTPSeeOther(f"/inquiries/{inquiry_id}?notice={notice}")
+
+
+@allow()
+async def inquiry_update(request: web.Request) -> web.StreamResponse:
+    inquiry_id = _int_param(request, "id")
+    form = {k: str(v) for k, v in (await request.post()).items() if k != "_csrf"}
+    if form.get("planned_at"):
+        form["planned_at"] = _local_to_aware(form["planned_at"], request.app[HUB].settings.time_zone)
+    try:
+        change = InquiryUpdate.model_validate(form)
+    except ValidationError as exc:
+        async with sessions(request)() as s:
+            view = await queries.inquiry_view(s, request[ACTOR], inquiry_id)
+        errors = {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in exc.errors(include_input=False)}
+        return render(request, "inquiry.html", {"v": view, "can_claim": False, "can_write": True, "names": {},
+                                                "notice": None, "errors": errors}, status=422)
+    await update_inquiry(sessions(request), request[ACTOR], inquiry_id, change)
+    raise web.HTTPSeeOther(f"/inquiries/{inquiry_id}?notice=saved")
+
+
+def _local_to_aware(value: str, zone: str) -> str:
+    """The browser's datetime-local field has no zone: it is the agency's local time."""
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        return value  # pydantic reports it
+    return naive.replace(tzinfo=ZoneInfo(zone)).isoformat() if naive.tzinfo is None else value
 
 
 @allow()
