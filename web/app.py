@@ -47,6 +47,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/inquiries/{id}", pages.inquiry_update)
     r.add_get("/clients", pages.clients_page)
     r.add_get("/clients/{id}", pages.client_page)
+    r.add_post("/clients/{id}", pages.client_update)
     r.add_post("/language", pages.set_language)
     r.add_get("/admin/users", admin.users_page)
     r.add_post("/admin/users", admin.users_create)

@@ -248,3 +248,24 @@ def test_every_route_declares_who_may_use_it(running):
             continue
         declared = getattr(handler, "allowed_roles", None) or getattr(handler, "public", False)
         assert declared, f"{route.method} {route.resource.canonical} has no role check"
+
+
+async def test_owner_corrects_the_name_and_adds_a_phone_in_any_format(running):
+    ag = running.agency
+    res = await new_inquiry(running, "e1", name="иван", owner=ag.users["anna"], dept=ag.sales)
+    other = await new_inquiry(running, "e2", name="Другой", phone="+79035550101")
+    anna = await running.browser("anna")
+    await anna.get(f"/clients/{res.client_id}")
+    resp, _ = await anna.post(f"/clients/{res.client_id}", {"name": "Иван Петров", "add_phone": "8 (903) 111-22-33"})
+    assert resp.status == 303
+    _, page = await anna.get(f"/clients/{res.client_id}")
+    assert "Иван Петров" in page and "+79031112233" in page
+    resp, page = await anna.post(f"/clients/{res.client_id}", {"add_phone": "12"})
+    assert resp.status == 422 and 'data-field="add_phone"' in page
+    resp, page = await anna.post(f"/clients/{res.client_id}", {"add_phone": "+7 903 555-01-01"})
+    assert resp.status == 422 and "другого клиента" in page
+    assert other.client_id != res.client_id
+    oleg = await running.browser("oleg")
+    await oleg.get("/inbox")
+    resp, _ = await oleg.post(f"/clients/{res.client_id}", {"name": "Чужой"})
+    assert resp.status == 404

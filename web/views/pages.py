@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from crm_core import queries
-from crm_core.access import Forbidden, NotFound, can_claim, check_inquiry_write
+from crm_core.access import Forbidden, NotFound, can_claim, can_write_client, check_inquiry_write
+from crm_core.client_updates import ClientUpdate, ContactTaken, update_client
 from crm_core.inquiries import AlreadyTaken, claim_inquiry
 from crm_core.inquiry_updates import InquiryUpdate, update_inquiry
 from crm_core.models import User
@@ -117,7 +118,30 @@ async def client_page(request: web.Request) -> web.StreamResponse:
     client_id = _int_param(request, "id")
     async with sessions(request)() as s:
         view = await queries.client_view(s, request[ACTOR], client_id)
-    return render(request, "client.html", {"v": view})
+    return render(request, "client.html", {"v": view, "can_write": can_write_client(request[ACTOR], view.client),
+                                           "errors": {}, "form": {}, "notice": request.query.get("notice")})
+
+
+@allow()
+async def client_update(request: web.Request) -> web.StreamResponse:
+    client_id = _int_param(request, "id")
+    form = {k: str(v) for k, v in (await request.post()).items() if k != "_csrf"}
+    errors: dict[str, str] = {}
+    try:
+        change = ClientUpdate.model_validate({**form, "region": request.app[HUB].settings.phones.default_region})
+        await update_client(sessions(request), request[ACTOR], client_id, change)
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in exc.errors(include_input=False)}
+    except ValueError as exc:  # a bad phone, or a contact of another client
+        field = exc.field if isinstance(exc, ContactTaken) else "add_phone"
+        errors = {field: "уже у другого клиента / belongs to another client" if isinstance(exc, ContactTaken)
+                  else str(exc)}
+    if not errors:
+        raise web.HTTPSeeOther(f"/clients/{client_id}?notice=saved")
+    async with sessions(request)() as s:
+        view = await queries.client_view(s, request[ACTOR], client_id)
+    return render(request, "client.html", {"v": view, "can_write": True, "errors": errors, "form": form,
+                                           "notice": None}, status=422)
 
 
 @allow()
