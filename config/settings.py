@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from connectors.webforms.settings import WebFormsSettings
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -88,6 +90,7 @@ class Settings(Section):
     asterisk: AsteriskSection = AsteriskSection()
     telegram: TelegramSection = TelegramSection()
     email: EmailSection = EmailSection()
+    webforms: WebFormsSettings = WebFormsSettings()
     log: LogSettings = LogSettings()
     time_zone: str = "Europe/Moscow"
     dids: dict[str, str] = Field(default_factory=dict, description="DID (dialed number) → advertising source")

@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bootstrap import Hub, start_hub, stop_hub, wire_web_pushes
+from web.guard import csrf_exempt, public
 from web.keys import HUB, JINJA, LIMITER, SOCKETS
 from web.middleware import auth, database_gate, errors, security_headers
 from web.ratelimit import LoginLimiter
@@ -60,6 +61,19 @@ def add_routes(app: web.Application) -> None:
     for method, path, handler, *_ in api.ROUTES:
         r.add_route(method, path, handler)
     r.add_static("/static/", STATIC, append_version=True)
+    for connector in app[HUB].connectors.values():
+        for method, path, handler in getattr(connector, "routes", lambda: [])():
+            r.add_route(method, path, _machine_endpoint(handler))
+
+
+def _machine_endpoint(handler):  # noqa: ANN001, ANN202
+    """Connector endpoints are called by other machines: no login, no CSRF; they check their own input."""
+
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        return await handler(request)
+
+    endpoint.__qualname__ = getattr(handler, "__qualname__", "endpoint")
+    return csrf_exempt(public(endpoint))
 
 
 async def _hub_lifecycle(app: web.Application) -> AsyncIterator[None]:
