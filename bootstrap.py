@@ -6,6 +6,7 @@ Nothing is wired at import time; tests call ``build_hub`` with their own setting
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -101,6 +102,7 @@ class Hub:
     connectors: dict[str, Connector] = field(default_factory=dict)
     var_dir: Path = Path("var")
     started: asyncio.Event = field(default_factory=asyncio.Event)
+    outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
     def connector_states(self) -> dict[str, str]:
         return {name: c.state for name, c in self.connectors.items()}
@@ -152,7 +154,27 @@ async def start_hub(hub: Hub) -> None:
     for name, connector in hub.connectors.items():
         await connector.start()
         log.info("connector %s started", name)
+    if hub.settings.email.enabled:
+        hub.tasks.spawn("email-outbox", run_outbox(hub))
     hub.started.set()
+
+
+async def run_outbox(hub: Hub, poll_s: float = 5.0) -> None:
+    """Send queued replies; woken at once when an agent queues one, else every few seconds for retries."""
+    from connectors.email.smtp import SmtpSender
+    from crm_core.outbox import deliver_due
+
+    sender = SmtpSender(hub.settings.email)
+    while True:
+        try:
+            while await deliver_due(hub.database.sessions, sender, hub.settings.email.retry_delays_s):
+                pass
+        except Exception:  # noqa: BLE001 - the loop must outlive a bad moment of the database
+            log.exception("outbox pass failed; trying again in %.0fs", poll_s)
+        hub.outbox_wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(poll_s):
+                await hub.outbox_wakeup.wait()
 
 
 async def stop_hub(hub: Hub) -> None:

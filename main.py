@@ -129,9 +129,8 @@ async def _load_demo_when_ready(hub) -> None:  # noqa: ANN001
 async def load_demo(hub) -> None:  # noqa: ANN001
     import secrets
 
-    from crm_core.demo import load_demo_data
-
     from bootstrap import write_first_login
+    from crm_core.demo import load_demo_data
 
     password_file = hub.var_dir / "demo-password.txt"
     if password_file.exists():

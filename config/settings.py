@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from connectors.email.settings import EmailSettings
 from connectors.webforms.settings import WebFormsSettings
 
 
@@ -72,12 +73,6 @@ class TelegramSection(Section):
     token: SecretStr | None = None
 
 
-class EmailSection(Section):
-    enabled: bool = False
-    imap_password: SecretStr | None = None
-    smtp_password: SecretStr | None = None
-
-
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -89,7 +84,7 @@ class Settings(Section):
     storage: StorageSettings = StorageSettings()
     asterisk: AsteriskSection = AsteriskSection()
     telegram: TelegramSection = TelegramSection()
-    email: EmailSection = EmailSection()
+    email: EmailSettings = EmailSettings()
     webforms: WebFormsSettings = WebFormsSettings()
     log: LogSettings = LogSettings()
     time_zone: str = "Europe/Moscow"

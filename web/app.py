@@ -46,6 +46,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/inquiries/{id}", pages.inquiry_page)
     r.add_post("/inquiries/{id}/claim", pages.claim)
     r.add_post("/inquiries/{id}", pages.inquiry_update)
+    r.add_post("/inquiries/{id}/reply", pages.inquiry_reply)
     r.add_get("/clients", pages.clients_page)
     r.add_get("/clients/{id}", pages.client_page)
     r.add_post("/clients/{id}", pages.client_update)

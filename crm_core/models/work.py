@@ -87,7 +87,10 @@ class Message(CreatedAt, Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     subject: Mapped[str | None] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text, default="")
-    delivery: Mapped[str | None] = mapped_column(String(40))  # queued | sent | undelivered: reason
+    delivery: Mapped[str | None] = mapped_column(String(40), index=True)  # queued|retry|sending|sent|undelivered
+    delivery_note: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
     meta: Mapped[dict] = mapped_column(default=dict)
 
 

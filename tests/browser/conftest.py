@@ -12,7 +12,7 @@ from config.settings import DatabaseSettings
 from crm_core.db import create_engine, session_factory
 from crm_core.migrate import migrate
 from tests.conftest import Db, missing_part
-from tests.web.conftest import running  # noqa: F401 - the running hub, over the db below
+from tests.web.conftest import hub_sections, running  # noqa: F401 - the running hub, over the db below
 
 CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
 HAVE_CHROMIUM = Path(CHROMIUM).exists()

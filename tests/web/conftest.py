@@ -117,17 +117,24 @@ class RunningHub:
         return b
 
 
-def settings_for(url: str, tmp_path, **web) -> Settings:  # noqa: ANN001
+def settings_for(url: str, tmp_path, sections: dict | None = None, **web) -> Settings:  # noqa: ANN001
     return Settings.model_validate({
         "database": {"url": url, "connect_retries": 0},
         "web": {"port": 0, **web},
         "storage": {"var_dir": str(tmp_path / "var")},
+        **(sections or {}),
     })
 
 
 @pytest.fixture
-async def running(db, tmp_path) -> AsyncIterator[RunningHub]:  # noqa: ANN001
-    hub = build_hub(settings_for(db.url, tmp_path))
+def hub_sections() -> dict:
+    """Extra settings sections for the running hub; a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+async def running(db, tmp_path, hub_sections) -> AsyncIterator[RunningHub]:  # noqa: ANN001
+    hub = build_hub(settings_for(db.url, tmp_path, hub_sections))
     server = TestServer(create_app(hub), host="127.0.0.1")
     await server.start_server()
     await hub.started.wait()

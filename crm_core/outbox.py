@@ -1,0 +1,167 @@
+"""Agents' replies leave through an outbox in the database: queued first, sent by a loop, retried on a
+temporary failure, marked undelivered with the reason on a permanent one. A reply an agent wrote is
+never lost to a restart or a mail server that is down."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectors.email.errors import PermanentSendError, TemporarySendError
+from connectors.email.smtp import OutgoingEmail, new_message_id
+from crm_core.access import Actor, get_inquiry
+from crm_core.models import (
+    Channel,
+    Contact,
+    ContactKind,
+    InquiryEvent,
+    Message,
+    TimelineEntry,
+    utcnow,
+)
+
+log = logging.getLogger("hub.outbox")
+STALE_SENDING = timedelta(minutes=10)
+MAX_REPLY_CHARS = 20_000
+
+
+class MailSender(Protocol):
+    async def send(self, mail: OutgoingEmail) -> None: ...
+
+
+class NoEmailAddress(ValueError):
+    """The client has no email to answer to."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedReply:
+    message_id: int
+    to: str
+
+
+async def queue_email_reply(
+    sessions: async_sessionmaker[AsyncSession], actor: Actor, inquiry_id: int, text: str, *, domain: str
+) -> QueuedReply:
+    text = text.strip()
+    if not text:
+        raise ValueError("пустой ответ / empty reply")
+    if len(text) > MAX_REPLY_CHARS:
+        raise ValueError(f"слишком длинный ответ / reply too long (max {MAX_REPLY_CHARS})")
+    now = utcnow()
+    async with sessions() as s, s.begin():
+        inquiry = await get_inquiry(s, actor, inquiry_id, write=True)
+        to = await _client_email(s, inquiry.client_id)
+        thread = (
+            await s.execute(
+                select(Message.external_id, Message.direction)
+                .where(Message.inquiry_id == inquiry.id, Message.channel == Channel.EMAIL)
+                .order_by(Message.id)
+            )
+        ).all()
+        ids = tuple(m.external_id for m in thread if m.external_id.startswith("<"))
+        last_in = next((m.external_id for m in reversed(thread) if m.direction == "in"
+                        and m.external_id.startswith("<")), None)
+        subject = inquiry.subject or f"Ваше обращение №{inquiry.id}"
+        if not subject.lower().startswith("re:"):
+            subject = f"Re: {subject}"
+        message = Message(
+            inquiry_id=inquiry.id, client_id=inquiry.client_id, channel=Channel.EMAIL,
+            external_id=new_message_id(domain), direction="out", author_id=actor.user_id, subject=subject[:500],
+            body=text, delivery="queued", next_attempt_at=now, created_at=now,
+            meta={"to": to, "in_reply_to": last_in, "references": list(ids[-20:])},
+        )
+        s.add(message)
+        inquiry.last_action_at = now
+        await s.flush()
+        s.add(InquiryEvent(inquiry_id=inquiry.id, at=now, actor_id=actor.user_id, kind="reply",
+                           data={"message_id": message.id, "channel": "email"}))
+        s.add(TimelineEntry(client_id=inquiry.client_id, at=now, kind="message_out", channel=Channel.EMAIL,
+                            inquiry_id=inquiry.id, ref_id=message.id, actor_id=actor.user_id, summary=text[:200]))
+    log.info("reply queued inquiry=%s message=%s by user=%s", inquiry_id, message.id, actor.user_id)
+    return QueuedReply(message.id, to)
+
+
+async def _client_email(s: AsyncSession, client_id: int) -> str:
+    email = (
+        await s.execute(
+            select(Contact.value).where(Contact.client_id == client_id, Contact.kind == ContactKind.EMAIL)
+            .order_by(Contact.id).limit(1)
+        )
+    ).scalar()
+    if email is None:
+        raise NoEmailAddress("у клиента нет email / the client has no email")
+    return email
+
+
+async def deliver_due(
+    sessions: async_sessionmaker[AsyncSession], sender: MailSender, retry_delays: Sequence[float],
+    now: datetime | None = None, batch: int = 20,
+) -> int:
+    """Send what is due; returns how many were handled. Safe with several hub instances: each message is
+    claimed with a conditional UPDATE before it is sent."""
+    now = now or utcnow()
+    async with sessions() as s:
+        due = (
+            await s.execute(
+                select(Message.id).where(
+                    Message.direction == "out", Message.channel == Channel.EMAIL,
+                    or_(
+                        Message.delivery.in_(("queued", "retry")) & (Message.next_attempt_at <= now),
+                        (Message.delivery == "sending") & (Message.next_attempt_at <= now - STALE_SENDING),
+                    ),
+                ).order_by(Message.id).limit(batch)
+            )
+        ).scalars().all()
+    handled = 0
+    for message_id in due:
+        if await _claim(sessions, message_id, now):
+            await _deliver_one(sessions, sender, message_id, retry_delays, now)
+            handled += 1
+    return handled
+
+
+async def _claim(sessions: async_sessionmaker[AsyncSession], message_id: int, now: datetime) -> bool:
+    async with sessions() as s, s.begin():
+        result = await s.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.delivery.in_(("queued", "retry", "sending")))
+            .values(delivery="sending", next_attempt_at=now, attempts=Message.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+async def _deliver_one(sessions: async_sessionmaker[AsyncSession], sender: MailSender, message_id: int,
+                       retry_delays: Sequence[float], now: datetime) -> None:
+    async with sessions() as s:
+        m = await s.get(Message, message_id)
+        assert m is not None
+        mail = OutgoingEmail(to=m.meta["to"], subject=m.subject or "", text=m.body, message_id=m.external_id,
+                             in_reply_to=m.meta.get("in_reply_to"), references=tuple(m.meta.get("references", ())))
+        attempts = m.attempts
+    try:
+        await sender.send(mail)
+        values = {"delivery": "sent", "delivery_note": None, "next_attempt_at": None}
+        log.info("reply message=%s sent to the mail server (attempt %d)", message_id, attempts)
+    except TemporarySendError as exc:
+        if attempts > len(retry_delays):
+            values = {"delivery": "undelivered", "delivery_note": f"gave up after {attempts} attempts: {exc}"}
+        else:
+            values = {"delivery": "retry", "delivery_note": str(exc),
+                      "next_attempt_at": now + timedelta(seconds=retry_delays[attempts - 1])}
+        log.warning("reply message=%s attempt %d failed: %s", message_id, attempts, exc)
+    except PermanentSendError as exc:
+        values = {"delivery": "undelivered", "delivery_note": str(exc), "next_attempt_at": None}
+        log.warning("reply message=%s undelivered: %s", message_id, exc)
+    async with sessions() as s, s.begin():
+        await s.execute(update(Message).where(Message.id == message_id).values(**values)
+                        .execution_options(synchronize_session=False))
+
+
+__all__ = ["NoEmailAddress", "QueuedReply", "deliver_due", "queue_email_reply"]
