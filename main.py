@@ -233,10 +233,13 @@ def cmd_import_clients(settings: Settings, args: argparse.Namespace) -> int:
             print(f"hub: {args.file.name}: {exc} — nothing imported", file=sys.stderr)
             return 1
         print(report.summary())
-        for err in report.errors[:50]:
-            print(f"  {err}")
-        if len(report.errors) > 50:
-            print(f"  … {len(report.errors) - 50} more")
+        for title, items in (("errors", report.errors), ("warnings", report.warnings)):
+            if items:
+                print(f"{title}:")
+            for item in items[:50]:
+                print(f"  {item}")
+            if len(items) > 50:
+                print(f"  … {len(items) - 50} more")
         if args.report:
             write_report_csv(report, args.report)
             print(f"report written to {args.report}")

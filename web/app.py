@@ -13,7 +13,7 @@ from web.keys import HUB, JINJA, LIMITER, SOCKETS
 from web.middleware import auth, database_gate, errors, security_headers
 from web.ratelimit import LoginLimiter
 from web.render import make_env
-from web.views import admin, api, health, pages, ws
+from web.views import admin, api, health, imports, pages, ws
 from web.views import auth as auth_views
 from web.wshub import SocketHub
 
@@ -55,6 +55,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/admin/users", admin.users_create)
     r.add_get("/admin/departments", admin.departments_page)
     r.add_post("/admin/departments", admin.departments_create)
+    r.add_get("/admin/import", imports.import_page)
+    r.add_post("/admin/import", imports.import_upload)
     r.add_get("/ws", ws.websocket)
     r.add_get("/healthz", health.healthz)
     r.add_get("/metrics", health.metrics)

@@ -94,6 +94,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "import.created": ("Создано", "Created"),
     "import.merged": ("Объединено", "Merged"),
     "import.skipped": ("Пропущено", "Skipped"),
+    "import.warnings": ("Предупреждения", "Warnings"),
     "import.errors": ("Ошибки по строкам", "Row errors"),
     "error.not_found": ("Не найдено", "Not found"),
     "error.forbidden": ("Нет доступа", "Forbidden"),
