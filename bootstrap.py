@@ -118,7 +118,28 @@ def build_hub(settings: Settings) -> Hub:
         var_dir=Path(settings.storage.var_dir),
     )
     hub.connectors["webforms"] = _webforms(hub)
+    if settings.email.enabled and settings.email.imap_user:
+        hub.connectors["email"] = _imap(hub)
     return hub
+
+
+def _imap(hub: Hub):  # noqa: ANN202
+    """Mail in: parse off the event loop, keep attachments on disk, then the intake service."""
+    from connectors.email.imap import ImapConnector, MailRef
+    from connectors.email.parse import parse_email
+    from crm_core.connector_state import DbCheckpoint
+    from crm_core.mail_intake import email_request, store_attachments
+
+    attachments_dir = hub.var_dir / "attachments"
+
+    async def on_mail(raw: bytes, ref: MailRef) -> None:
+        mail = await asyncio.to_thread(parse_email, raw)
+        refs = await asyncio.to_thread(store_attachments, attachments_dir, mail.message_id, mail.attachments)
+        result = await hub.intake.accept(email_request(mail, refs))
+        log.info("mail uid=%s message_id=%s inquiry=%s automatic=%s duplicate=%s", ref.uid, mail.message_id,
+                 result.inquiry_id, mail.automatic, result.duplicate)
+
+    return ImapConnector(hub.settings.email, on_mail, DbCheckpoint(hub.database.sessions))
 
 
 def _webforms(hub: Hub):  # noqa: ANN202

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Python packages: Debian's Chromium (driven by Playwright;
-# never a downloaded browser build). Safe to run again: it installs only what is missing.
+# never a downloaded browser build) and Dovecot (the tests start their own on a loopback port).
+# Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 
 if ((${#need[@]})); then
     echo "installing Debian packages: ${need[*]}"

@@ -11,7 +11,7 @@ from crm_core.models.base import (
     utcnow,
 )
 from crm_core.models.clients import Client, Contact, MemorableDate, Segment, client_segments
-from crm_core.models.org import Department, Division, Team, User, WebSession, team_members
+from crm_core.models.org import ConnectorState, Department, Division, Team, User, WebSession, team_members
 from crm_core.models.telephony import Call, Recording, Transcript
 from crm_core.models.work import (
     Inquiry,
@@ -24,7 +24,7 @@ from crm_core.models.work import (
 )
 
 __all__ = [
-    "AgentStatus", "Base", "Call", "Channel", "Client", "Contact", "ContactKind", "Department",
+    "AgentStatus", "Base", "Call", "ConnectorState", "Channel", "Client", "Contact", "ContactKind", "Department",
     "Division", "Inquiry", "InquiryEvent", "InquiryStatus", "MemorableDate", "Message", "Pool",
     "Property", "Recording", "Role", "RoutingDecision", "Segment", "Task", "Team", "TimelineEntry",
     "Transcript", "User", "WebSession", "client_segments", "team_members", "utcnow",

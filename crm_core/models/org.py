@@ -72,3 +72,12 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ConnectorState(Base):
+    """What a connector must remember across restarts (IMAP last UID and UIDVALIDITY, Telegram update_id)."""
+
+    __tablename__ = "connector_state"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    value: Mapped[dict] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
