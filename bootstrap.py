@@ -120,7 +120,18 @@ def build_hub(settings: Settings) -> Hub:
     hub.connectors["webforms"] = _webforms(hub)
     if settings.email.enabled and settings.email.imap_user:
         hub.connectors["email"] = _imap(hub)
+    if settings.telegram.enabled:
+        hub.connectors["telegram"] = _telegram(hub)
     return hub
+
+
+def _telegram(hub: Hub):  # noqa: ANN202
+    from connectors.telegram.connector import TelegramConnector
+    from crm_core.connector_state import DbCheckpoint
+    from crm_core.telegram_service import TelegramService
+
+    service = TelegramService(hub.database.sessions, hub.intake, hub.settings.phones.default_region)
+    return TelegramConnector(hub.settings.telegram, service.handle, DbCheckpoint(hub.database.sessions))
 
 
 def _imap(hub: Hub):  # noqa: ANN202

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from connectors.email.settings import EmailSettings
+from connectors.telegram.settings import TelegramSettings
 from connectors.webforms.settings import WebFormsSettings
 
 
@@ -68,11 +69,6 @@ class AsteriskSection(Section):
     demo: bool = Field(default=False, description="Run the built-in fake PBX replaying real traces")
 
 
-class TelegramSection(Section):
-    enabled: bool = False
-    token: SecretStr | None = None
-
-
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -83,7 +79,7 @@ class Settings(Section):
     phones: PhoneSettings = PhoneSettings()
     storage: StorageSettings = StorageSettings()
     asterisk: AsteriskSection = AsteriskSection()
-    telegram: TelegramSection = TelegramSection()
+    telegram: TelegramSettings = TelegramSettings()
     email: EmailSettings = EmailSettings()
     webforms: WebFormsSettings = WebFormsSettings()
     log: LogSettings = LogSettings()

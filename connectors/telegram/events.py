@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramInbound:
+    """One update from a client, in the hub's terms. ``kind``: start, status, text, contact, media, edited,
+    blocked, unblocked."""
+
+    update_id: int
+    kind: str
+    chat_id: int
+    user_id: int | None
+    name: str
+    message_id: int | None = None
+    text: str = ""
+    phone: str | None = None
+    files: tuple[str, ...] = ()
