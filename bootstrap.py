@@ -186,20 +186,25 @@ async def start_hub(hub: Hub) -> None:
     for name, connector in hub.connectors.items():
         await connector.start()
         log.info("connector %s started", name)
-    if hub.settings.email.enabled:
-        hub.tasks.spawn("email-outbox", run_outbox(hub))
+    if hub.settings.email.enabled or "telegram" in hub.connectors:
+        hub.tasks.spawn("outbox", run_outbox(hub))
     hub.started.set()
 
 
 async def run_outbox(hub: Hub, poll_s: float = 5.0) -> None:
     """Send queued replies; woken at once when an agent queues one, else every few seconds for retries."""
     from connectors.email.smtp import SmtpSender
-    from crm_core.outbox import deliver_due
+    from connectors.telegram.connector import TelegramChannel
+    from crm_core.outbox import EmailChannel, deliver_due
 
-    sender = SmtpSender(hub.settings.email)
+    senders = {}
+    if hub.settings.email.enabled:
+        senders["email"] = EmailChannel(SmtpSender(hub.settings.email))
+    if "telegram" in hub.connectors:
+        senders["telegram"] = TelegramChannel(hub.connectors["telegram"])
     while True:
         try:
-            while await deliver_due(hub.database.sessions, sender, hub.settings.email.retry_delays_s):
+            while await deliver_due(hub.database.sessions, senders, hub.settings.email.retry_delays_s):
                 pass
         except Exception:  # noqa: BLE001 - the loop must outlive a bad moment of the database
             log.exception("outbox pass failed; trying again in %.0fs", poll_s)

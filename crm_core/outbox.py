@@ -31,12 +31,49 @@ STALE_SENDING = timedelta(minutes=10)
 MAX_REPLY_CHARS = 20_000
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A queued reply as a channel sender needs it."""
+
+    message_id: int
+    channel: str
+    to: str
+    subject: str
+    text: str
+    external_id: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+
+
+class ChannelSender(Protocol):
+    async def deliver(self, out: Outgoing) -> None: ...
+
+
 class MailSender(Protocol):
     async def send(self, mail: OutgoingEmail) -> None: ...
 
 
+class EmailChannel:
+    """Replies by email through an SMTP sender."""
+
+    def __init__(self, sender: MailSender) -> None:
+        self._sender = sender
+
+    async def deliver(self, out: Outgoing) -> None:
+        await self._sender.send(OutgoingEmail(to=out.to, subject=out.subject, text=out.text,
+                                              message_id=out.external_id, in_reply_to=out.in_reply_to,
+                                              references=out.references))
+
+
 class NoEmailAddress(ValueError):
     """The client has no email to answer to."""
+
+
+class NoAddress(ValueError):
+    """The client cannot be reached on this channel."""
+
+
+REPLY_CHANNELS = (Channel.EMAIL, Channel.TELEGRAM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +85,21 @@ class QueuedReply:
 async def queue_email_reply(
     sessions: async_sessionmaker[AsyncSession], actor: Actor, inquiry_id: int, text: str, *, domain: str
 ) -> QueuedReply:
+    return await queue_reply(sessions, actor, inquiry_id, text, channel=Channel.EMAIL, domain=domain)
+
+
+async def reply_channels(session: AsyncSession, client_id: int) -> list[str]:
+    """The channels on which this client can be answered."""
+    kinds = set((await session.execute(select(Contact.kind).where(Contact.client_id == client_id))).scalars())
+    return [c for c, k in ((Channel.EMAIL, ContactKind.EMAIL), (Channel.TELEGRAM, ContactKind.TELEGRAM)) if k in kinds]
+
+
+async def queue_reply(
+    sessions: async_sessionmaker[AsyncSession], actor: Actor, inquiry_id: int, text: str, *, channel: str,
+    domain: str,
+) -> QueuedReply:
+    if channel not in REPLY_CHANNELS:
+        raise ValueError(f"ответить можно по email или в Telegram / reply by email or Telegram, not {channel!r}")
     text = text.strip()
     if not text:
         raise ValueError("пустой ответ / empty reply")
@@ -56,6 +108,8 @@ async def queue_email_reply(
     now = utcnow()
     async with sessions() as s, s.begin():
         inquiry = await get_inquiry(s, actor, inquiry_id, write=True)
+        if channel == Channel.TELEGRAM:
+            return await _queue_telegram(s, actor, inquiry, text, now)
         to = await _client_email(s, inquiry.client_id)
         thread = (
             await s.execute(
@@ -87,6 +141,28 @@ async def queue_email_reply(
     return QueuedReply(message.id, to)
 
 
+async def _queue_telegram(s: AsyncSession, actor: Actor, inquiry, text: str, now: datetime) -> QueuedReply:  # noqa: ANN001
+    chat = (await s.execute(select(Contact.value).where(Contact.client_id == inquiry.client_id,
+                                                        Contact.kind == ContactKind.TELEGRAM)
+                            .order_by(Contact.id).limit(1))).scalar()
+    if chat is None:
+        raise NoAddress("клиент не писал в Telegram / the client has no Telegram chat")
+    message = Message(
+        inquiry_id=inquiry.id, client_id=inquiry.client_id, channel=Channel.TELEGRAM,
+        external_id=f"out:{new_message_id('telegram')}", direction="out", author_id=actor.user_id, body=text,
+        delivery="queued", next_attempt_at=now, created_at=now, meta={"to": chat},
+    )
+    s.add(message)
+    inquiry.last_action_at = now
+    await s.flush()
+    s.add(InquiryEvent(inquiry_id=inquiry.id, at=now, actor_id=actor.user_id, kind="reply",
+                       data={"message_id": message.id, "channel": "telegram"}))
+    s.add(TimelineEntry(client_id=inquiry.client_id, at=now, kind="message_out", channel=Channel.TELEGRAM,
+                        inquiry_id=inquiry.id, ref_id=message.id, actor_id=actor.user_id, summary=text[:200]))
+    log.info("reply queued inquiry=%s message=%s channel=telegram by user=%s", inquiry.id, message.id, actor.user_id)
+    return QueuedReply(message.id, chat)
+
+
 async def _client_email(s: AsyncSession, client_id: int) -> str:
     email = (
         await s.execute(
@@ -100,7 +176,7 @@ async def _client_email(s: AsyncSession, client_id: int) -> str:
 
 
 async def deliver_due(
-    sessions: async_sessionmaker[AsyncSession], sender: MailSender, retry_delays: Sequence[float],
+    sessions: async_sessionmaker[AsyncSession], senders: dict[str, ChannelSender], retry_delays: Sequence[float],
     now: datetime | None = None, batch: int = 20,
 ) -> int:
     """Send what is due; returns how many were handled. Safe with several hub instances: each message is
@@ -110,7 +186,7 @@ async def deliver_due(
         due = (
             await s.execute(
                 select(Message.id).where(
-                    Message.direction == "out", Message.channel == Channel.EMAIL,
+                    Message.direction == "out", Message.channel.in_(list(senders)),
                     or_(
                         Message.delivery.in_(("queued", "retry")) & (Message.next_attempt_at <= now),
                         (Message.delivery == "sending") & (Message.next_attempt_at <= now - STALE_SENDING),
@@ -121,7 +197,7 @@ async def deliver_due(
     handled = 0
     for message_id in due:
         if await _claim(sessions, message_id, now):
-            await _deliver_one(sessions, sender, message_id, retry_delays, now)
+            await _deliver_one(sessions, senders, message_id, retry_delays, now)
             handled += 1
     return handled
 
@@ -137,16 +213,17 @@ async def _claim(sessions: async_sessionmaker[AsyncSession], message_id: int, no
         return result.rowcount == 1
 
 
-async def _deliver_one(sessions: async_sessionmaker[AsyncSession], sender: MailSender, message_id: int,
-                       retry_delays: Sequence[float], now: datetime) -> None:
+async def _deliver_one(sessions: async_sessionmaker[AsyncSession], senders: dict[str, ChannelSender],
+                       message_id: int, retry_delays: Sequence[float], now: datetime) -> None:
     async with sessions() as s:
         m = await s.get(Message, message_id)
         assert m is not None
-        mail = OutgoingEmail(to=m.meta["to"], subject=m.subject or "", text=m.body, message_id=m.external_id,
-                             in_reply_to=m.meta.get("in_reply_to"), references=tuple(m.meta.get("references", ())))
+        out = Outgoing(message_id=m.id, channel=m.channel, to=str(m.meta["to"]), subject=m.subject or "",
+                       text=m.body, external_id=m.external_id, in_reply_to=m.meta.get("in_reply_to"),
+                       references=tuple(m.meta.get("references", ())))
         attempts = m.attempts
     try:
-        await sender.send(mail)
+        await senders[out.channel].deliver(out)
         values = {"delivery": "sent", "delivery_note": None, "next_attempt_at": None}
         log.info("reply message=%s sent to the mail server (attempt %d)", message_id, attempts)
     except TemporarySendError as exc:
@@ -164,4 +241,5 @@ async def _deliver_one(sessions: async_sessionmaker[AsyncSession], sender: MailS
                         .execution_options(synchronize_session=False))
 
 
-__all__ = ["NoEmailAddress", "QueuedReply", "deliver_due", "queue_email_reply"]
+__all__ = ["EmailChannel", "NoAddress", "NoEmailAddress", "Outgoing", "QueuedReply", "deliver_due",
+           "queue_email_reply", "queue_reply", "reply_channels"]

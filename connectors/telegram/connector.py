@@ -174,6 +174,16 @@ class TelegramConnector:
                 raise TemporarySendError(f"{type(exc).__name__}: {exc}") from None
 
 
+class TelegramChannel:
+    """Agents' replies through the bot (the hub's outbox calls this)."""
+
+    def __init__(self, connector: TelegramConnector) -> None:
+        self._connector = connector
+
+    async def deliver(self, out) -> None:  # noqa: ANN001 - crm_core.outbox.Outgoing
+        await self._connector.send(Reply(int(out.to), out.text))
+
+
 def _seconds(value: object) -> float:
     """RetryAfter.retry_after: seconds today, a timedelta in a later python-telegram-bot."""
     return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)

@@ -142,4 +142,17 @@ def dovecot():
     shutil.rmtree(root, ignore_errors=True)
 
 
+TELEGRAM_TOKEN = "123456:TEST-token"
+
+
+@pytest.fixture
+async def botapi():
+    from tests.connectors.fake_botapi import FakeBotApi
+
+    api = FakeBotApi(TELEGRAM_TOKEN)
+    await api.start()
+    yield api
+    await api.close()
+
+
 from tests.web.conftest import hub_sections, running  # noqa: E402, F401 - the running hub for end-to-end tests

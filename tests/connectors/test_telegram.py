@@ -15,9 +15,8 @@ from crm_core.intake import IntakeRequest, IntakeService
 from crm_core.models import Client, Contact, Inquiry, Message
 from crm_core.telegram_service import TelegramService
 from tests.conftest import SHARED
-from tests.connectors.fake_botapi import FakeBotApi
+from tests.connectors.conftest import TELEGRAM_TOKEN as TOKEN
 
-TOKEN = "123456:TEST-token"
 CHAT = 555001
 
 
@@ -28,14 +27,6 @@ def message(update_id, message_id, text=None, **extra):
         msg["text"] = text
     msg.update(extra)
     return {"update_id": update_id, "message": msg}
-
-
-@pytest.fixture
-async def botapi():
-    api = FakeBotApi(TOKEN)
-    await api.start()
-    yield api
-    await api.close()
 
 
 def make(db, bus, botapi, **settings):

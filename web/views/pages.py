@@ -15,7 +15,7 @@ from crm_core.client_updates import ClientUpdate, ContactTaken, update_client
 from crm_core.inquiries import AlreadyTaken, claim_inquiry
 from crm_core.inquiry_updates import InquiryUpdate, update_inquiry
 from crm_core.models import User
-from crm_core.outbox import queue_email_reply
+from crm_core.outbox import queue_reply, reply_channels
 from web.guard import allow
 from web.i18n import LOCALES
 from web.keys import ACTOR, HUB, USER, sessions
@@ -54,6 +54,7 @@ async def inquiry_page(request: web.Request) -> web.StreamResponse:
         author_ids = {e.actor_id for e in view.history if e.actor_id} | {m.author_id for m in view.messages
                                                                          if m.author_id}
         names = dict((await s.execute(select(User.id, User.full_name).where(User.id.in_(author_ids)))).all())
+        channels = await reply_channels(s, view.client.id)
     try:
         check_inquiry_write(actor, view.inquiry)
         can_write = True
@@ -61,7 +62,7 @@ async def inquiry_page(request: web.Request) -> web.StreamResponse:
         can_write = False
     return render(request, "inquiry.html", {
         "v": view, "can_claim": can_claim(actor, view.inquiry), "can_write": can_write, "names": names,
-        "notice": request.query.get("notice"), "errors": {},
+        "notice": request.query.get("notice"), "errors": {}, "channels": channels,
     })
 
 
@@ -111,16 +112,19 @@ def _local_to_aware(value: str, zone: str) -> str:
 async def inquiry_reply(request: web.Request) -> web.StreamResponse:
     inquiry_id = _int_param(request, "id")
     hub = request.app[HUB]
-    text = str((await request.post()).get("text", ""))
+    form = await request.post()
+    text = str(form.get("text", ""))
+    channel = str(form.get("channel", "email"))
     domain = hub.settings.email.from_address.partition("@")[2] or "localhost"
     try:
-        await queue_email_reply(sessions(request), request[ACTOR], inquiry_id, text, domain=domain)
+        await queue_reply(sessions(request), request[ACTOR], inquiry_id, text, channel=channel, domain=domain)
     except ValueError as exc:  # empty, too long, or no email to answer to
         async with sessions(request)() as s:
             view = await queries.inquiry_view(s, request[ACTOR], inquiry_id)
+            channels = await reply_channels(s, view.client.id)
         return render(request, "inquiry.html", {"v": view, "can_claim": False, "can_write": True, "names": {},
-                                                "notice": None, "errors": {"text": str(exc)}, "reply_text": text},
-                      status=422)
+                                                "notice": None, "errors": {"text": str(exc)}, "reply_text": text,
+                                                "channels": channels}, status=422)
     hub.outbox_wakeup.set()
     raise web.HTTPSeeOther(f"/inquiries/{inquiry_id}?notice=reply_queued")
 
