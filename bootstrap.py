@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import secrets
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -21,7 +22,7 @@ from bus.bus import EventBus
 from bus.events import Push
 from bus.tasks import TaskSupervisor
 from config.settings import Settings
-from crm_core.db import create_engine, session_factory
+from crm_core.db import create_engine, database_url, session_factory
 from crm_core.intake import IntakeService
 from crm_core.migrate import migrate
 from crm_core.models import Role, User
@@ -103,6 +104,19 @@ class Hub:
     var_dir: Path = Path("var")
     started: asyncio.Event = field(default_factory=asyncio.Event)
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    fanout: object | None = None
+
+    @property
+    def pg_dsn(self) -> str | None:
+        """A plain libpq address for the leader locks and LISTEN/NOTIFY (PostgreSQL only)."""
+        url = database_url(self.settings.database)
+        if url.get_backend_name() != "postgresql":
+            return None
+        return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def leaders(self) -> dict[str, bool]:
+        return {name: c.leadership.leading for name, c in self.connectors.items() if hasattr(c, "leadership")}
 
     def connector_states(self) -> dict[str, str]:
         return {name: c.state for name, c in self.connectors.items()}
@@ -122,7 +136,26 @@ def build_hub(settings: Settings) -> Hub:
         hub.connectors["email"] = _imap(hub)
     if settings.telegram.enabled:
         hub.connectors["telegram"] = _telegram(hub)
+    _elect_single_consumers(hub)
     return hub
+
+
+SINGLE_CONSUMERS = ("email", "telegram", "asterisk")
+
+
+def _elect_single_consumers(hub: Hub) -> None:
+    """On PostgreSQL several instances may run: a mailbox, the bot poller and the PBX session get one
+    consumer each, chosen by advisory lock. On SQLite there is one instance (start-up refuses a second)."""
+    from bus.leader import LedConnector
+
+    dsn = hub.pg_dsn
+    if dsn is None:
+        return
+    for name in SINGLE_CONSUMERS:
+        connector = hub.connectors.get(name)
+        if connector is None or (name == "telegram" and hub.settings.telegram.mode == "webhook"):
+            continue
+        hub.connectors[name] = LedConnector(connector, dsn, f"hub:{name}", hub.instance)
 
 
 def _telegram(hub: Hub):  # noqa: ANN202
@@ -172,8 +205,18 @@ def _webforms(hub: Hub):  # noqa: ANN202
 
 
 def wire_web_pushes(hub: Hub, sockets) -> None:  # noqa: ANN001 - web.wshub.SocketHub, kept loose to avoid a cycle
-    async def on_push(event: Push) -> None:
-        sockets.push(event.user_ids, event.kind, event.payload)
+    """Pushes reach this instance's browsers; on PostgreSQL every instance's, through LISTEN/NOTIFY."""
+    dsn = hub.pg_dsn
+    if dsn is not None:
+        from bus.fanout import PgFanout
+
+        hub.fanout = fanout = PgFanout(dsn, sockets.push)
+
+        async def on_push(event: Push) -> None:
+            await fanout.publish(event)
+    else:
+        async def on_push(event: Push) -> None:
+            sockets.push(event.user_ids, event.kind, event.payload)
 
     hub.bus.subscribe(Push, on_push)
 
@@ -183,6 +226,8 @@ async def start_hub(hub: Hub) -> None:
     s = hub.settings.database
     await hub.database.connect_and_migrate(s.connect_retries, s.retry_delay_s)
     await ensure_first_admin(hub)
+    if hub.fanout is not None:
+        await hub.fanout.start()
     for name, connector in hub.connectors.items():
         await connector.start()
         log.info("connector %s started", name)
@@ -201,7 +246,8 @@ async def run_outbox(hub: Hub, poll_s: float = 5.0) -> None:
     if hub.settings.email.enabled:
         senders["email"] = EmailChannel(SmtpSender(hub.settings.email))
     if "telegram" in hub.connectors:
-        senders["telegram"] = TelegramChannel(hub.connectors["telegram"])
+        bot = hub.connectors["telegram"]
+        senders["telegram"] = TelegramChannel(getattr(bot, "connector", bot))  # any instance may send
     while True:
         try:
             while await deliver_due(hub.database.sessions, senders, hub.settings.email.retry_delays_s):
@@ -220,6 +266,8 @@ async def stop_hub(hub: Hub) -> None:
             await connector.stop()
         except Exception:  # noqa: BLE001 - a failing stop must not keep the others running
             log.exception("connector %s failed to stop", name)
+    if hub.fanout is not None:
+        await hub.fanout.stop()
     await hub.tasks.stop()
     await hub.database.engine.dispose()
 

@@ -68,8 +68,13 @@ def cli(argv: list[str] | None = None) -> int:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     if args.demo and not settings.asterisk.demo:
         settings = settings.model_copy(update={"asterisk": settings.asterisk.model_copy(update={"demo": True})})
+    from crm_core.db import SecondInstance
+
     try:
         asyncio.run(serve(settings, demo=args.demo))
+    except SecondInstance as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"hub: cannot listen on {settings.web.host}:{settings.web.port}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -82,8 +87,10 @@ async def serve(settings: Settings, *, demo: bool = False, ready: asyncio.Event 
     from aiohttp import web
 
     from bootstrap import build_hub
+    from crm_core.db import hold_single_instance_lock
     from web.app import create_app
 
+    lock = hold_single_instance_lock(settings.database)  # noqa: F841 - held until the process ends
     hub = build_hub(settings)
     if demo:
         hub.tasks.spawn("demo-data", _load_demo_when_ready(hub))

@@ -51,3 +51,26 @@ def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class SecondInstance(RuntimeError):
+    """Another hub already runs on this SQLite file."""
+
+
+def hold_single_instance_lock(settings: DatabaseSettings):  # noqa: ANN201 - an open file to keep
+    """SQLite serves one hub instance: hold an exclusive lock next to the file for the life of the process."""
+    import fcntl
+
+    url = database_url(settings)
+    if not is_sqlite(url) or not url.database or url.database == ":memory:":
+        return None
+    path = Path(url.database + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise SecondInstance(f"another hub is already running on {url.database}; SQLite serves one instance "
+                             "(use PostgreSQL to run several)") from None
+    return handle

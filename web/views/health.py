@@ -15,9 +15,12 @@ async def healthz(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     db_ok = await hub.database.ping()
     connectors = hub.connector_states()
-    healthy = db_ok and all(state in ("connected", "running", "disabled") for state in connectors.values())
+    healthy = db_ok and all(state in ("connected", "running", "disabled", "standby")
+                            for state in connectors.values())
     body = {
         "status": "ok" if healthy else "degraded",
+        "instance": hub.instance,
+        "leads": hub.leaders(),
         "database": {"state": hub.database.state, "error": hub.database.error},
         "connectors": connectors,
     }
@@ -35,6 +38,10 @@ def _registry(request: web.Request) -> CollectorRegistry:
         request.app[SOCKETS].dropped_slow)
     Gauge("hub_bus_events_published", "Events published on the bus", registry=reg).set(hub.bus.published)
     Gauge("hub_bus_handler_failures", "Bus handlers that raised", registry=reg).set(hub.bus.failures)
+    leads = Gauge("hub_leader", "1 when this instance is the single consumer of a connector", ["connector"],
+                  registry=reg)
+    for name, leading in hub.leaders().items():
+        leads.labels(name).set(1 if leading else 0)
     up = Gauge("hub_connector_up", "1 when a connector is connected", ["connector"], registry=reg)
     for name, state in hub.connector_states().items():
         up.labels(name).set(1 if state in ("connected", "running") else 0)
