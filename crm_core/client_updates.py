@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_core.access import Actor, get_client
+from crm_core.forms import blank_to_none
 from crm_core.models import Contact, ContactKind, TimelineEntry, utcnow
 from crm_core.phones import BadPhone, normalize_email, normalize_phone
 
@@ -33,7 +34,7 @@ class ClientUpdate(BaseModel):
     @field_validator("name", "company_name", "add_phone", "add_email", mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
-        return None if isinstance(v, str) and not v.strip() else v
+        return blank_to_none(v)
 
     @field_validator("add_email")
     @classmethod

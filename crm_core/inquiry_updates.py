@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_core.access import Actor, get_inquiry
+from crm_core.forms import blank_to_none
 from crm_core.models import InquiryEvent, InquiryStatus, TimelineEntry, utcnow
 
 log = logging.getLogger("hub.inquiries")
@@ -24,7 +25,7 @@ class InquiryUpdate(BaseModel):
     @field_validator("status", "planned_action", "planned_at", "note", mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
-        return None if isinstance(v, str) and not v.strip() else v
+        return blank_to_none(v)
 
     @field_validator("status")
     @classmethod

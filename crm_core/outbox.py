@@ -130,14 +130,7 @@ async def queue_reply(
             body=text, delivery="queued", next_attempt_at=now, created_at=now,
             meta={"to": to, "in_reply_to": last_in, "references": list(ids[-20:])},
         )
-        s.add(message)
-        inquiry.last_action_at = now
-        await s.flush()
-        s.add(InquiryEvent(inquiry_id=inquiry.id, at=now, actor_id=actor.user_id, kind="reply",
-                           data={"message_id": message.id, "channel": "email"}))
-        s.add(TimelineEntry(client_id=inquiry.client_id, at=now, kind="message_out", channel=Channel.EMAIL,
-                            inquiry_id=inquiry.id, ref_id=message.id, actor_id=actor.user_id, summary=text[:200]))
-    log.info("reply queued inquiry=%s message=%s by user=%s", inquiry_id, message.id, actor.user_id)
+        await _record_reply(s, actor, inquiry, message, now)
     return QueuedReply(message.id, to)
 
 
@@ -152,15 +145,21 @@ async def _queue_telegram(s: AsyncSession, actor: Actor, inquiry, text: str, now
         external_id=f"out:{new_message_id('telegram')}", direction="out", author_id=actor.user_id, body=text,
         delivery="queued", next_attempt_at=now, created_at=now, meta={"to": chat},
     )
+    await _record_reply(s, actor, inquiry, message, now)
+    return QueuedReply(message.id, chat)
+
+
+async def _record_reply(s: AsyncSession, actor: Actor, inquiry, message: Message, now: datetime) -> None:  # noqa: ANN001
+    """Store a queued reply with its history line and timeline entry."""
     s.add(message)
     inquiry.last_action_at = now
     await s.flush()
     s.add(InquiryEvent(inquiry_id=inquiry.id, at=now, actor_id=actor.user_id, kind="reply",
-                       data={"message_id": message.id, "channel": "telegram"}))
-    s.add(TimelineEntry(client_id=inquiry.client_id, at=now, kind="message_out", channel=Channel.TELEGRAM,
-                        inquiry_id=inquiry.id, ref_id=message.id, actor_id=actor.user_id, summary=text[:200]))
-    log.info("reply queued inquiry=%s message=%s channel=telegram by user=%s", inquiry.id, message.id, actor.user_id)
-    return QueuedReply(message.id, chat)
+                       data={"message_id": message.id, "channel": str(message.channel)}))
+    s.add(TimelineEntry(client_id=inquiry.client_id, at=now, kind="message_out", channel=message.channel,
+                        inquiry_id=inquiry.id, ref_id=message.id, actor_id=actor.user_id, summary=message.body[:200]))
+    log.info("reply queued inquiry=%s message=%s channel=%s by user=%s", inquiry.id, message.id, message.channel,
+             actor.user_id)
 
 
 async def _client_email(s: AsyncSession, client_id: int) -> str:
