@@ -34,8 +34,7 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        response = exc
-        _set_headers(response)
+        _set_headers(exc)
         raise
     if not response.prepared:
         _set_headers(response)
@@ -98,9 +97,6 @@ async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     request[USER] = user
     request[LOCALE] = pick_locale(user.locale if user else None, request.headers.get("Accept-Language"),
                                     request.app[HUB].settings.web.default_locale)
-    if user is not None:
-        async with sessions(request)() as s:
-            request[ACTOR] = await actor_for(s, user.id)
     if not is_public:
         roles = getattr(target, "allowed_roles", None)
         if roles is None:
@@ -118,11 +114,15 @@ async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 async def _user(request: web.Request, user_id: int | None) -> User | None:
+    """The session's user and, in the same database session, the actor that access rules judge."""
     if user_id is None:
         return None
     async with sessions(request)() as s:
         user = await s.get(User, user_id)
-    return user if user is not None and user.is_active else None
+        if user is None or not user.is_active:
+            return None
+        request[ACTOR] = await actor_for(s, user.id)
+    return user
 
 
 async def _check_csrf(request: web.Request, session: websessions.SessionInfo | None) -> None:

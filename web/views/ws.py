@@ -48,7 +48,6 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 break
     finally:
         hub.remove(sock)
-        sock.queue.put_nowait(None) if not sock.queue.full() else None
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
         log.info("ws closed user=%s", sock.user_id)
