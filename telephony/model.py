@@ -1,0 +1,90 @@
+"""Immutable call values: the live call, the finished record, and the effects transition() returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OUTCOMES = frozenset({"answered", "abandoned", "no_answer", "failed", "transferred", "lost_track"})
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    linkedid: str
+    uniqueid: str
+    direction: str = "inbound"
+    caller: str | None = None
+    caller_name: str | None = None
+    callee: str | None = None
+    did: str | None = None
+    queue: str | None = None
+    queue_context: str | None = None
+    agents_rung: tuple[str, ...] = ()
+    answered_by: str | None = None
+    started: float = 0.0
+    queued: float | None = None
+    answered: float | None = None
+    talk_ended: float | None = None
+    last_seen: float = 0.0
+    recording: str | None = None
+    inquiry_id: str | None = None
+    transferred_to: str | None = None
+    abandoned: bool = False
+    failed: bool = False
+    channels: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    uniqueid: str
+    linkedid: str
+    direction: str
+    caller: str | None
+    callee: str | None
+    caller_name: str | None
+    did: str | None
+    queue: str | None
+    agents_rung: tuple[str, ...]
+    answered_by: str | None
+    started: float
+    queued: float | None
+    answered: float | None
+    ended: float
+    wait_s: float
+    talk_s: float
+    outcome: str
+    recording: str | None
+    inquiry_id: str | None
+    transferred_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ringing:
+    extension: str
+    call: Call
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    extension: str
+    call: Call
+
+
+@dataclass(frozen=True, slots=True)
+class RingStopped:
+    extension: str
+    call: Call
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    record: CallRecord
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackNeeded:
+    caller: str | None
+    queue: str | None
+    wait_s: float
+
+
+Effect = Ringing | Answered | RingStopped | CallEnded | CallbackNeeded
