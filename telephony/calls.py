@@ -115,7 +115,9 @@ def on_agent_called(state: CallState, event: AmiEvent) -> Result:
         return state, NO_EFFECTS
     ext = extension_of(event.get("Interface") or event.get("MemberName"))
     rung = call.agents_rung if ext in call.agents_rung else (*call.agents_rung, ext)
-    call = replace(_touch(call, event), agents_rung=rung, queue=call.queue or event.get("Queue") or None)
+    ringing = call.ringing if ext in call.ringing else (*call.ringing, ext)
+    call = replace(_touch(call, event), agents_rung=rung, ringing=ringing,
+                   queue=call.queue or event.get("Queue") or None)
     return _with_call(state, call), (Ringing(ext, call),)
 
 
@@ -123,8 +125,9 @@ def on_agent_ring_no_answer(state: CallState, event: AmiEvent) -> Result:
     call = state.call_of(event)
     if call is None:
         return state, NO_EFFECTS
-    call = _touch(call, event)
-    return _with_call(state, call), (RingStopped(extension_of(event.get("Interface")), call),)
+    ext = extension_of(event.get("Interface"))
+    call = replace(_touch(call, event), ringing=tuple(x for x in call.ringing if x != ext))
+    return _with_call(state, call), (RingStopped(ext, call),)
 
 
 def on_agent_connect(state: CallState, event: AmiEvent) -> Result:
@@ -132,8 +135,15 @@ def on_agent_connect(state: CallState, event: AmiEvent) -> Result:
     if call is None:
         return state, NO_EFFECTS
     ext = extension_of(event.get("Interface"))
-    call = replace(_touch(call, event), answered_by=ext, answered=event.received_at)
-    return _with_call(state, call), (Answered(ext, call),)
+    call = replace(_touch(call, event), answered_by=ext, answered=event.received_at, ringing=())
+    # Everyone else whose phone was still ringing (a ringall queue) stops ringing: close their pop-ups.
+    others = tuple(RingStopped(x, call) for x in _still_ringing(state, event) if x != ext)
+    return _with_call(state, call), (Answered(ext, call), *others)
+
+
+def _still_ringing(state: CallState, event: AmiEvent) -> tuple[str, ...]:
+    call = state.call_of(event)
+    return call.ringing if call is not None else ()
 
 
 def on_agent_complete(state: CallState, event: AmiEvent) -> Result:
@@ -147,7 +157,8 @@ def on_queue_caller_abandon(state: CallState, event: AmiEvent) -> Result:
     call = state.call_of(event)
     if call is None:
         return state, NO_EFFECTS
-    return _with_call(state, replace(_touch(call, event), abandoned=True)), NO_EFFECTS
+    call = replace(_touch(call, event), abandoned=True, ringing=())
+    return _with_call(state, call), tuple(RingStopped(x, call) for x in _still_ringing(state, event))
 
 
 def on_newexten(state: CallState, event: AmiEvent) -> Result:

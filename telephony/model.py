@@ -19,6 +19,7 @@ class Call:
     queue: str | None = None
     queue_context: str | None = None
     agents_rung: tuple[str, ...] = ()
+    ringing: tuple[str, ...] = ()  # whose phone rings right now (their pop-up is open)
     answered_by: str | None = None
     started: float = 0.0
     queued: float | None = None

@@ -153,3 +153,35 @@ def test_a_pbx_sending_cp1251_names_still_gives_the_caller_name_through_the_fall
     [ended] = [e for e in effects if isinstance(e, CallEnded)]
     assert ended.record.caller_name == "Иван Петров"
     assert splitter.fallback_decoded > 0
+
+
+def test_when_one_agent_answers_a_ringall_call_the_others_stop_ringing():
+    from connectors.asterisk.events import AmiEvent
+    from telephony.calls import CallState, transition
+    from telephony.model import Answered, RingStopped
+
+    def ev(name, **headers):
+        return AmiEvent.from_frame({"Event": name, "Uniqueid": "c1", "Linkedid": "c1", **headers}, 1.0)
+
+    state = CallState()
+    effects = []
+    for event in (ev("Newchannel", Channel="PJSIP/trunk-1", CallerIDNum="+79161234567", Exten="74950000002"),
+                  ev("QueueCallerJoin", Queue="support"),
+                  ev("AgentCalled", Interface="Local/101@agents/n", Queue="support"),
+                  ev("AgentCalled", Interface="Local/103@agents/n", Queue="support"),
+                  ev("AgentConnect", Interface="Local/103@agents/n", Queue="support")):
+        state, out = transition(state, event)
+        effects.extend(out)
+    answered = [e.extension for e in effects if isinstance(e, Answered)]
+    stopped = [e.extension for e in effects if isinstance(e, RingStopped)]
+    assert answered == ["103"] and stopped == ["101"]
+
+
+def test_a_caller_hanging_up_while_ringing_closes_the_ringing_agents_pop_up():
+    from telephony.model import Ringing, RingStopped
+
+    run = drive("abandon_rna.txt")
+    first = run.records[0].linkedid
+    rung = [e.extension for e in run.effects if isinstance(e, Ringing) and e.call.linkedid == first]
+    stopped = [e.extension for e in run.effects if isinstance(e, RingStopped) and e.call.linkedid == first]
+    assert rung and sorted(set(stopped)) == sorted(set(rung))
