@@ -26,8 +26,8 @@ async def migrate(engine: AsyncEngine) -> None:
 
     def _upgrade(connection) -> None:  # noqa: ANN001
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
 
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)
-    log.info("schema migrated to head")
+    log.info("schema migrated to the newest revision")

@@ -14,6 +14,7 @@ from web.middleware import auth, database_gate, errors, security_headers
 from web.ratelimit import LoginLimiter
 from web.render import make_env
 from web.views import admin, api, health, imports, pages, ws
+from web.features import FEATURES
 from web.views import auth as auth_views
 from web.wshub import SocketHub
 
@@ -63,6 +64,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/openapi.json", api.openapi)
     for method, path, handler, *_ in api.ROUTES:
         r.add_route(method, path, handler)
+    for feature in FEATURES:
+        feature.add_routes(r)
     r.add_static("/static/", STATIC, append_version=True)
     for connector in app[HUB].connectors.values():
         for method, path, handler in getattr(connector, "routes", lambda: [])():

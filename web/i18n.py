@@ -140,6 +140,14 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
+def add_texts(table: dict[str, tuple[str, str]]) -> None:
+    """A feature brings its own texts (kept beside its views); a key defined twice is a mistake, refused."""
+    clash = sorted(set(table) & set(TEXTS))
+    if clash:
+        raise ValueError(f"interface text keys defined twice: {', '.join(clash)}")
+    TEXTS.update(table)
+
+
 def translator(locale: str):  # noqa: ANN201 - returns a plain function for Jinja
     index = 1 if locale == "en" else 0
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 
+from web.features import nav_items
 from web.i18n import translator
 from web.keys import JINJA, LOCALE, SESSION, USER
 
@@ -32,8 +33,10 @@ def make_env(time_zone: str = "Europe/Moscow") -> jinja2.Environment:
 def render(request: web.Request, name: str, context: dict[str, Any], status: int = 200) -> web.Response:
     locale = request.get(LOCALE, "ru")
     session = request.get(SESSION)
+    user = request.get(USER)
     page = request.app[JINJA].get_template(name).render(
-        t=translator(locale), locale=locale, user=request.get(USER),
+        t=translator(locale), locale=locale, user=user,
+        feature_nav=nav_items(user.role) if user else [],
         csrf=session.csrf if session else "", path=request.path, **context,
     )
     return web.Response(text=page, content_type="text/html", charset="utf-8", status=status)
