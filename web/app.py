@@ -8,13 +8,13 @@ from pathlib import Path
 from aiohttp import web
 
 from bootstrap import Hub, start_hub, stop_hub, wire_web_pushes
+from web.features import FEATURES
 from web.guard import csrf_exempt, public
 from web.keys import HUB, JINJA, LIMITER, SOCKETS
 from web.middleware import auth, database_gate, errors, security_headers
 from web.ratelimit import LoginLimiter
 from web.render import make_env
 from web.views import admin, api, health, imports, pages, ws
-from web.features import FEATURES
 from web.views import auth as auth_views
 from web.wshub import SocketHub
 
