@@ -1,13 +1,17 @@
-"""The capabilities that plug pages into the workspace, each from its own module.
+"""The capabilities that plug pages into the workspace, each from its own module in `web/feature_views/`.
 
 A feature module has `add_routes(router)` and may list `NAV` items; its interface texts go to
-`web.i18n.add_texts` when the module is imported. Adding a capability is one line here.
+`web.i18n.add_texts` when the module is imported. Adding a capability is adding its module.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass
 from types import ModuleType
+
+import web.feature_views
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +27,12 @@ class NavItem:
         return not self.roles or role in self.roles
 
 
-FEATURES: tuple[ModuleType, ...] = ()
+def _discover() -> tuple[ModuleType, ...]:
+    names = sorted(m.name for m in pkgutil.iter_modules(web.feature_views.__path__))
+    return tuple(importlib.import_module(f"web.feature_views.{name}") for name in names)
+
+
+FEATURES: tuple[ModuleType, ...] = _discover()
 
 
 def nav_items(role: str) -> list[NavItem]:

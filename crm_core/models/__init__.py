@@ -1,4 +1,11 @@
-"""All tables of the CRM core; importing this module registers them on ``Base.metadata``."""
+"""All tables of the CRM core; importing this module registers them on ``Base.metadata``.
+
+The core tables are named below; a capability's own tables live in their own module here and are
+imported at the end, so that the metadata (and Alembic's comparison) always holds every table.
+"""
+
+import importlib
+import pkgutil
 
 from crm_core.models.base import (
     AgentStatus,
@@ -29,3 +36,6 @@ __all__ = [
     "Property", "Recording", "Role", "RoutingDecision", "Segment", "Task", "Team", "TimelineEntry",
     "Transcript", "User", "WebSession", "client_segments", "team_members", "utcnow",
 ]
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
