@@ -1,56 +1,131 @@
-"""A fake Asterisk for tests: an asyncio TCP server speaking AMI and replaying a captured trace."""
+"""A fake Asterisk for tests and the demo: a real TCP server on loopback that speaks AMI.
+
+It answers Login (good and bad secret, as badlogin.txt), Ping, the list actions a client sends after a
+reconnect (``CoreShowChannels`` from the channels alive in its replay, ``QueueStatus``/``QueueSummary`` as
+recorded in resync.txt), Originate, Redirect and Logoff, and replays the events of real traces read from
+``shared/ami-traces`` at run time, at real or scaled speed, to every logged-in client at once — as one PBX
+with one timeline. It can drop the link, go half-open (TCP open, nothing answered), write frames cut into
+pieces of any size, restart (live calls gone), and it counts the actions it received.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectors.asterisk.protocol import AmiFrameSplitter
 from connectors.asterisk.traces import read_trace
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+LIST_EVENTS = frozenset({
+    "CoreShowChannel", "CoreShowChannelsComplete", "QueueParams", "QueueMember", "QueueEntry",
+    "QueueStatusComplete", "QueueSummary", "QueueSummaryComplete",
+})
+_ID_LINE = re.compile(rb"^(\w*(?:Uniqueid|Linkedid)): (\d+)\.(\d+)\r$", re.MULTILINE | re.IGNORECASE)
+CHANNEL_FIELDS = (
+    "Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
+    "ConnectedLineName", "Language", "AccountCode", "Context", "Exten", "Priority", "Uniqueid", "Linkedid",
+)
 
 
 def encode_frame(headers: dict[str, str]) -> bytes:
     return b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items()) + b"\r\n"
 
 
+def parse_frame(data: bytes) -> dict[str, str]:
+    frame: dict[str, str] = {}
+    for line in data.decode("utf-8", errors="replace").split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if sep:
+            frame[key] = value
+    return frame
+
+
+def shift_ids(data: bytes, offset: int) -> bytes:
+    """Give a replayed call new Uniqueid/Linkedid values, so a looped trace makes new calls."""
+    if not offset:
+        return data
+    return _ID_LINE.sub(lambda m: b"%s: %d.%s\r" % (m[1], int(m[2]) + offset, m[3]), data)
+
+
+@dataclass(eq=False)
+class _Client:
+    writer: asyncio.StreamWriter
+    logged_in: bool = False
+
+
+@dataclass
+class _Replay:
+    events: list[tuple[float, bytes]] = field(default_factory=list)
+
+
 class FakePbx:
-    """Accepts AMI clients on 127.0.0.1; after a good Login replays the trace's events at ``speed``x."""
+    """One fake Asterisk. ``FakePbx("answered.txt", secret=...)`` replays a trace once after the first login."""
 
     def __init__(
-        self, trace: str | Path | None = None, *, secret: str, username: str = "hub", speed: float = 1.0
+        self,
+        trace: str | Path | None = None,
+        *,
+        secret: str,
+        username: str = "hub",
+        speed: float = 1.0,
+        traces: Sequence[str | Path] = (),
+        loop: bool = False,
+        pause_s: float = 0.0,
+        hold_while_nobody_listens: bool = True,
+        chunk_size: int | None = None,
+        known_extensions: frozenset[str] | None = None,
+        answer_delay_s: dict[str, float] | None = None,
     ) -> None:
         self.username = username
         self.secret = secret
         self.speed = speed
+        self.loop = loop
+        self.pause_s = pause_s
+        self.hold_while_nobody_listens = hold_while_nobody_listens
+        self.chunk_size = chunk_size
+        self.known_extensions = known_extensions
+        self.answer_delay_s = {k.lower(): v for k, v in (answer_delay_s or {}).items()}
         self.actions: Counter[str] = Counter()
+        self.received: list[dict[str, str]] = []
         self.replay_done = asyncio.Event()
-        self._replay = self._events_of(trace) if trace else []
+        self.events_sent = 0
+        self.half_open = False
+        self.live_channels: dict[str, dict[str, str]] = {}
+        self.sent_log: list[tuple[float, bytes]] = []  # (monotonic time, frame) when ``keep_sent_log``
+        self.keep_sent_log = False
+        names = [trace] if trace else []
+        self._replays = [_events_of(name) for name in [*names, *traces]]
         self._server: asyncio.base_events.Server | None = None
+        self._clients: set[_Client] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._player: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+        self._recorded_lists: dict[str, list[dict[str, str]]] | None = None
+        self._skip_linkedids: set[str] = set()
 
-    @staticmethod
-    def _events_of(trace: str | Path) -> list[tuple[float, bytes]]:
-        entries = read_trace(trace)
-        return [(t, data) for t, direction, data in entries if direction == "<<<" and data.startswith(b"Event:")]
-
+    # --- server life ----------------------------------------------------------------------------
     @property
     def port(self) -> int:
         assert self._server is not None
         return self._server.sockets[0].getsockname()[1]
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+    async def start(self, port: int = 0) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
+        if self._player is not None:
+            self._player.cancel()
+        self.drop()
+        for task in list(self._tasks) + ([self._player] if self._player else []):
             task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self._server is not None:
             self._server.close()
@@ -64,56 +139,224 @@ class FakePbx:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    # --- faults ---------------------------------------------------------------------------------
+    def drop(self) -> None:
+        """Cut every client's TCP connection at once (a network failure)."""
+        for client in list(self._clients):
+            client.writer.transport.abort()
+        self._clients.clear()
+        self._listening.clear()
+
+    def go_half_open(self) -> None:
+        """Keep every TCP connection open but answer and send nothing more."""
+        self.half_open = True
+
+    def recover(self) -> None:
+        self.half_open = False
+
+    def restart(self) -> None:
+        """A PBX restart: links cut, and the calls that were up are gone (their remaining events too)."""
+        self._skip_linkedids = {ch.get("Linkedid", "") for ch in self.live_channels.values()}
+        self.live_channels.clear()
+        self.drop()
+
+    @property
+    def listeners(self) -> int:
+        return sum(1 for c in self._clients if c.logged_in)
+
+    # --- one client -----------------------------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        client = _Client(writer)
+        self._clients.add(client)
         splitter = AmiFrameSplitter()
         writer.write(BANNER)
         try:
             while data := await reader.read(65536):
                 for frame in splitter.feed(data):
-                    if not await self._answer(frame, writer):
+                    if self.half_open:
+                        self._count(frame)
+                        continue
+                    if not await self._answer(client, frame):
                         return
-                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
         finally:
+            self._clients.discard(client)
+            if not self.listeners:
+                self._listening.clear()
             writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
 
-    async def _answer(self, frame: dict[str, str], writer: asyncio.StreamWriter) -> bool:
-        action = frame.get("Action", "")
-        self.actions[action] += 1
+    def _count(self, frame: dict[str, str]) -> None:
+        self.actions[frame.get("Action", "")] += 1
+        self.received.append(frame)
+
+    async def _answer(self, client: _Client, frame: dict[str, str]) -> bool:
+        self._count(frame)
+        action = frame.get("Action", "").lower()
         reply = {"Response": "Success"}
         if "ActionID" in frame:
             reply["ActionID"] = frame["ActionID"]
-        if action.lower() == "login":
-            if frame.get("Username") != self.username or frame.get("Secret") != self.secret:
-                # As badlogin.txt: Error / Authentication failed, then Asterisk closes the connection.
-                reply.update(Response="Error", Message="Authentication failed")
-                writer.write(encode_frame(reply))
-                await writer.drain()
+        if delay := self.answer_delay_s.get(action):
+            await asyncio.sleep(delay)
+            if client not in self._clients or self.half_open:
                 return False
-            writer.write(encode_frame({**reply, "Message": "Authentication accepted"}))
-            task = asyncio.create_task(self._play(writer))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        elif action.lower() == "ping":
-            writer.write(encode_frame({**reply, "Ping": "Pong", "Timestamp": f"{time.time():.6f}"}))
-        elif action.lower() == "logoff":
-            writer.write(encode_frame({"Response": "Goodbye", **reply, "Message": "Thanks for all the fish."}))
+        if action == "login":
+            return self._login(client, frame, reply)
+        if not client.logged_in:
+            self._write(client, {**reply, "Response": "Error", "Message": "Permission denied"})
+        elif action == "ping":
+            self._write(client, {**reply, "Ping": "Pong", "Timestamp": f"{time.time():.6f}"})
+        elif action == "logoff":
+            self._write(client, {"Response": "Goodbye", **reply, "Message": "Thanks for all the fish."})
             return False
+        elif action == "coreshowchannels":
+            self._list(client, reply, "Channels will follow", "CoreShowChannel", self._channel_rows(),
+                       "CoreShowChannelsComplete")
+        elif action in ("queuestatus", "queuesummary"):
+            self._recorded_list(client, reply, action)
+        elif action == "originate":
+            self._originate(client, frame, reply)
         else:
-            writer.write(encode_frame({**reply, "Message": f"{action} accepted by fake PBX"}))
+            self._write(client, {**reply, "Message": f"{frame.get('Action')} accepted"})
         return True
 
-    async def _play(self, writer: asyncio.StreamWriter) -> None:
-        start = self._replay[0][0] if self._replay else 0.0
+    def _login(self, client: _Client, frame: dict[str, str], reply: dict[str, str]) -> bool:
+        if frame.get("Username") != self.username or frame.get("Secret") != self.secret:
+            # As badlogin.txt: Error / Authentication failed, then Asterisk closes the connection.
+            self._write(client, {**reply, "Response": "Error", "Message": "Authentication failed"})
+            return False
+        self._write(client, {**reply, "Message": "Authentication accepted"})
+        client.logged_in = True
+        self._listening.set()
+        if self._player is None and self._replays:
+            self._player = asyncio.create_task(self._play(), name="fake-pbx-replay")
+        return True
+
+    def _originate(self, client: _Client, frame: dict[str, str], reply: dict[str, str]) -> None:
+        channel = frame.get("Channel", "")
+        ext = channel.split("/", 1)[-1].split("@", 1)[0]
+        if self.known_extensions is not None and ext not in self.known_extensions:
+            self._write(client, {**reply, "Response": "Error", "Message": "Extension does not exist."})
+            return
+        self._write(client, {**reply, "Message": "Originate successfully queued"})
+
+    def _channel_rows(self) -> list[dict[str, str]]:
+        return [{k: ch.get(k, "") for k in CHANNEL_FIELDS} | {"Duration": "00:00:01"}
+                for ch in self.live_channels.values()]
+
+    def _list(self, client: _Client, reply: dict[str, str], message: str, kind: str,
+              rows: list[dict[str, str]], complete: str) -> None:
+        action_id = {"ActionID": reply["ActionID"]} if "ActionID" in reply else {}
+        self._write(client, {**reply, "EventList": "start", "Message": message})
+        for row in rows:
+            self._write(client, {"Event": kind, **action_id, **row})
+        self._write(client, {"Event": complete, **action_id, "EventList": "Complete", "ListItems": str(len(rows))})
+
+    def _recorded_list(self, client: _Client, reply: dict[str, str], action: str) -> None:
+        """QueueStatus/QueueSummary answered with the frames the real Asterisk sent in resync.txt."""
+        if self._recorded_lists is None:
+            self._recorded_lists = _recorded_lists()
+        frames = self._recorded_lists.get(action, [])
+        action_id = {"ActionID": reply["ActionID"]} if "ActionID" in reply else {}
+        self._write(client, {**reply, "EventList": "start", "Message": "Queue status will follow"})
+        for frame in frames:
+            self._write(client, {**{k: v for k, v in frame.items() if k != "ActionID"}, **action_id})
+
+    def _write(self, client: _Client, headers: dict[str, str]) -> None:
+        self._send(client, encode_frame(headers))
+
+    def _send(self, client: _Client, data: bytes) -> None:
+        writer = client.writer
+        if writer.is_closing():
+            return
+        if self.chunk_size:
+            for i in range(0, len(data), self.chunk_size):
+                writer.write(data[i:i + self.chunk_size])
+        else:
+            writer.write(data)
+
+    # --- the replay -----------------------------------------------------------------------------
+
+    async def _play(self) -> None:
         loop = asyncio.get_running_loop()
+        round_ = 0
+        while True:
+            for index, replay in enumerate(self._replays):
+                offset = (round_ * len(self._replays) + index) * 100_000
+                await self._play_one(loop, replay.events, offset)
+                if self.pause_s:
+                    await asyncio.sleep(self.pause_s / self.speed)
+            round_ += 1
+            if not self.loop:
+                break
+        self.replay_done.set()
+
+    async def _play_one(self, loop: asyncio.AbstractEventLoop, events: list[tuple[float, bytes]], offset: int) -> None:
+        if not events:
+            return
+        start = events[0][0]
         began = loop.time()
-        for t, data in self._replay:
+        for t, raw in events:
+            if self.hold_while_nobody_listens and not self._listening.is_set():
+                paused = loop.time()
+                await self._listening.wait()
+                began += loop.time() - paused
             delay = (t - start) / self.speed - (loop.time() - began)
             if delay > 0:
                 await asyncio.sleep(delay)
-            if writer.is_closing():
-                return
-            writer.write(data)
-        await writer.drain()
-        self.replay_done.set()
+            data = shift_ids(raw, offset)
+            frame = parse_frame(data)
+            if frame.get("Linkedid") in self._skip_linkedids:
+                continue
+            self._track(frame)
+            if self.half_open:
+                continue
+            now = time.monotonic()
+            for client in list(self._clients):
+                if client.logged_in:
+                    self._send(client, data)
+            self.events_sent += 1
+            if self.keep_sent_log:
+                self.sent_log.append((now, data))
+
+    def _track(self, frame: dict[str, str]) -> None:
+        name, uniqueid = frame.get("Event"), frame.get("Uniqueid", "")
+        if name == "Newchannel":
+            self.live_channels[uniqueid] = dict(frame)
+        elif name == "Hangup":
+            self.live_channels.pop(uniqueid, None)
+        elif uniqueid in self.live_channels and name in ("NewCallerid", "Newstate", "Newexten"):
+            channel = self.live_channels[uniqueid]
+            for key in ("CallerIDNum", "CallerIDName", "ChannelState", "ChannelStateDesc", "Context", "Exten"):
+                if key in frame:
+                    channel[key] = frame[key]
+
+
+def _events_of(trace: str | Path) -> _Replay:
+    """The events Asterisk sent, without the answers to the recording client's own list actions."""
+    events = []
+    for t, direction, data in read_trace(trace):
+        if direction != "<<<" or not data.startswith(b"Event:"):
+            continue
+        name = data[7:data.find(b"\r\n")].strip().decode()
+        if name in LIST_EVENTS and b"\r\nActionID:" in data:
+            continue
+        events.append((t, data))
+    return _Replay(events)
+
+
+def _recorded_lists() -> dict[str, list[dict[str, str]]]:
+    """The QueueStatus and QueueSummary answers of resync.txt, keyed by action name."""
+    by_id: dict[str, str] = {}
+    lists: dict[str, list[dict[str, str]]] = {"queuestatus": [], "queuesummary": []}
+    try:
+        entries = read_trace("resync.txt")
+    except OSError:
+        return lists
+    for _, direction, data in entries:
+        frame = parse_frame(data)
+        if direction == ">>>" and frame.get("Action", "").lower() in lists:
+            by_id[frame.get("ActionID", "")] = frame["Action"].lower()
+        elif direction == "<<<" and "Event" in frame and frame.get("ActionID") in by_id:
+            lists[by_id[frame["ActionID"]]].append(frame)
+    return lists
