@@ -1,0 +1,572 @@
+"""Routing wired to the database and the bus: rules kept in the database, the agents' snapshot, decisions
+stored with their reasons, assignments made with conditional updates, team offers, refusals, re-routing.
+
+``decide`` (routing/decide.py) stays pure; this module reads what it needs, calls it, and writes the
+result in one transaction that starts with a write to the routing-state row. That first write serialises
+routing transactions (SQLite's write lock, a row lock on PostgreSQL, so two hub processes never move the
+round-robin pointer past each other) and is where the state is read back, so a restart keeps fairness.
+
+An inquiry is routed once when it opens (``routing_inquiries`` has its id as primary key: a replayed
+``InquiryOpened`` finds the row and does nothing), and again only on purpose: a team offer nobody claimed,
+a refusal, its agent going offline before accepting it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import tomli_w
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bus.bus import EventBus
+from bus.events import AgentStatusChanged, InquiryAssigned, InquiryOpened, Push
+from crm_core.models import (
+    Call,
+    Client,
+    Inquiry,
+    InquiryEvent,
+    InquiryStatus,
+    Message,
+    Pool,
+    Property,
+    Role,
+    RoutingDecision,
+    TimelineEntry,
+    User,
+    team_members,
+    utcnow,
+)
+from crm_core.models.routing import (
+    AgentRoutingProfile,
+    DutyRota,
+    RoutedInquiry,
+    RoutingKV,
+    RoutingRule,
+    RoutingTerritory,
+    TeamOffer,
+    offer_agents,
+)
+from routing.agents import AgentDirectory
+from routing.calendar import WorkCalendar
+from routing.decide import decide
+from routing.duty import DutySchedule
+from routing.model import CHANNELS, AgentSnapshot, Decision, InquiryFacts
+from routing.rules import RuleProblem, RuleSet, RuleSetError, compile_rules
+from routing.sla import SlaConfig
+from routing.strategies import RoutingState
+
+log = logging.getLogger("hub.routing")
+OPEN = (InquiryStatus.NEW, InquiryStatus.OFFERED, InquiryStatus.IN_WORK)
+STATE_KEY, DEFAULT_KEY, VERSION_KEY = "state", "default_rule", "rules_version"
+SUPERVISOR_ROLES = (Role.DEPT_HEAD, Role.DEPT_MANAGER)
+
+
+# --- the rules in the database -------------------------------------------------------------------------
+
+async def load_rule_data(session: AsyncSession) -> dict[str, Any]:
+    """The rule set as the administrator wrote it (the dict a TOML file gives), in priority order."""
+    territories = (await session.execute(select(RoutingTerritory).order_by(RoutingTerritory.id))).scalars()
+    rules = (await session.execute(select(RoutingRule).order_by(RoutingRule.priority))).scalars()
+    default = await session.get(RoutingKV, DEFAULT_KEY)
+    data: dict[str, Any] = {
+        "territories": [{"id": t.territory_key, **({"name": t.name} if t.name else {}), "geojson": t.geojson}
+                        for t in territories],
+        "rules": [{"id": r.rule_key, "priority": r.priority, "enabled": r.enabled, **r.body} for r in rules],
+    }
+    if default is not None and default.value:
+        data["default"] = dict(default.value)
+    return data
+
+
+async def rules_version(session: AsyncSession) -> int:
+    row = await session.get(RoutingKV, VERSION_KEY)
+    return int(row.value.get("n", 0)) if row is not None else 0
+
+
+async def save_rule_data(sessions: async_sessionmaker[AsyncSession], data: Mapping[str, Any],
+                         actor_id: int | None = None) -> RuleSet:
+    """Validate the whole set first (``RuleSetError`` lists every problem and nothing is touched), then
+    replace the stored rules in one transaction."""
+    data = {k: v for k, v in data.items() if k != "version"}
+    rule_set = compile_rules(data)
+    now = utcnow()
+    async with sessions() as s, s.begin():
+        await s.execute(delete(RoutingRule))
+        await s.execute(delete(RoutingTerritory))
+        for t in data.get("territories", []):
+            s.add(RoutingTerritory(territory_key=t["id"], name=t.get("name", ""), geojson=t["geojson"]))
+        for r in data.get("rules", []):
+            body = {k: v for k, v in r.items() if k not in ("id", "priority", "enabled")}
+            s.add(RoutingRule(rule_key=r["id"], priority=r["priority"], enabled=r.get("enabled", True), body=body,
+                              updated_at=now, updated_by=actor_id))
+        await _put_kv(s, DEFAULT_KEY, dict(data.get("default", {})), now)
+        version = await rules_version(s)
+        await _put_kv(s, VERSION_KEY, {"n": version + 1}, now)
+    log.info("routing rules saved: %d rules, %d territories, by user=%s", len(data.get("rules", [])),
+             len(data.get("territories", [])), actor_id)
+    return rule_set
+
+
+async def _put_kv(s: AsyncSession, key: str, value: dict, now: datetime) -> None:
+    row = await s.get(RoutingKV, key)
+    if row is None:
+        s.add(RoutingKV(key=key, value=value, updated_at=now))
+    else:
+        row.value, row.updated_at = value, now
+    await s.flush()
+
+
+def rules_to_toml(data: Mapping[str, Any]) -> str:
+    out: dict[str, Any] = {"version": 1}
+    if data.get("territories"):
+        out["territories"] = data["territories"]
+    out["rules"] = list(data.get("rules", []))
+    if data.get("default"):
+        out["default"] = data["default"]
+    return tomli_w.dumps(out)
+
+
+def parse_rules_toml(text: str) -> dict[str, Any]:
+    """The file's dict, validated (raises ``RuleSetError`` naming the rule and the field)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleSetError([RuleProblem(None, "", f"not valid TOML: {exc}")]) from None
+    compile_rules(data)
+    return data
+
+
+# --- what routing sees -----------------------------------------------------------------------------------
+
+async def agent_directory(session: AsyncSession, work: WorkCalendar | None = None) -> AgentDirectory:
+    """Every routable agent with status, load per channel (open inquiries + active calls), capacity, teams,
+    skills, languages and duty rota. Routable: the profile says so, or (no profile) the role is agent."""
+    rows = (await session.execute(
+        select(User.id, User.role, User.department_id, User.status, User.skills, AgentRoutingProfile)
+        .outerjoin(AgentRoutingProfile, AgentRoutingProfile.user_id == User.id)
+        .where(User.is_active.is_(True))
+    )).all()
+    teams: dict[int, set[int]] = {}
+    for team_id, user_id in (await session.execute(select(team_members.c.team_id, team_members.c.user_id))).all():
+        teams.setdefault(user_id, set()).add(team_id)
+    load: dict[int, dict[str, int]] = {}
+    for owner, channel, n in (await session.execute(
+            select(Inquiry.owner_id, Inquiry.channel, func.count())
+            .where(Inquiry.owner_id.is_not(None), Inquiry.status.in_(OPEN))
+            .group_by(Inquiry.owner_id, Inquiry.channel))).all():
+        load.setdefault(owner, {})[str(channel)] = n
+    for agent_id, n in (await session.execute(
+            select(Call.agent_id, func.count()).where(Call.agent_id.is_not(None), Call.answered_at.is_not(None),
+                                                      Call.ended_at.is_(None)).group_by(Call.agent_id))).all():
+        per = load.setdefault(agent_id, {})
+        per["call"] = per.get("call", 0) + n
+    agents = []
+    for row in rows:
+        profile: AgentRoutingProfile | None = row.AgentRoutingProfile
+        routable = profile.routable if profile is not None else row.role == Role.AGENT
+        if not routable:
+            continue
+        capacity = {k: int(v) for k, v in (profile.capacity if profile else {}).items() if k in CHANNELS}
+        agents.append(AgentSnapshot(
+            row.id, department_id=row.department_id, team_ids=frozenset(teams.get(row.id, ())),
+            skills=frozenset(row.skills or ()), languages=frozenset(profile.languages if profile else ["ru"]),
+            status=str(row.status), load=load.get(row.id, {}), capacity=capacity,
+            duty_schedule_id=profile.duty_schedule if profile else None,
+        ))
+    schedules = {}
+    for rota in (await session.execute(select(DutyRota))).scalars():
+        schedules[rota.id] = DutySchedule.rota(
+            rota.id, {d: [tuple(i) for i in iv] for d, iv in rota.weekly.items()},
+            {datetime.fromisoformat(d).date(): [tuple(i) for i in iv] for d, iv in rota.exceptions.items()},
+            holidays_off=rota.holidays_off, time_zone=work.hours.time_zone if work else "Europe/Moscow")
+    return AgentDirectory(agents, schedules, work.calendar if work else None)
+
+
+async def inquiry_facts(session: AsyncSession, inquiry: Inquiry) -> InquiryFacts:
+    owner = (await session.execute(select(Client.owner_id).where(Client.id == inquiry.client_id))).scalar()
+    prop = await session.get(Property, inquiry.property_id) if inquiry.property_id else None
+    meta = (await session.execute(select(Message.meta).where(Message.inquiry_id == inquiry.id)
+                                  .order_by(Message.id).limit(1))).scalar() or {}
+    utm = inquiry.utm or {}
+    return InquiryFacts(
+        inquiry.id, str(inquiry.channel), inquiry.created_at, source=inquiry.source, did=inquiry.did,  # type: ignore[arg-type]
+        utm_source=utm.get("utm_source"), site=meta.get("site"),
+        district=prop.district if prop else None, metro=prop.metro if prop else None,
+        lat=prop.lat if prop and prop.lon is not None else None,
+        lon=prop.lon if prop and prop.lat is not None else None,
+        property_type=prop.property_type if prop else None,
+        deal_type=prop.deal_type if prop and prop.deal_type in ("sale", "rent") else None,  # type: ignore[arg-type]
+        price=float(prop.price) if prop and prop.price is not None else None,
+        language=meta.get("language"), client_owner_id=owner, department_id=inquiry.department_id,
+    )
+
+
+def summary(decision: Decision, names: Mapping[int, str]) -> str:
+    """One line for the inquiry page: who or where, by which rule and strategy, among how many."""
+    if decision.agent_id is not None:
+        who = names.get(decision.agent_id, f"#{decision.agent_id}")
+        seen = next((s for s in decision.eligible if s.agent_id == decision.agent_id), None)
+        load = f", загрузка {seen.load}/{seen.capacity}" if seen else ""
+        text = f"{who}: правило «{decision.rule_name}», {decision.strategy}{load}; " \
+               f"подходили {len(decision.eligible)}, не подходили {len(decision.not_eligible)}"
+    elif decision.offer is not None:
+        text = f"предложено группе ({len(decision.offer.agent_ids)}) по правилу «{decision.rule_name}»"
+    else:
+        text = f"в {'аукцион отдела' if decision.pool == 'department' else 'общий аукцион'} по правилу " \
+               f"«{decision.rule_name}»"
+    return text + (f" — {decision.note}" if decision.note else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    inquiry_id: int
+    decision_id: int
+    outcome: str  # agent | pool | offer
+    agent_id: int | None
+    pool: str | None
+    offer_id: int | None
+
+
+class _Abort(Exception):
+    """Undo the transaction: the inquiry changed under us (claimed, closed) between reading and writing."""
+
+
+class RoutingService:
+    """Routes each new inquiry; claims, refusals and status changes go through it too."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, *,
+                 work: WorkCalendar | None = None, sla: SlaConfig | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.sessions, self.bus = sessions, bus
+        self.work = work or WorkCalendar()
+        self.sla = sla or SlaConfig()
+        self.clock = clock
+        self.state = "stopped"
+        self._lock = asyncio.Lock()
+        self._rules: RuleSet | None = None
+        self._rules_version = -1
+        self._subscribed = False
+        self.routed = 0
+
+    # lifecycle ------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        async with self.sessions() as s, s.begin():
+            if await s.get(RoutingKV, STATE_KEY) is None:
+                s.add(RoutingKV(key=STATE_KEY, value=RoutingState().to_dict(), updated_at=utcnow()))
+        if not self._subscribed:
+            self.bus.subscribe(InquiryOpened, self.on_inquiry_opened)
+            self.bus.subscribe(AgentStatusChanged, self.on_agent_status)
+            self._subscribed = True
+        self.state = "running"
+
+    async def stop(self) -> None:
+        self.state = "stopped"  # the bus has no unsubscribe; a stopped service ignores events
+        async with self._lock:
+            pass
+
+    # bus handlers ---------------------------------------------------------------------------------------
+    async def on_inquiry_opened(self, event: InquiryOpened) -> None:
+        if self.state == "running":
+            await self.route(event.inquiry_id)
+
+    async def on_agent_status(self, event: AgentStatusChanged) -> None:
+        if self.state == "running" and event.status != "available":
+            await self.agent_unavailable(event.user_id, event.status)
+
+    # rules ----------------------------------------------------------------------------------------------
+    async def rules(self, s: AsyncSession) -> RuleSet:
+        version = await rules_version(s)
+        if self._rules is None or version != self._rules_version:
+            data = await load_rule_data(s)
+            try:
+                self._rules = compile_rules(data)
+            except RuleSetError:
+                if self._rules is None:
+                    raise
+                log.exception("stored routing rules do not compile; the running rules stay")
+            self._rules_version = version
+        return self._rules
+
+    # routing --------------------------------------------------------------------------------------------
+    async def route(self, inquiry_id: int, *, why: str = "opened", offer_expired: bool = False) -> Routed | None:
+        """Decide and assign. ``why``: opened (once per inquiry), or a re-route (offer_expired, refused,
+        offline). Returns None when there was nothing to do (already routed, taken meanwhile, closed)."""
+        async with self._lock:
+            try:
+                result = await self._route(inquiry_id, why, offer_expired)
+            except _Abort:
+                return None
+        if result is None:
+            return None
+        routed, decision = result
+        self.routed += 1
+        log.info("inquiry=%s routed (%s): %s agent=%s pool=%s offer=%s rule=%s", inquiry_id, why, routed.outcome,
+                 routed.agent_id, routed.pool, routed.offer_id, decision.rule_id)
+        await self._announce(routed, decision)
+        return routed
+
+    async def _route(self, inquiry_id: int, why: str, offer_expired: bool) -> tuple[Routed, Decision] | None:
+        now = self.clock()
+        async with self.sessions() as s, s.begin():
+            routing_state = await self._lock_state(s, now)
+            record = await s.get(RoutedInquiry, inquiry_id)
+            if why == "opened" and record is not None:
+                return None
+            inquiry = await s.get(Inquiry, inquiry_id)
+            if inquiry is None or inquiry.status not in OPEN or inquiry.owner_id is not None or \
+                    inquiry.pool == Pool.ARCHIVE:
+                return None
+            if why == "opened" and (inquiry.pool != Pool.NONE or inquiry.status != InquiryStatus.NEW):
+                return None
+            if record is None:
+                record = RoutedInquiry(inquiry_id=inquiry_id, routed_at=now, excluded={})
+                s.add(record)
+                await s.flush()
+            rules = await self.rules(s)
+            agents = await agent_directory(s, self.work)
+            facts = await inquiry_facts(s, inquiry)
+            exclude = {int(k): v for k, v in (record.excluded or {}).items()}
+            decision = decide(facts, agents, rules, now, routing_state, exclude=exclude,
+                              offer_expired=offer_expired, zone=self.work.zone)
+            routed = await self._apply(s, inquiry, decision, now, why)
+            if routed is None:
+                raise _Abort
+            record.decision_id = routed.decision_id
+            routing_state.apply(decision)
+            await s.execute(update(RoutingKV).where(RoutingKV.key == STATE_KEY)
+                            .values(value=routing_state.to_dict()))
+        return routed, decision
+
+    async def _lock_state(self, s: AsyncSession, now: datetime) -> RoutingState:
+        """The first statement of a routing transaction: a write to the state row (takes the lock), then read."""
+        touched = await s.execute(update(RoutingKV).where(RoutingKV.key == STATE_KEY).values(updated_at=now))
+        if touched.rowcount == 0:
+            s.add(RoutingKV(key=STATE_KEY, value=RoutingState().to_dict(), updated_at=now))
+            await s.flush()
+        row = await s.get(RoutingKV, STATE_KEY, populate_existing=True)
+        return RoutingState.from_dict(row.value if row else {})
+
+    async def _apply(self, s: AsyncSession, inquiry: Inquiry, decision: Decision, now: datetime,
+                     why: str) -> Routed | None:
+        ids = {a.agent_id for a in decision.eligible} | {n.agent_id for n in decision.not_eligible}
+        if decision.agent_id is not None:
+            ids.add(decision.agent_id)
+        names = dict((await s.execute(select(User.id, User.full_name).where(User.id.in_(ids)))).all()) if ids else {}
+        explanation = decision.to_dict()
+        explanation["summary"] = summary(decision, names)
+        explanation["names"] = {str(k): v for k, v in names.items()}
+        explanation["why"] = why
+        expected = (Inquiry.id == inquiry.id, Inquiry.owner_id.is_(None), Inquiry.status == inquiry.status,
+                    Inquiry.pool == inquiry.pool)
+        offer_id = None
+        if decision.agent_id is not None:
+            department = inquiry.department_id or (await s.execute(
+                select(User.department_id).where(User.id == decision.agent_id))).scalar()
+            values: dict[str, Any] = {"owner_id": decision.agent_id, "status": InquiryStatus.NEW, "pool": Pool.NONE,
+                                      "accepted_at": None, "department_id": department, "pool_entered_at": None}
+        elif decision.offer is not None:
+            values = {"status": InquiryStatus.OFFERED, "pool": Pool.NONE}
+        else:
+            values = {"pool": decision.pool, "status": InquiryStatus.NEW, "pool_entered_at": now,
+                      "department_id": decision.department_id if decision.pool == "department"
+                      else inquiry.department_id}
+        won = await s.execute(update(Inquiry).where(*expected).values(**values, updated_at=now)
+                              .execution_options(synchronize_session=False))
+        if won.rowcount != 1:
+            return None
+        row = RoutingDecision(inquiry_id=inquiry.id, at=now, agent_id=decision.agent_id,
+                              pool=decision.pool or ("offer" if decision.offer else None),
+                              rule=decision.rule_name[:200], strategy=decision.strategy, explanation=explanation)
+        s.add(row)
+        await s.flush()
+        if decision.offer is not None:
+            rounds = (await s.execute(select(func.count()).select_from(TeamOffer)
+                                      .where(TeamOffer.inquiry_id == inquiry.id))).scalar_one()
+            offer = TeamOffer(inquiry_id=inquiry.id, round=rounds + 1, rule_key=decision.rule_id, created_at=now,
+                              deadline=decision.offer.deadline, on_timeout=decision.offer.on_timeout)
+            s.add(offer)
+            await s.flush()
+            await s.execute(insert(offer_agents), [{"offer_id": offer.id, "user_id": a}
+                                                  for a in decision.offer.agent_ids])
+            offer_id = offer.id
+        s.add(InquiryEvent(inquiry_id=inquiry.id, at=now, kind="routed", note=explanation["summary"],
+                           data={"decision_id": row.id, "why": why}))
+        return Routed(inquiry.id, row.id, decision.outcome, decision.agent_id, decision.pool, offer_id)
+
+    async def _announce(self, routed: Routed, decision: Decision) -> None:
+        if routed.outcome == "offer":
+            assert decision.offer is not None
+            await self.bus.publish(Push(decision.offer.agent_ids, "routing.offer", {
+                "inquiry_id": routed.inquiry_id, "offer_id": routed.offer_id,
+                "deadline": decision.offer.deadline.isoformat()}))
+            return
+        await self.bus.publish(InquiryAssigned(routed.inquiry_id, routed.agent_id, routed.pool or str(Pool.NONE)))
+        if routed.agent_id is not None:
+            await self.bus.publish(Push((routed.agent_id,), "routing.assigned", {"inquiry_id": routed.inquiry_id}))
+
+    # team offers ----------------------------------------------------------------------------------------
+    async def claim_offer(self, offer_id: int, user_id: int) -> bool:
+        """The first claim wins: the offer row flips open → claimed once, decided by the database."""
+        try:
+            inquiry_id = await self._claim(offer_id, user_id)
+        except _Abort:
+            return False
+        if inquiry_id is None:
+            return False
+        log.info("offer=%s inquiry=%s claimed by user=%s", offer_id, inquiry_id, user_id)
+        await self.bus.publish(InquiryAssigned(inquiry_id, user_id, str(Pool.NONE), user_id))
+        return True
+
+    async def _claim(self, offer_id: int, user_id: int) -> int | None:
+        now = self.clock()
+        async with self.sessions() as s, s.begin():
+            member = select(offer_agents.c.user_id).where(offer_agents.c.offer_id == offer_id,
+                                                          offer_agents.c.user_id == user_id)
+            won = await s.execute(
+                update(TeamOffer)
+                .where(TeamOffer.id == offer_id, TeamOffer.state == "open", TeamOffer.deadline > now,
+                       member.exists())
+                .values(state="claimed", claimed_by=user_id, closed_at=now)
+                .execution_options(synchronize_session=False))
+            if won.rowcount != 1:
+                return None
+            inquiry_id = (await s.execute(select(TeamOffer.inquiry_id).where(TeamOffer.id == offer_id))).scalar_one()
+            department = (await s.execute(select(User.department_id).where(User.id == user_id))).scalar()
+            took = await s.execute(
+                update(Inquiry)
+                .where(Inquiry.id == inquiry_id, Inquiry.owner_id.is_(None), Inquiry.status == InquiryStatus.OFFERED)
+                .values(owner_id=user_id, status=InquiryStatus.IN_WORK, accepted_at=now, last_action_at=now,
+                        department_id=func.coalesce(Inquiry.department_id, department), updated_at=now)
+                .execution_options(synchronize_session=False))
+            if took.rowcount != 1:
+                raise _Abort
+            client_id = (await s.execute(select(Inquiry.client_id).where(Inquiry.id == inquiry_id))).scalar_one()
+            s.add(InquiryEvent(inquiry_id=inquiry_id, at=now, actor_id=user_id, kind="claimed",
+                               data={"offer_id": offer_id}))
+            s.add(TimelineEntry(client_id=client_id, at=now, kind="claimed", inquiry_id=inquiry_id, actor_id=user_id,
+                                summary=""))
+        return inquiry_id
+
+    async def expire_offer(self, offer_id: int, note: str = "nobody claimed in time") -> Routed | None:
+        """Close an open offer (once, even with two schedulers) and take the rule's next step."""
+        async with self.sessions() as s, s.begin():
+            closed = await s.execute(update(TeamOffer).where(TeamOffer.id == offer_id, TeamOffer.state == "open")
+                                     .values(state="expired", closed_at=self.clock(), note=note)
+                                     .execution_options(synchronize_session=False))
+            if closed.rowcount != 1:
+                return None
+            inquiry_id = (await s.execute(select(TeamOffer.inquiry_id).where(TeamOffer.id == offer_id))).scalar_one()
+        return await self.route(inquiry_id, why="offer_expired", offer_expired=True)
+
+    async def open_offers_for(self, user_id: int) -> list[tuple[TeamOffer, Inquiry]]:
+        async with self.sessions() as s:
+            rows = (await s.execute(
+                select(TeamOffer, Inquiry).join(Inquiry, Inquiry.id == TeamOffer.inquiry_id)
+                .join(offer_agents, offer_agents.c.offer_id == TeamOffer.id)
+                .where(offer_agents.c.user_id == user_id, TeamOffer.state == "open")
+                .order_by(TeamOffer.deadline))).all()
+        return [(r[0], r[1]) for r in rows]
+
+    # the owner's answer ---------------------------------------------------------------------------------
+    async def accept(self, inquiry_id: int, user_id: int) -> bool:
+        now = self.clock()
+        async with self.sessions() as s, s.begin():
+            done = await s.execute(
+                update(Inquiry).where(Inquiry.id == inquiry_id, Inquiry.owner_id == user_id,
+                                      Inquiry.accepted_at.is_(None), Inquiry.status.in_(OPEN))
+                .values(accepted_at=now, last_action_at=now, status=InquiryStatus.IN_WORK, updated_at=now)
+                .execution_options(synchronize_session=False))
+            if done.rowcount != 1:
+                return False
+            s.add(InquiryEvent(inquiry_id=inquiry_id, at=now, actor_id=user_id, kind="accepted"))
+        return True
+
+    async def refuse(self, inquiry_id: int, user_id: int) -> Routed | None | str:
+        """The owner gives it back: one more refusal, they are excluded, the next eligible agent gets it;
+        at the refusal limit it goes to the archive. Returns "archived", the new routing, or None."""
+        now = self.clock()
+        async with self.sessions() as s, s.begin():
+            done = await s.execute(
+                update(Inquiry).where(Inquiry.id == inquiry_id, Inquiry.owner_id == user_id, Inquiry.status.in_(OPEN))
+                .values(owner_id=None, accepted_at=None, status=InquiryStatus.NEW, pool=Pool.NONE,
+                        refusals=Inquiry.refusals + 1, last_action_at=now, updated_at=now)
+                .execution_options(synchronize_session=False))
+            if done.rowcount != 1:
+                return None
+            refusals = (await s.execute(select(Inquiry.refusals).where(Inquiry.id == inquiry_id))).scalar_one()
+            s.add(InquiryEvent(inquiry_id=inquiry_id, at=now, actor_id=user_id, kind="refused",
+                               data={"refusals": refusals}))
+            await self._exclude(s, inquiry_id, user_id, "refused it", now)
+            if refusals >= self.sla.max_refusals:
+                await s.execute(update(Inquiry).where(Inquiry.id == inquiry_id)
+                                .values(pool=Pool.ARCHIVE, status=InquiryStatus.ARCHIVED, closed_at=now,
+                                        pool_entered_at=now, updated_at=now))
+                s.add(InquiryEvent(inquiry_id=inquiry_id, at=now, kind="sla", note="refusals: to_archive",
+                                   data={"action": "to_archive", "reason": "refusals"}))
+                archived = True
+            else:
+                archived = False
+        if archived:
+            await self.bus.publish(InquiryAssigned(inquiry_id, None, str(Pool.ARCHIVE), user_id))
+            return "archived"
+        return await self.route(inquiry_id, why="refused")
+
+    async def _exclude(self, s: AsyncSession, inquiry_id: int, user_id: int, reason: str, now: datetime) -> None:
+        record = await s.get(RoutedInquiry, inquiry_id)
+        if record is None:
+            record = RoutedInquiry(inquiry_id=inquiry_id, routed_at=now, excluded={})
+            s.add(record)
+        record.excluded = {**(record.excluded or {}), str(user_id): reason}
+        await s.flush()
+
+    async def agent_unavailable(self, user_id: int, status: str) -> list[int]:
+        """An agent went offline or on break: their open offers go on without them (an offer left with
+        nobody expires now), and what was given to them but not accepted goes to the next eligible agent."""
+        now = self.clock()
+        reason = f"went {status} before accepting"
+        moved: list[int] = []
+        async with self.sessions() as s, s.begin():
+            offers = (await s.execute(
+                select(TeamOffer.id).join(offer_agents, offer_agents.c.offer_id == TeamOffer.id)
+                .where(offer_agents.c.user_id == user_id, TeamOffer.state == "open"))).scalars().all()
+            if offers:
+                await s.execute(delete(offer_agents).where(offer_agents.c.user_id == user_id,
+                                                           offer_agents.c.offer_id.in_(offers)))
+            left = {o: (await s.execute(select(func.count()).select_from(offer_agents)
+                                        .where(offer_agents.c.offer_id == o))).scalar_one() for o in offers}
+            pending = (await s.execute(select(Inquiry.id).where(
+                Inquiry.owner_id == user_id, Inquiry.accepted_at.is_(None), Inquiry.status == InquiryStatus.NEW))
+            ).scalars().all()
+            for inquiry_id in pending:
+                done = await s.execute(
+                    update(Inquiry).where(Inquiry.id == inquiry_id, Inquiry.owner_id == user_id,
+                                          Inquiry.accepted_at.is_(None))
+                    .values(owner_id=None, updated_at=now).execution_options(synchronize_session=False))
+                if done.rowcount == 1:
+                    await self._exclude(s, inquiry_id, user_id, reason, now)
+                    s.add(InquiryEvent(inquiry_id=inquiry_id, at=now, kind="rerouted", note=reason,
+                                       data={"agent_id": user_id}))
+                    moved.append(inquiry_id)
+        for offer_id, n in left.items():
+            if n == 0:
+                await self.expire_offer(offer_id, note="everyone offered became unavailable")
+        for inquiry_id in moved:
+            await self.route(inquiry_id, why="offline")
+        if moved or offers:
+            log.info("agent=%s went %s: %d inquiries re-routed, %d offers updated", user_id, status, len(moved),
+                     len(offers))
+        return moved
+
+    async def supervisors(self, s: AsyncSession, department_id: int | None) -> list[int]:
+        if department_id is None:
+            return []
+        return list((await s.execute(select(User.id).where(
+            User.department_id == department_id, User.role.in_(SUPERVISOR_ROLES),
+            User.is_active.is_(True)))).scalars())

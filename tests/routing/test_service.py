@@ -1,0 +1,200 @@
+"""The routing service on both databases: new inquiries reach an agent with the reason recorded, once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+
+from bus.events import AgentStatusChanged, InquiryAssigned, InquiryOpened
+from crm_core.intake import IntakeService
+from crm_core.models import Inquiry, InquiryEvent, Pool, RoutingDecision, User
+from crm_core.models.routing import RoutingRule
+from crm_core.routing_service import RoutingService, load_rule_data, save_rule_data
+from routing.rules import RuleSetError
+from tests.routing.dbworld import WEDNESDAY_10, FakeClock, decisions, inquiry, open_inquiry, seed, service, set_rules
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(WEDNESDAY_10)
+
+
+async def started(db, bus, clock) -> tuple[RoutingService, IntakeService]:  # noqa: ANN001
+    svc = service(db, bus, clock)
+    await svc.start()
+    return svc, IntakeService(db.sessions, bus)
+
+
+async def test_new_web_form_goes_to_the_least_loaded_available_agent_with_the_reasons_kept(db, bus, clock):
+    agency = await seed(db)
+    await set_rules(db, [{"id": "sales", "priority": 10, "target": {"departments": [agency.sales]},
+                          "strategy": "least_loaded", "owner_first": False}])
+    assigned: list[InquiryAssigned] = []
+
+    async def record(e: InquiryAssigned) -> None:
+        assigned.append(e)
+
+    bus.subscribe(InquiryAssigned, record)
+    svc, intake = await started(db, bus, clock)
+    first = await open_inquiry(intake)
+    second = await open_inquiry(intake)
+    owners = {(await inquiry(db, first)).owner_id, (await inquiry(db, second)).owner_id}
+    assert owners == {agency.users["anna"], agency.users["oleg"]}  # one each: the second saw the first's load
+    [d] = await decisions(db, second)
+    why = d.explanation
+    assert why["rule"]["id"] == "sales" and why["strategy"] == "least_loaded"
+    assert {n["agent_id"]: n["reason"] for n in why["not_eligible"]} == {agency.users["ivan"]: "offline"}
+    loads = {e["agent_id"]: e["load"] for e in why["eligible"]}
+    assert sorted(loads.values()) == [0, 1]
+    assert why["names"][str(d.agent_id)] in why["summary"]
+    assert [e.inquiry_id for e in assigned] == [first, second]
+
+
+async def test_a_replayed_inquiry_opened_event_routes_nothing_twice(db, bus, clock):
+    agency = await seed(db)
+    await set_rules(db, [{"id": "sales", "priority": 10, "target": {"departments": [agency.sales]}}])
+    svc, intake = await started(db, bus, clock)
+    inquiry_id = await open_inquiry(intake)
+    owner = (await inquiry(db, inquiry_id)).owner_id
+    event = InquiryOpened(inquiry_id, 1, "webform", "x")
+    await asyncio.gather(*(bus.publish(event) for _ in range(5)))
+    assert len(await decisions(db, inquiry_id)) == 1
+    assert (await inquiry(db, inquiry_id)).owner_id == owner
+
+
+async def test_round_robin_continues_where_it_stopped_after_a_restart(db, bus, clock):
+    agency = await seed(db, {"a1": ("sales", "available"), "a2": ("sales", "available"),
+                             "a3": ("sales", "available")})
+    await set_rules(db, [{"id": "rr", "priority": 1, "target": {"departments": [agency.sales]},
+                          "strategy": "round_robin", "owner_first": False}])
+    svc, intake = await started(db, bus, clock)
+    got = [(await svc.route(await _quiet_inquiry(db, intake))).agent_id for _ in range(2)]
+    await svc.stop()
+    restarted = service(db, bus, clock)  # a new process: only the database remembers
+    await restarted.start()
+    got.append((await restarted.route(await _quiet_inquiry(db, intake))).agent_id)
+    got.append((await restarted.route(await _quiet_inquiry(db, intake))).agent_id)
+    ids = [agency.users[x] for x in ("a1", "a2", "a3")]
+    assert got == [ids[0], ids[1], ids[2], ids[0]]
+
+
+async def _quiet_inquiry(db, intake: IntakeService) -> int:  # noqa: ANN001
+    """An inquiry opened while no routing service listens (the test routes it by hand)."""
+    bus_handlers = intake._bus._handlers  # noqa: SLF001 - park the subscribers for this one intake
+    saved = dict(bus_handlers)
+    bus_handlers.clear()
+    try:
+        return await open_inquiry(intake)
+    finally:
+        bus_handlers.update(saved)
+
+
+async def test_nobody_eligible_sends_it_to_the_department_pool_with_each_reason(db, bus, clock):
+    agency = await seed(db, {"ivan": ("sales", "offline"), "petr": ("sales", "break")})
+    await set_rules(db, [{"id": "sales", "priority": 10, "target": {"departments": [agency.sales]},
+                          "on_no_agent": "department_pool"}])
+    svc, intake = await started(db, bus, clock)
+    inquiry_id = await _quiet_inquiry(db, intake)
+    async with db.sessions() as s, s.begin():
+        row = await s.get(Inquiry, inquiry_id)
+        row.department_id = agency.sales
+    routed = await svc.route(inquiry_id)
+    i = await inquiry(db, inquiry_id)
+    assert routed.outcome == "pool" and i.pool == Pool.DEPARTMENT and i.owner_id is None
+    [d] = await decisions(db, inquiry_id)
+    reasons = {n["agent_id"]: n["reason"] for n in d.explanation["not_eligible"]}
+    assert reasons == {agency.users["ivan"]: "offline", agency.users["petr"]: "on break"}
+
+
+async def test_a_refused_inquiry_goes_to_the_next_agent_and_three_refusals_archive_it(db, bus, clock):
+    agency = await seed(db, {"a1": ("sales", "available"), "a2": ("sales", "available"),
+                             "a3": ("sales", "available"), "a4": ("sales", "available")})
+    await set_rules(db, [{"id": "sales", "priority": 10, "target": {"departments": [agency.sales]},
+                          "owner_first": False}])
+    svc, intake = await started(db, bus, clock)
+    inquiry_id = await open_inquiry(intake)
+    seen = []
+    for _ in range(2):
+        owner = (await inquiry(db, inquiry_id)).owner_id
+        seen.append(owner)
+        routed = await svc.refuse(inquiry_id, owner)
+        assert routed.agent_id not in seen
+    last = (await inquiry(db, inquiry_id)).owner_id
+    assert await svc.refuse(inquiry_id, last) == "archived"
+    i = await inquiry(db, inquiry_id)
+    assert (i.pool, i.status, i.refusals, i.owner_id) == ("archive", "archived", 3, None)
+    d = (await decisions(db, inquiry_id))[-1]
+    excluded = {n["agent_id"]: n["reason"] for n in d.explanation["not_eligible"]}
+    assert set(excluded.values()) == {"refused it"} and len(excluded) == 2
+
+
+async def test_an_agent_going_offline_hands_unaccepted_inquiries_to_the_next_agent(db, bus, clock):
+    agency = await seed(db, {"anna": ("sales", "available"), "oleg": ("sales", "available")})
+    await set_rules(db, [{"id": "sales", "priority": 10, "target": {"departments": [agency.sales]},
+                          "owner_first": False}])
+    svc, intake = await started(db, bus, clock)
+    first, second = await open_inquiry(intake), await open_inquiry(intake)
+    anna, oleg = agency.users["anna"], agency.users["oleg"]
+    accepted = first if (await inquiry(db, first)).owner_id == oleg else second
+    assert await svc.accept(accepted, oleg)
+    async with db.sessions() as s, s.begin():
+        user = await s.get(User, anna)
+        user.status = "offline"
+    await bus.publish(AgentStatusChanged(anna, "offline", clock()))
+    assert (await inquiry(db, first)).owner_id == oleg and (await inquiry(db, second)).owner_id == oleg
+    moved = first if accepted == second else second
+    d = (await decisions(db, moved))[-1]
+    assert d.explanation["why"] == "offline"
+    assert {n["agent_id"]: n["reason"] for n in d.explanation["not_eligible"]}[anna] == "offline"
+    async with db.sessions() as s:
+        kinds = (await s.execute(select(InquiryEvent.kind).where(InquiryEvent.inquiry_id == moved))).scalars().all()
+    assert "rerouted" in kinds
+
+
+async def test_bad_rules_are_refused_naming_rule_and_field_and_the_running_rules_stay(db, bus, clock):
+    agency = await seed(db)
+    good = [{"id": "sales", "priority": 10, "target": {"departments": [agency.sales]}}]
+    await set_rules(db, good)
+    bad = {"rules": [*good, {"id": "center", "priority": 10, "target": {"teams": [1]},
+                             "when": {"districs": ["Хамовники"]}}]}
+    with pytest.raises(RuleSetError) as err:
+        await save_rule_data(db.sessions, bad)
+    assert any(p.rule == 'rules[1] "center"' and p.field == "when.districs" and p.message == "unknown field"
+               for p in err.value.problems)
+    overlap = {"rules": [*good, {"id": "two", "priority": 10, "target": {"teams": [1]}}]}
+    with pytest.raises(RuleSetError, match=r'rules\[1\] "two" field priority: priority 10 overlaps rule "sales"'):
+        await save_rule_data(db.sessions, overlap)
+    polygon = {"rules": [{"id": "poly", "priority": 1, "target": {"teams": [1]},
+                          "when": {"polygon": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [0, 0]]]}}}]}
+    with pytest.raises(RuleSetError, match=r'"poly" field when.polygon'):
+        await save_rule_data(db.sessions, polygon)
+    async with db.sessions() as s:
+        assert (await load_rule_data(s))["rules"] == [{"id": "sales", "priority": 10, "enabled": True,
+                                                      "target": {"departments": [agency.sales]}}]
+        assert (await s.execute(select(func.count()).select_from(RoutingRule))).scalar_one() == 1
+    svc, intake = await started(db, bus, clock)
+    inquiry_id = await open_inquiry(intake)
+    [d] = await decisions(db, inquiry_id)
+    assert d.explanation["rule"]["id"] == "sales"
+
+
+async def test_with_no_rules_stored_the_default_rule_catches_everything(db, bus, clock):
+    await seed(db)
+    svc, intake = await started(db, bus, clock)
+    inquiry_id = await open_inquiry(intake)  # no department, no rules: the default sends it to the common pool
+    [d] = await decisions(db, inquiry_id)
+    assert d.explanation["rule"]["id"] == "default" and d.pool == "common"
+    assert (await inquiry(db, inquiry_id)).pool == Pool.COMMON
+
+
+async def test_decisions_count_one_per_routing(db, bus, clock):
+    agency = await seed(db)
+    await set_rules(db, [{"id": "sales", "priority": 10, "target": {"departments": [agency.sales]}}])
+    svc, intake = await started(db, bus, clock)
+    ids = await asyncio.gather(*(open_inquiry(intake) for _ in range(8)))
+    async with db.sessions() as s:
+        n = (await s.execute(select(func.count()).select_from(RoutingDecision)
+                             .where(RoutingDecision.inquiry_id.in_(ids)))).scalar_one()
+    assert n == 8
