@@ -72,16 +72,13 @@ class DutyRota(Base):
 
 class RoutedInquiry(Base):
     """Routing's record of one inquiry: routed once (the primary key makes a replayed event harmless), who
-    must not get it again (refused, went offline while it was offered), and the next SLA deadline."""
+    must not get it again (refused, went offline while it was offered)."""
 
     __tablename__ = "routing_inquiries"
     inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id", ondelete="CASCADE"), primary_key=True)
     routed_at: Mapped[datetime] = mapped_column(default=utcnow)
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("routing_decisions.id", ondelete="SET NULL"))
     excluded: Mapped[dict] = mapped_column(default=dict)  # agent id (str) → reason
-    sla_due_at: Mapped[datetime | None] = mapped_column(index=True)
-    sla_action: Mapped[str | None] = mapped_column(String(40))
-    sla_reason: Mapped[str | None] = mapped_column(String(40))
 
 
 offer_agents = Table(
@@ -112,3 +109,15 @@ class TeamOffer(Base):
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     closed_at: Mapped[datetime | None] = mapped_column()
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class SlaDeadline(Base):
+    """The next escalation step of an open inquiry and when it is due, as the SLA scheduler last computed it
+    from the inquiry's stored timestamps (recomputed whenever the inquiry changes; survives restarts)."""
+
+    __tablename__ = "routing_sla"
+    inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id", ondelete="CASCADE"), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(40))
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -87,15 +87,21 @@ def upgrade() -> None:
     sa.Column('routed_at', crm_core.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('decision_id', sa.Integer(), nullable=True),
     sa.Column('excluded', sa.JSON(), nullable=False),
-    sa.Column('sla_due_at', crm_core.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('sla_action', sa.String(length=40), nullable=True),
-    sa.Column('sla_reason', sa.String(length=40), nullable=True),
     sa.ForeignKeyConstraint(['decision_id'], ['routing_decisions.id'], name=op.f('fk_routing_inquiries_decision_id_routing_decisions'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['inquiry_id'], ['inquiries.id'], name=op.f('fk_routing_inquiries_inquiry_id_inquiries'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('inquiry_id', name=op.f('pk_routing_inquiries'))
     )
-    with op.batch_alter_table('routing_inquiries', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_routing_inquiries_sla_due_at'), ['sla_due_at'], unique=False)
+    op.create_table('routing_sla',
+    sa.Column('inquiry_id', sa.Integer(), nullable=False),
+    sa.Column('due_at', crm_core.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('action', sa.String(length=40), nullable=False),
+    sa.Column('reason', sa.String(length=40), nullable=False),
+    sa.Column('computed_at', crm_core.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['inquiry_id'], ['inquiries.id'], name=op.f('fk_routing_sla_inquiry_id_inquiries'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('inquiry_id', name=op.f('pk_routing_sla'))
+    )
+    with op.batch_alter_table('routing_sla', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_routing_sla_due_at'), ['due_at'], unique=False)
 
     op.create_table('routing_offer_agents',
     sa.Column('offer_id', sa.Integer(), nullable=False),
@@ -116,9 +122,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_routing_offer_agents_user_id')
 
     op.drop_table('routing_offer_agents')
-    with op.batch_alter_table('routing_inquiries', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_routing_inquiries_sla_due_at'))
+    with op.batch_alter_table('routing_sla', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_routing_sla_due_at'))
 
+    op.drop_table('routing_sla')
     op.drop_table('routing_inquiries')
     with op.batch_alter_table('routing_offers', schema=None) as batch_op:
         batch_op.drop_index('ix_routing_offers_state_deadline')
