@@ -198,3 +198,33 @@ async def test_decisions_count_one_per_routing(db, bus, clock):
         n = (await s.execute(select(func.count()).select_from(RoutingDecision)
                              .where(RoutingDecision.inquiry_id.in_(ids)))).scalar_one()
     assert n == 8
+
+
+async def test_fifty_simultaneous_claims_of_one_offer_give_exactly_one_owner(db, bus, clock):
+    agents = {f"a{n:02d}": ("sales", "available") for n in range(50)}
+    agency = await seed(db, agents)
+    await set_rules(db, [{"id": "team", "priority": 1, "target": {"departments": [agency.sales]},
+                          "strategy": "team_claim", "offer_seconds": 600, "owner_first": False}])
+    svc, intake = await started(db, bus, clock)
+    inquiry_id = await open_inquiry(intake)
+    [(offer, _)] = await svc.open_offers_for(agency.users["a00"])
+    ids = [agency.users[x] for x in agents]
+    results = await asyncio.gather(*(svc.claim_offer(offer.id, u) for u in ids))
+    assert results.count(True) == 1
+    winner = ids[results.index(True)]
+    i = await inquiry(db, inquiry_id)
+    assert (i.owner_id, i.status) == (winner, "in_work")
+    assert await svc.open_offers_for(agency.users["a01"]) == []
+
+
+async def test_an_agent_outside_the_offer_or_after_its_deadline_cannot_claim(db, bus, clock):
+    agency = await seed(db)
+    await set_rules(db, [{"id": "team", "priority": 1, "target": {"departments": [agency.sales]},
+                          "strategy": "team_claim", "offer_seconds": 600, "owner_first": False}])
+    svc, intake = await started(db, bus, clock)
+    inquiry_id = await open_inquiry(intake)
+    [(offer, _)] = await svc.open_offers_for(agency.users["anna"])
+    assert not await svc.claim_offer(offer.id, agency.users["maria"])  # another department
+    clock.advance(minutes=11)
+    assert not await svc.claim_offer(offer.id, agency.users["anna"])
+    assert (await inquiry(db, inquiry_id)).owner_id is None
