@@ -106,6 +106,7 @@ class Hub:
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     fanout: object | None = None
+    telephony: object | None = None  # telephony.service.TelephonyService when a PBX is configured
 
     @property
     def pg_dsn(self) -> str | None:
@@ -136,6 +137,9 @@ def build_hub(settings: Settings) -> Hub:
         hub.connectors["email"] = _imap(hub)
     if settings.telegram.enabled:
         hub.connectors["telegram"] = _telegram(hub)
+    if settings.asterisk.enabled or settings.asterisk.demo:
+        hub.telephony = _telephony(hub)
+        hub.connectors["asterisk"] = hub.telephony
     _elect_single_consumers(hub)
     return hub
 
@@ -156,6 +160,26 @@ def _elect_single_consumers(hub: Hub) -> None:
         if connector is None or (name == "telegram" and hub.settings.telegram.mode == "webhook"):
             continue
         hub.connectors[name] = LedConnector(connector, dsn, f"hub:{name}", hub.instance)
+
+
+def _telephony(hub: Hub):  # noqa: ANN202
+    """The PBX link: AMI events → call state → pop-ups (via the bus) and stored calls (via the call log)."""
+    from crm_core.call_log import CallLog, load_agents
+    from crm_core.lookup import find_client_by_phone
+    from telephony.service import TelephonyService
+
+    s = hub.settings.asterisk
+    region = hub.settings.phones.default_region
+    sessions = hub.database.sessions
+    call_log = CallLog(sessions, hub.intake, region=region, recordings_dir=s.recordings_dir,
+                       callback_delay_s=s.callback_delay_s, callback_attempts=s.callback_attempts)
+
+    async def lookup(number: str):  # noqa: ANN202
+        async with sessions() as session:
+            return await find_client_by_phone(session, number, region)
+
+    return TelephonyService(s, publish=hub.bus.publish, lookup=lookup, load_agents=lambda: load_agents(sessions),
+                            store_call=call_log.store)
 
 
 def _telegram(hub: Hub):  # noqa: ANN202

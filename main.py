@@ -91,6 +91,9 @@ async def serve(settings: Settings, *, demo: bool = False, ready: asyncio.Event 
     from web.app import create_app
 
     lock = hold_single_instance_lock(settings.database)  # noqa: F841 - held until the process ends
+    demo_pbx = None
+    if settings.asterisk.demo:
+        demo_pbx, settings = await start_demo_pbx(settings)
     hub = build_hub(settings)
     if demo:
         hub.tasks.spawn("demo-data", _load_demo_when_ready(hub))
@@ -117,7 +120,27 @@ async def serve(settings: Settings, *, demo: bool = False, ready: asyncio.Event 
             await runner.cleanup()
     except TimeoutError:
         log.error("stop took longer than 5 s; exiting anyway")
+    if demo_pbx is not None:
+        await demo_pbx.stop()
     log.info("stopped")
+
+
+async def start_demo_pbx(settings: Settings):  # noqa: ANN201
+    """The demo's PBX: the fake Asterisk on loopback looping the real traces, and the hub pointed at it."""
+    import secrets
+
+    from pydantic import SecretStr
+
+    from connectors.asterisk.fake_pbx import FakePbx
+
+    a = settings.asterisk
+    secret = secrets.token_urlsafe(12)
+    pbx = FakePbx(traces=a.demo_traces, secret=secret, username=a.username, loop=True, pause_s=a.demo_pause_s)
+    await pbx.start()
+    log.info("demo PBX replaying %s on 127.0.0.1:%s", ", ".join(a.demo_traces), pbx.port)
+    asterisk = a.model_copy(update={"enabled": True, "host": "127.0.0.1", "port": pbx.port,
+                                   "secret": SecretStr(secret)})
+    return pbx, settings.model_copy(update={"asterisk": asterisk})
 
 
 def _url(settings: Settings, site) -> str:  # noqa: ANN001

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from connectors.asterisk.settings import AsteriskSettings
 from connectors.email.settings import EmailSettings
 from connectors.telegram.settings import TelegramSettings
 from connectors.webforms.settings import WebFormsSettings
@@ -60,15 +61,6 @@ class StorageSettings(Section):
     var_dir: Path = Path("./var")
 
 
-class AsteriskSection(Section):
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    port: int = Field(default=5038, ge=1, le=65535)
-    username: str = "hub"
-    secret: SecretStr | None = None
-    demo: bool = Field(default=False, description="Run the built-in fake PBX replaying real traces")
-
-
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -78,7 +70,7 @@ class Settings(Section):
     web: WebSettings = WebSettings()
     phones: PhoneSettings = PhoneSettings()
     storage: StorageSettings = StorageSettings()
-    asterisk: AsteriskSection = AsteriskSection()
+    asterisk: AsteriskSettings = AsteriskSettings()
     telegram: TelegramSettings = TelegramSettings()
     email: EmailSettings = EmailSettings()
     webforms: WebFormsSettings = WebFormsSettings()

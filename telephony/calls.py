@@ -75,6 +75,7 @@ def on_newchannel(state: CallState, event: AmiEvent) -> Result:
             uniqueid=uniqueid,
             caller=try_normalize_phone(number) or number,
             caller_name=_known(event.get("CallerIDName")),
+            channel=event.get("Channel") or None,
             started=event.received_at,
             last_seen=event.received_at,
         )
@@ -179,6 +180,8 @@ def on_var_set(state: CallState, event: AmiEvent) -> Result:
     variable, value = event.get("Variable"), event.get("Value")
     if variable == "CRM_INQUIRY_ID" and value:
         call = replace(_touch(call, event), inquiry_id=value, direction="outbound")
+    elif variable == "CRM_TASK_ID" and value:
+        call = replace(_touch(call, event), task_id=value, direction="outbound")
     elif variable == "MIXMONITOR_FILENAME" and value:
         call = replace(_touch(call, event), recording=value)
     else:
@@ -247,15 +250,16 @@ def failed_originate(action: Mapping[str, str], response: Mapping[str, str], now
         linkedid="", uniqueid="", direction="outbound", started=now, last_seen=now, failed=True,
         callee=(try_normalize_phone(callee) or callee) if callee else None,
         caller=extension_of(action.get("Channel", "")) or None,
-        inquiry_id=_inquiry_id(action.get("Variable", "")),
+        inquiry_id=_variable(action.get("Variable", ""), "CRM_INQUIRY_ID"),
+        task_id=_variable(action.get("Variable", ""), "CRM_TASK_ID"),
     )
     return close_call(call, now)
 
 
-def _inquiry_id(variables: str) -> str | None:
+def _variable(variables: str, wanted: str) -> str | None:
     for item in variables.split(","):
         name, _, value = item.partition("=")
-        if name.strip() == "CRM_INQUIRY_ID" and value:
+        if name.strip() == wanted and value:
             return value.strip()
     return None
 

@@ -28,6 +28,8 @@ class Call:
     last_seen: float = 0.0
     recording: str | None = None
     inquiry_id: str | None = None
+    task_id: str | None = None
+    channel: str | None = None  # the caller's channel name (what a transfer redirects)
     transferred_to: str | None = None
     abandoned: bool = False
     failed: bool = False
@@ -56,6 +58,7 @@ class CallRecord:
     recording: str | None
     inquiry_id: str | None
     transferred_to: str | None = None
+    task_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ def close_call(call: Call, ended: float, outcome: str | None = None) -> tuple[Ef
         recording=call.recording,
         inquiry_id=call.inquiry_id,
         transferred_to=call.transferred_to,
+        task_id=call.task_id,
     )
     effects: tuple[Effect, ...] = (CallEnded(record),)
     if outcome == "abandoned":

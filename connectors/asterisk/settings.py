@@ -24,6 +24,7 @@ class AsteriskSettings(BaseModel):
     agent_channel: str = Field(default="PJSIP/{extension}", description="The agent's device for click-to-call")
     originate_context: str = "outbound"
     transfer_context: str = "agents"
+    recordings_dir: str = Field(default="/var/spool/asterisk/monitor", description="Where MixMonitor writes")
     callback_delay_s: float = Field(default=900.0, ge=0, description="Between callback attempts")
     callback_attempts: int = Field(default=3, ge=1)
     demo: bool = Field(default=False, description="Run the built-in fake PBX looping the real traces")

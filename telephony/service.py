@@ -1,0 +1,289 @@
+"""Calls as the hub lives them: AMI events through the state machine, effects carried out.
+
+Two lanes keep the pop-up fast: ringing/answer/stop pop-ups go through their own queue (a lookup and a
+push, nothing else), while finished calls are stored through a second queue that retries when the
+database is away, so a slow write never delays a pop-up and a stored call is never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from bus.events import Push
+from connectors.asterisk.client import AmiClient
+from connectors.asterisk.errors import AmiError
+from connectors.asterisk.events import AmiEvent
+from connectors.asterisk.settings import AsteriskSettings
+from crm_core.call_log import Agent
+from crm_core.lookup import ClientCard
+from crm_core.phones import try_normalize_phone
+from telephony.calls import CallState, failed_originate, resync, transition
+from telephony.model import Answered, Call, CallbackNeeded, CallEnded, CallRecord, Effect, Ringing, RingStopped
+
+log = logging.getLogger("hub.telephony")
+
+TITLES = {
+    "ringing": ("Входящий звонок", "Incoming call"),
+    "answered": ("Разговор", "On the call"),
+    "taken": ("Звонок принят другим агентом", "Answered by another agent"),
+    "ended": ("Звонок завершён", "Call ended"),
+    "open": ("Открыть карточку", "Open the card"),
+    "unknown": ("Новый номер", "New number"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateResult:
+    ok: bool
+    message: str
+
+
+class TelephonyService:
+    """Owns the AMI session (``client``), the live call state and the effects it produces."""
+
+    def __init__(
+        self,
+        settings: AsteriskSettings,
+        *,
+        publish: Callable[[Push], Awaitable[None]],
+        lookup: Callable[[str], Awaitable[ClientCard | None]],
+        load_agents: Callable[[], Awaitable[dict[str, Agent]]],
+        store_call: Callable[[CallRecord, dict[str, Agent], int | None], Awaitable[object]] | None = None,
+        clock: Callable[[], float] = time.time,
+        retry_s: float = 2.0,
+    ) -> None:
+        self.settings = settings
+        self.publish = publish
+        self.lookup = lookup
+        self.load_agents = load_agents
+        self.store_call = store_call
+        self.clock = clock
+        self.retry_s = retry_s
+        self.client = AmiClient(settings, self.on_event, self.rebuild, clock)
+        self.calls = CallState()
+        self.agents: dict[str, Agent] = {}
+        self.queues: dict[str, dict[str, str]] = {}
+        self.queue_members: list[dict[str, str]] = []
+        self.stored = 0
+        self._popups: asyncio.Queue[Effect] = asyncio.Queue()
+        self._records: asyncio.Queue[CallRecord] = asyncio.Queue()
+        self._cards: dict[str, ClientCard | None] = {}
+        self._workers: list[asyncio.Task[None]] = []
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    # --- life -----------------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        return self.client.state
+
+    async def start(self) -> None:
+        await self._reload_agents()
+        self._workers = [
+            asyncio.create_task(self._popup_worker(), name="telephony-popups"),
+            asyncio.create_task(self._record_worker(), name="telephony-records"),
+        ]
+        await self.client.start()
+
+    async def stop(self) -> None:
+        await self.client.stop()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(3):
+                await self._records.join()
+        for task in self._workers:
+            task.cancel()
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers = []
+        if not self._records.empty():
+            log.error("stopping with %d finished calls not stored", self._records.qsize())
+
+    # --- events in ------------------------------------------------------------------------------
+    def on_event(self, event: AmiEvent) -> None:
+        """Synchronous and quick: the state changes here, the effects go to the two lanes."""
+        self.calls, effects = transition(self.calls, event)
+        if effects:
+            self._carry_out(effects)
+        if event.name in ("QueueMemberPause", "QueueMemberStatus"):
+            self._track_member(event.headers)
+
+    def _carry_out(self, effects: tuple[Effect, ...]) -> None:
+        for effect in effects:
+            if isinstance(effect, CallEnded):
+                self.idle.clear()
+                self._records.put_nowait(effect.record)
+                self._popups.put_nowait(effect)
+            elif isinstance(effect, CallbackNeeded):
+                continue  # the stored call record opens the callback task (it knows the client and owner)
+            else:
+                self._popups.put_nowait(effect)
+
+    async def rebuild(self) -> None:
+        """After every (re)connect: close the calls that ended while we were away, read the queues."""
+        await self._reload_agents()
+        channels = await self.client.send({"Action": "CoreShowChannels"})
+        frames = [dict(m) for m in channels[1:]] if isinstance(channels, list) else []
+        self.calls, effects = resync(self.calls, frames, self.clock())
+        closed = sum(isinstance(e, CallEnded) for e in effects)
+        self._carry_out(effects)
+        for action in ("QueueStatus", "QueueSummary"):
+            answer = await self.client.send({"Action": action})
+            self._read_queues(answer if isinstance(answer, list) else [answer])
+        log.info("telephony state rebuilt: %d live calls kept, %d closed as lost track, %d queues",
+                 len(self.calls.calls), closed, len(self.queues))
+
+    def _read_queues(self, messages: list) -> None:  # noqa: ANN001 - panoramisk Messages
+        for message in messages:
+            frame = {str(k): str(v) for k, v in dict(message).items()}
+            event = frame.get("Event")
+            if event in ("QueueParams", "QueueSummary") and frame.get("Queue"):
+                self.queues.setdefault(frame["Queue"], {}).update(frame)
+            elif event == "QueueMember":
+                self._track_member(frame)
+
+    def _track_member(self, frame: Mapping[str, str]) -> None:
+        key = (frame.get("Queue"), frame.get("Interface") or frame.get("Location"))
+        self.queue_members = [m for m in self.queue_members
+                              if (m.get("Queue"), m.get("Interface") or m.get("Location")) != key]
+        self.queue_members.append(dict(frame))
+
+    # --- commands out ---------------------------------------------------------------------------
+    async def originate(self, extension: str, number: str, *, inquiry_id: int | None = None,
+                        task_id: int | None = None, region: str = "RU") -> OriginateResult:
+        """Click-to-call: the agent's phone rings first, then Asterisk dials the client."""
+        target = try_normalize_phone(number, region)
+        if target is None:
+            return OriginateResult(False, "invalid_number")
+        variables = [f"CRM_INQUIRY_ID={inquiry_id}"] if inquiry_id else []
+        if task_id:
+            variables.append(f"CRM_TASK_ID={task_id}")
+        fields = {
+            "Action": "Originate", "Channel": self.settings.agent_channel.format(extension=extension),
+            "Context": self.settings.originate_context, "Exten": _dialable(target), "Priority": "1",
+            "CallerID": extension, "Async": "true", "Timeout": "30000",
+        }
+        if variables:
+            fields["Variable"] = ",".join(variables)
+        try:
+            await self.client.send(fields, as_list=False)
+        except AmiError as exc:
+            log.warning("originate ext=%s inquiry=%s failed: %s", extension, inquiry_id, exc)
+            for effect in failed_originate(fields, {"Response": "Error"}, self.clock()):
+                self._carry_out((effect,))
+            return OriginateResult(False, str(exc))
+        log.info("originate ext=%s inquiry=%s task=%s queued", extension, inquiry_id, task_id)
+        return OriginateResult(True, "queued")
+
+    async def transfer(self, linkedid: str, extension: str) -> OriginateResult:
+        """Blind transfer: the caller's channel goes to another agent's extension."""
+        call = self.calls.calls.get(linkedid)
+        if call is None or not call.channel:
+            return OriginateResult(False, "no_such_call")
+        try:
+            await self.client.send({"Action": "Redirect", "Channel": call.channel,
+                                    "Context": self.settings.transfer_context, "Exten": extension, "Priority": "1"})
+        except AmiError as exc:
+            log.warning("transfer linkedid=%s to=%s failed: %s", linkedid, extension, exc)
+            return OriginateResult(False, str(exc))
+        log.info("transfer linkedid=%s to=%s sent", linkedid, extension)
+        return OriginateResult(True, "sent")
+
+    def call_of_agent(self, extension: str) -> Call | None:
+        for call in self.calls.calls.values():
+            if call.answered_by == extension or extension in call.ringing:
+                return call
+        return None
+
+    # --- the two lanes --------------------------------------------------------------------------
+    async def _popup_worker(self) -> None:
+        while True:
+            effect = await self._popups.get()
+            try:
+                await self._popup(effect)
+            except Exception:  # noqa: BLE001 - a failed pop-up must not stop the next ones
+                log.exception("pop-up for %s failed", type(effect).__name__)
+
+    async def _popup(self, effect: Effect) -> None:
+        if isinstance(effect, CallEnded):
+            self._cards.pop(effect.record.linkedid, None)
+            agent = self.agents.get(effect.record.answered_by or "")
+            if agent is not None:
+                await self._push(agent, effect.record.linkedid, "ended", None, ended=True)
+            return
+        if not isinstance(effect, Ringing | Answered | RingStopped):
+            return
+        agent = self.agents.get(effect.extension)
+        if agent is None:
+            log.debug("no agent has extension %s; no pop-up", effect.extension)
+            return
+        call = effect.call
+        if isinstance(effect, RingStopped):
+            title = "taken" if call.answered_by else "ended"
+            await self._push(agent, call.linkedid, title, call, ended=True)
+            return
+        title = "ringing" if isinstance(effect, Ringing) else "answered"
+        await self._push(agent, call.linkedid, title, call)
+
+    async def _card(self, call: Call) -> ClientCard | None:
+        if call.linkedid not in self._cards and call.caller:
+            self._cards[call.linkedid] = await self.lookup(call.caller)
+        return self._cards.get(call.linkedid)
+
+    async def _push(self, agent: Agent, linkedid: str, title: str, call: Call | None, *, ended: bool = False) -> None:
+        i = 1 if agent.locale == "en" else 0
+        payload: dict[str, object] = {"call_id": linkedid, "title": TITLES[title][i], "ended": ended}
+        if call is not None:
+            card = await self._card(call)
+            payload.update(number=call.caller, lines=[x for x in (call.did and f"DID {call.did}",
+                                                                   call.queue and f"{call.queue}") if x])
+            if card is not None:
+                payload.update(name=card.name or card.company_name, client_id=card.client_id,
+                               open_label=TITLES["open"][i])
+                if card.company_name and card.name:
+                    payload["lines"] = [card.company_name, *payload["lines"]]  # type: ignore[list-item]
+            else:
+                payload.update(name=call.caller_name or TITLES["unknown"][i])
+        await self.publish(Push((agent.user_id,), "popup", payload))
+        log.info("pop-up %s linkedid=%s ext=%s user=%s", title, linkedid, agent.extension, agent.user_id)
+
+    async def _record_worker(self) -> None:
+        while True:
+            record = await self._records.get()
+            try:
+                await self._store(record)
+            finally:
+                self._records.task_done()
+                if self._records.empty():
+                    self.idle.set()
+
+    async def _store(self, record: CallRecord) -> None:
+        if self.store_call is None:
+            return
+        while True:
+            try:
+                task_id = int(record.task_id) if record.task_id and record.task_id.isdigit() else None
+                await self.store_call(record, self.agents, task_id)
+                self.stored += 1
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the database may be away: keep the call, try again
+                log.exception("storing call uniqueid=%s failed; retrying in %.0fs", record.uniqueid, self.retry_s)
+                await asyncio.sleep(self.retry_s)
+
+    async def _reload_agents(self) -> None:
+        try:
+            self.agents = await self.load_agents()
+        except Exception:  # noqa: BLE001 - keep the last known agents when the database is away
+            log.exception("could not load the agents' extensions; keeping %d known", len(self.agents))
+
+
+def _dialable(e164: str) -> str:
+    """What the trunk dials: Russian numbers in the national 8-prefix form, as the traces show."""
+    return "8" + e164[2:] if e164.startswith("+7") else e164.lstrip("+")

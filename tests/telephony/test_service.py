@@ -1,0 +1,160 @@
+"""Calls end to end below the web: fake PBX → AMI session → call state → pop-ups and stored calls."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from bus.bus import EventBus
+from bus.events import Push
+from connectors.asterisk.fake_pbx import FakePbx
+from connectors.asterisk.settings import AsteriskSettings
+from connectors.asterisk.traces import read_trace
+from crm_core.call_log import CallLog, load_agents
+from crm_core.intake import IntakeService
+from crm_core.lookup import find_client_by_phone
+from crm_core.models import Call, Client, Contact, ContactKind, Department, Division, Inquiry, Recording, Task, User
+from telephony.service import TelephonyService
+
+from .test_ami_client import FAST, until
+
+
+async def seed(db) -> dict[str, int]:  # noqa: ANN001
+    ids: dict[str, int] = {}
+    async with db.sessions() as s, s.begin():
+        division = Division(name="Москва")
+        s.add(division)
+        await s.flush()
+        sales = Department(name="Продажи", division_id=division.id)
+        s.add(sales)
+        await s.flush()
+        for login, ext in (("anna", "101"), ("oleg", "102"), ("maria", "103")):
+            user = User(login=login, password_hash="x", full_name=login.title(), role="agent",
+                        department_id=sales.id, extension=ext)
+            s.add(user)
+            await s.flush()
+            ids[login] = user.id
+        ivan = Client(name="Иван Петров", owner_id=ids["anna"])
+        s.add(ivan)
+        await s.flush()
+        s.add(Contact(client_id=ivan.id, kind=ContactKind.PHONE, value="+79161234567"))
+        ids["ivan"] = ivan.id
+        ids["sales"] = sales.id
+    return ids
+
+
+class Hub:
+    """The pieces bootstrap wires, with the pushes kept for the test to read."""
+
+    def __init__(self, db, pbx: FakePbx, **over: object) -> None:  # noqa: ANN001
+        self.pushes: list[Push] = []
+        self.db = db
+        bus = EventBus()
+        settings = AsteriskSettings(enabled=True, port=pbx.port, secret="hubsecret", **{**FAST, **over})
+        log = CallLog(db.sessions, IntakeService(db.sessions, bus))
+
+        async def publish(push: Push) -> None:
+            self.pushes.append(push)
+
+        async def lookup(number: str):  # noqa: ANN202
+            async with db.sessions() as s:
+                return await find_client_by_phone(s, number)
+
+        self.service = TelephonyService(settings, publish=publish, lookup=lookup,
+                                        load_agents=lambda: load_agents(db.sessions), store_call=log.store)
+
+    async def __aenter__(self) -> Hub:
+        await self.service.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.service.stop()
+
+    async def settle(self, pbx: FakePbx) -> None:
+        await asyncio.wait_for(pbx.replay_done.wait(), 20)
+        await until(lambda: not self.service.calls.calls, 10)
+        await asyncio.wait_for(self.service.idle.wait(), 10)
+
+    def popups_for(self, user_id: int) -> list[dict]:
+        return [p.payload for p in self.pushes if p.user_ids == (user_id,) and p.kind == "popup"]
+
+    async def calls(self) -> list[Call]:
+        async with self.db.sessions() as s:
+            return list((await s.execute(select(Call).order_by(Call.id))).scalars())
+
+
+def trace_count(name: str, event: str) -> int:
+    return sum(1 for _, d, data in read_trace(name) if d == "<<<" and data.startswith(f"Event: {event}\r\n".encode()))
+
+
+async def test_answered_call_pops_up_on_the_rung_agent_and_is_stored_with_its_client(db):
+    ids = await seed(db)
+    async with FakePbx("answered.txt", secret="hubsecret", speed=20.0) as pbx, Hub(db, pbx) as hub:
+        await hub.settle(pbx)
+        calls = await hub.calls()
+    anna = hub.popups_for(ids["anna"])
+    assert [p["title"] for p in anna][:2] == ["Входящий звонок", "Разговор"]
+    assert anna[0]["name"] == "Иван Петров" and anna[0]["client_id"] == ids["ivan"]
+    assert anna[-1]["ended"] is True
+    assert hub.popups_for(ids["oleg"]) == []
+    [call] = calls
+    assert (call.outcome, call.agent_id, call.client_id, call.caller) == ("answered", ids["anna"], ids["ivan"],
+                                                                          "+79161234567")
+    assert call.did == "74950000001" and call.talk_s > 0
+    async with db.sessions() as s:
+        inquiry = await s.get(Inquiry, call.inquiry_id)
+        assert inquiry.client_id == ids["ivan"] and inquiry.channel == "call"
+        [recording] = (await s.execute(select(Recording))).scalars()
+        assert recording.call_id == call.id and recording.path.endswith(f"{call.uniqueid}.wav")
+
+
+async def test_burst_of_twenty_calls_gives_twenty_records_and_a_callback_per_abandoned_number(db):
+    await seed(db)
+    async with FakePbx("burst20.txt", secret="hubsecret", speed=20.0) as pbx, Hub(db, pbx) as hub:
+        await hub.settle(pbx)
+        calls = await hub.calls()
+    inbound = [c for c in calls if c.direction == "inbound"]
+    assert len(inbound) == 20
+    outcomes = Counter(c.outcome for c in inbound)
+    assert outcomes["abandoned"] == trace_count("burst20.txt", "QueueCallerAbandon")
+    async with db.sessions() as s:
+        tasks = list((await s.execute(select(Task).where(Task.kind == "callback"))).scalars())
+    abandoned_numbers = {c.caller for c in inbound if c.outcome in ("abandoned", "no_answer")}
+    assert {t.phone for t in tasks} == abandoned_numbers
+    assert len(tasks) == len(abandoned_numbers)
+
+
+@pytest.mark.parametrize("trace", ["answered.txt", "ring_no_answer.txt", "transfer.txt", "abandon_rna.txt"])
+async def test_link_dropped_mid_call_loses_no_call_and_doubles_none(db, trace: str):
+    await seed(db)
+    async with FakePbx(trace, secret="hubsecret", speed=10.0) as pbx, Hub(db, pbx) as hub:
+        await until(lambda: pbx.events_sent > 15, 10)
+        pbx.drop()
+        await hub.settle(pbx)
+        calls = await hub.calls()
+        connects = hub.service.client.connects
+    expected = trace_count(trace, "Hangup")  # every channel hangs up; the calls are their linked groups
+    linked = {c.linkedid for c in calls}
+    assert len(linked) == len(calls), "no call stored twice"
+    assert connects == 2
+    assert 0 < len(calls) <= expected
+    assert all(c.outcome for c in calls)
+
+
+async def test_calls_that_ended_while_the_link_was_down_close_as_lost_track(db):
+    ids = await seed(db)
+    async with FakePbx("answered.txt", secret="hubsecret", speed=20.0,
+                       hold_while_nobody_listens=False) as pbx, Hub(db, pbx, backoff_initial_s=3.0,
+                                                                    backoff_max_s=3.0) as hub:
+        await until(lambda: any(p.payload.get("title") == "Разговор" for p in hub.pushes), 10)
+        pbx.drop()
+        await asyncio.wait_for(pbx.replay_done.wait(), 20)
+        await until(lambda: hub.service.client.connects == 2, 10)
+        await until(lambda: not hub.service.calls.calls, 5)
+        await asyncio.wait_for(hub.service.idle.wait(), 10)
+        calls = await hub.calls()
+    [call] = calls
+    assert call.outcome == "lost_track" and call.agent_id == ids["anna"] and call.ended_at is not None
