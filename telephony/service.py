@@ -26,6 +26,7 @@ from telephony.calls import CallState, failed_originate, resync, transition
 from telephony.model import Answered, Call, CallbackNeeded, CallEnded, CallRecord, Effect, Ringing, RingStopped
 
 log = logging.getLogger("hub.telephony")
+AGENT_RELOAD_S = 2.0
 
 TITLES = {
     "ringing": ("Входящий звонок", "Incoming call"),
@@ -76,6 +77,7 @@ class TelephonyService:
         self._workers: list[asyncio.Task[None]] = []
         self.idle = asyncio.Event()
         self.idle.set()
+        self._agents_loaded_at = 0.0
 
     # --- life -----------------------------------------------------------------------------------
     @property
@@ -218,7 +220,7 @@ class TelephonyService:
             return
         if not isinstance(effect, Ringing | Answered | RingStopped):
             return
-        agent = self.agents.get(effect.extension)
+        agent = self.agents.get(effect.extension) or await self._agent_added_since(effect.extension)
         if agent is None:
             log.debug("no agent has extension %s; no pop-up", effect.extension)
             return
@@ -277,7 +279,16 @@ class TelephonyService:
                 log.exception("storing call uniqueid=%s failed; retrying in %.0fs", record.uniqueid, self.retry_s)
                 await asyncio.sleep(self.retry_s)
 
+    async def _agent_added_since(self, extension: str) -> Agent | None:
+        """An extension nobody had at the last load: reload (at most every few seconds) and look again."""
+        now = time.monotonic()
+        if now - self._agents_loaded_at < AGENT_RELOAD_S:
+            return None
+        await self._reload_agents()
+        return self.agents.get(extension)
+
     async def _reload_agents(self) -> None:
+        self._agents_loaded_at = time.monotonic()
         try:
             self.agents = await self.load_agents()
         except Exception:  # noqa: BLE001 - keep the last known agents when the database is away

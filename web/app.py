@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bootstrap import Hub, start_hub, stop_hub, wire_web_pushes
-from web.features import FEATURES
+from web.features import features
 from web.guard import csrf_exempt, public
 from web.keys import HUB, JINJA, LIMITER, SOCKETS
 from web.middleware import auth, database_gate, errors, security_headers
@@ -64,7 +64,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/openapi.json", api.openapi)
     for method, path, handler, *_ in api.ROUTES:
         r.add_route(method, path, handler)
-    for feature in FEATURES:
+    for feature in features():
         feature.add_routes(r)
     r.add_static("/static/", STATIC, append_version=True)
     for connector in app[HUB].connectors.values():

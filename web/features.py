@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass
+from functools import cache
 from types import ModuleType
 
 import web.feature_views
@@ -27,14 +28,13 @@ class NavItem:
         return not self.roles or role in self.roles
 
 
-def _discover() -> tuple[ModuleType, ...]:
+@cache
+def features() -> tuple[ModuleType, ...]:
+    """Found on first use, not at import: the feature modules themselves import the web helpers."""
     names = sorted(m.name for m in pkgutil.iter_modules(web.feature_views.__path__))
     return tuple(importlib.import_module(f"web.feature_views.{name}") for name in names)
 
 
-FEATURES: tuple[ModuleType, ...] = _discover()
-
-
 def nav_items(role: str) -> list[NavItem]:
-    items = [item for feature in FEATURES for item in getattr(feature, "NAV", ())]
+    items = [item for feature in features() for item in getattr(feature, "NAV", ())]
     return sorted((i for i in items if i.shown_to(role)), key=lambda i: (i.order, i.href))

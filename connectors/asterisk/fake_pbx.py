@@ -82,6 +82,8 @@ class FakePbx:
         chunk_size: int | None = None,
         known_extensions: frozenset[str] | None = None,
         answer_delay_s: dict[str, float] | None = None,
+        autoplay: bool = True,
+        replace: dict[str, str] | None = None,
     ) -> None:
         self.username = username
         self.secret = secret
@@ -100,8 +102,9 @@ class FakePbx:
         self.live_channels: dict[str, dict[str, str]] = {}
         self.sent_log: list[tuple[float, bytes]] = []  # (monotonic time, frame) when ``keep_sent_log``
         self.keep_sent_log = False
+        self.autoplay = autoplay
         names = [trace] if trace else []
-        self._replays = [_events_of(name) for name in [*names, *traces]]
+        self._replays = [_events_of(name, replace or {}) for name in [*names, *traces]]
         self._server: asyncio.base_events.Server | None = None
         self._clients: set[_Client] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -228,9 +231,14 @@ class FakePbx:
         self._write(client, {**reply, "Message": "Authentication accepted"})
         client.logged_in = True
         self._listening.set()
+        if self.autoplay:
+            self.play()
+        return True
+
+    def play(self) -> None:
+        """Start the replay (at the first login unless ``autoplay=False``)."""
         if self._player is None and self._replays:
             self._player = asyncio.create_task(self._play(), name="fake-pbx-replay")
-        return True
 
     def _originate(self, client: _Client, frame: dict[str, str], reply: dict[str, str]) -> None:
         channel = frame.get("Channel", "")
@@ -332,12 +340,17 @@ class FakePbx:
                     channel[key] = frame[key]
 
 
-def _events_of(trace: str | Path) -> _Replay:
-    """The events Asterisk sent, without the answers to the recording client's own list actions."""
+def _events_of(trace: str | Path, replace: dict[str, str]) -> _Replay:
+    """The events Asterisk sent, without the answers to the recording client's own list actions.
+
+    ``replace`` swaps text in them (a test's hostile caller name, say) after the trace is read.
+    """
     events = []
     for t, direction, data in read_trace(trace):
         if direction != "<<<" or not data.startswith(b"Event:"):
             continue
+        for old, new in replace.items():
+            data = data.replace(old.encode(), new.encode())
         name = data[7:data.find(b"\r\n")].strip().decode()
         if name in LIST_EVENTS and b"\r\nActionID:" in data:
             continue
