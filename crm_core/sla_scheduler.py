@@ -212,3 +212,26 @@ class SlaScheduler:
             await self.bus.publish(Push(done.notified, "routing.sla", {
                 "inquiry_id": inquiry_id, "action": step.action, "reason": step.reason, "pool": str(pool)}))
         return done
+
+
+def wire_routing(hub) -> tuple[RoutingService, SlaScheduler]:  # noqa: ANN001 - bootstrap.Hub (no import cycle)
+    """Bootstrap's one call: the routing service (every instance routes what it takes in) and the SLA
+    scheduler (on PostgreSQL under leadership, so one instance runs the chain). Both are started and
+    stopped with the connectors, after the database is migrated."""
+    from routing.settings import RoutingSettings
+
+    settings = getattr(hub.settings, "routing", None) or RoutingSettings()
+    work = WorkCalendar(settings.hours)
+    routing = RoutingService(hub.database.sessions, hub.bus, work=work, sla=settings.sla)
+    scheduler = SlaScheduler(hub.database.sessions, hub.bus, routing, poll_s=settings.sla_poll_s)
+    if not settings.enabled:
+        return routing, scheduler
+    hub.connectors["routing"] = routing
+    dsn = hub.pg_dsn
+    if dsn is not None:
+        from bus.leader import LedConnector
+
+        hub.connectors["sla"] = LedConnector(scheduler, dsn, "hub:sla", hub.instance)
+    else:
+        hub.connectors["sla"] = scheduler
+    return routing, scheduler
