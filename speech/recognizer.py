@@ -1,0 +1,89 @@
+"""Decoding one recording with a loaded Vosk model: words with times, confidence and speaker.
+
+Runs inside a worker process (speech/worker.py); nothing here touches the database or the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from speech.audio import read_wav, to_model_pcm
+
+CHUNK_S = 0.5
+
+
+def model_sample_rate(model_path: Path) -> int:
+    """The rate the model was trained on (conf/mfcc.conf ``--sample-frequency``; Vosk models default to 16 kHz)."""
+    conf = Path(model_path) / "conf" / "mfcc.conf"
+    if conf.exists():
+        m = re.search(r"--sample-frequency=(\d+)", conf.read_text(errors="replace"))
+        if m:
+            return int(m.group(1))
+    return 16000
+
+
+@dataclass
+class Result:
+    words: list[dict] = field(default_factory=list)  # {word, start, end, conf, speaker}, ordered by start
+    duration_s: float = 0.0
+    channels: int = 1
+    note: str | None = None
+
+    @property
+    def text(self) -> str:
+        return dialogue_text(self.words)
+
+
+def dialogue_text(words: list[dict]) -> str:
+    """The transcript as turns: consecutive words of one speaker on one line."""
+    lines: list[str] = []
+    speaker = None
+    for w in words:
+        if w["speaker"] != speaker:
+            lines.append("")
+            speaker = w["speaker"]
+        lines[-1] = (lines[-1] + " " + w["word"]).strip()
+    return "\n".join(lines)
+
+
+class Recognizer:
+    """The model, loaded once; ``transcribe`` may be called for many recordings."""
+
+    def __init__(self, model_path: str | Path) -> None:
+        import vosk
+
+        vosk.SetLogLevel(-1)
+        self.model_path = Path(model_path)
+        if not (self.model_path / "am").is_dir() and not (self.model_path / "final.mdl").exists():
+            raise FileNotFoundError(f"no Vosk model in {self.model_path} (no am/ folder)")
+        self.model = vosk.Model(str(self.model_path))
+        self.rate = model_sample_rate(self.model_path)
+
+    def decode_pcm(self, pcm: bytes) -> list[dict]:
+        import vosk
+
+        rec = vosk.KaldiRecognizer(self.model, self.rate)
+        rec.SetWords(True)
+        words: list[dict] = []
+        step = int(self.rate * CHUNK_S) * 2
+        for i in range(0, len(pcm), step):
+            if rec.AcceptWaveform(pcm[i:i + step]):
+                words.extend(json.loads(rec.Result()).get("result", []))
+        words.extend(json.loads(rec.FinalResult()).get("result", []))
+        return words
+
+    def transcribe(self, path: str | Path, agent_channel: int = 0) -> Result:
+        audio = read_wav(path)
+        stereo = len(audio.channels) == 2
+        words: list[dict] = []
+        for c, samples in enumerate(audio.channels):
+            speaker = ("agent" if c == agent_channel else "client") if stereo else "speaker"
+            for w in self.decode_pcm(to_model_pcm(samples, audio.rate, self.rate)):
+                words.append({"word": w["word"], "start": round(float(w["start"]), 3),
+                              "end": round(float(w["end"]), 3), "conf": min(1.0, max(0.0, float(w["conf"]))),
+                              "speaker": speaker})
+        words.sort(key=lambda w: (w["start"], w["end"]))
+        return Result(words, round(audio.duration_s, 3), len(audio.channels), audio.note)

@@ -1,0 +1,29 @@
+"""Settings of the speech capability (the lead adds them to config/settings.py as section ``[speech]``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+class PhraseLists(BaseModel):
+    """Speech analytics: phrases matched across Russian word forms (``договор`` also finds ``договора``)."""
+
+    rudeness: list[str] = Field(default_factory=list)
+    forbidden: list[str] = Field(default_factory=list)
+    competitors: list[str] = Field(default_factory=list)
+    required: list[str] = Field(default_factory=list)  # script phrases the agent must say
+
+
+class SpeechSettings(BaseModel):
+    model_path: Path | None = None          # a Vosk model folder; none: transcription is off
+    workers: int = Field(default=1, ge=1, le=64)
+    max_jobs_per_worker: int = Field(default=200, ge=1)   # then the process is replaced (Vosk's memory grows)
+    max_worker_rss_mb: int = Field(default=2000, ge=100)  # or when its memory passes this
+    agent_channel: int = Field(default=0, ge=0, le=1)     # stereo recordings: the agent's channel (0 = left)
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    lease_s: float = Field(default=120.0, gt=1)           # a silent worker's job is taken back after this
+    job_timeout_s: float = Field(default=1800.0, gt=1)    # one recording may take this long to decode
+    poll_s: float = Field(default=2.0, gt=0)
+    phrases: PhraseLists = Field(default_factory=PhraseLists)
