@@ -77,7 +77,7 @@ class TelephonyService:
         self._workers: list[asyncio.Task[None]] = []
         self.idle = asyncio.Event()
         self.idle.set()
-        self._agents_loaded_at = 0.0
+        self._missing: dict[str, float] = {}  # extension -> when we last looked for it in vain
 
     # --- life -----------------------------------------------------------------------------------
     @property
@@ -280,15 +280,15 @@ class TelephonyService:
                 await asyncio.sleep(self.retry_s)
 
     async def _agent_added_since(self, extension: str) -> Agent | None:
-        """An extension nobody had at the last load: reload (at most every few seconds) and look again."""
+        """An extension nobody had at the last load: reload and look again (per extension, every few seconds)."""
         now = time.monotonic()
-        if now - self._agents_loaded_at < AGENT_RELOAD_S:
+        if now - self._missing.get(extension, -AGENT_RELOAD_S) < AGENT_RELOAD_S:
             return None
+        self._missing[extension] = now
         await self._reload_agents()
         return self.agents.get(extension)
 
     async def _reload_agents(self) -> None:
-        self._agents_loaded_at = time.monotonic()
         try:
             self.agents = await self.load_agents()
         except Exception:  # noqa: BLE001 - keep the last known agents when the database is away

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from aiohttp import web
@@ -83,7 +84,8 @@ def _answer(request: web.Request, ok: bool, result: str, reason: str = "", statu
 
     t = translator(request.get(LOCALE, "ru"))
     text = t(f"calls.result.{result}") if result in RESULT_KEYS else t("calls.result.failed", reason=reason or result)
-    return web.json_response({"ok": ok, "result": result, "message": text}, status=status)
+    return web.json_response({"ok": ok, "result": result, "message": text}, status=status,
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
 def _service(request: web.Request):  # noqa: ANN202

@@ -62,4 +62,21 @@
     };
   }
   if (box) connect();
+
+  // Click-to-call and callback buttons: sent in the background, the PBX's answer shown beside the button.
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!form.classList || !form.classList.contains("call-form")) return;
+    ev.preventDefault();
+    var out = form.querySelector(".call-result");
+    var data = new FormData(form);
+    fetch(form.action, {
+      method: "POST", body: new URLSearchParams(data), credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRF-Token": data.get("_csrf") || "" }
+    }).then(function (r) { return r.json(); }).then(function (res) {
+      if (out) { out.textContent = res.message || ""; out.className = "call-result " + (res.ok ? "ok" : "error"); }
+    }).catch(function () {
+      if (out) { out.textContent = "✕"; out.className = "call-result error"; }
+    });
+  });
 })();
