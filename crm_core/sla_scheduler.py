@@ -129,6 +129,14 @@ class SlaScheduler:
                                    .order_by(TeamOffer.deadline))).scalars().all()
         for offer_id in ids:
             await self.routing.expire_offer(offer_id)
+        # an offer closed by a process that died before re-routing leaves the inquiry "offered" to nobody
+        async with self.sessions() as s:
+            open_offer = select(TeamOffer.id).where(TeamOffer.inquiry_id == Inquiry.id, TeamOffer.state == "open")
+            orphans = (await s.execute(select(Inquiry.id).where(
+                Inquiry.status == InquiryStatus.OFFERED, Inquiry.owner_id.is_(None),
+                ~open_offer.exists()))).scalars().all()
+        for inquiry_id in orphans:
+            await self.routing.route(inquiry_id, why="offer_expired", offer_expired=True)
 
     async def refresh(self) -> int:
         """Recompute the next step of every inquiry changed since the last pass (all of them after a start)."""

@@ -169,14 +169,31 @@ async def test_the_scheduler_loop_runs_as_an_owned_task_and_stops_cleanly(db, bu
     scheduler = SlaScheduler(db.sessions, bus, routing, poll_s=0.2)
     await scheduler.start()
     try:
-        for _ in range(100):
-            async with db.sessions() as s:
-                state = (await s.execute(select(TeamOffer.state).where(TeamOffer.inquiry_id == inquiry_id))).scalar()
-            if state == "expired":
+        for _ in range(200):
+            if (await inquiry(db, inquiry_id)).pool == Pool.DEPARTMENT:
                 break
             await asyncio.sleep(0.05)
-        assert state == "expired"
         assert (await inquiry(db, inquiry_id)).pool == Pool.DEPARTMENT
+        async with db.sessions() as s:
+            assert (await s.execute(select(TeamOffer.state).where(TeamOffer.inquiry_id == inquiry_id))).scalar() \
+                == "expired"
     finally:
         await scheduler.stop()
     assert scheduler.state == "stopped" and scheduler._task is None  # noqa: SLF001
+
+
+async def test_an_offer_closed_by_a_process_that_died_before_rerouting_is_rerouted_by_the_next_pass(db, bus, work):
+    agency = await seed(db)
+    await set_rules(db, [{"id": "team", "priority": 1, "target": {"departments": [agency.sales]},
+                          "strategy": "team_claim", "offer_seconds": 600, "owner_first": False}])
+    clock = FakeClock(at(2025, 3, 4, 10, 0))
+    routing = service(db, bus, clock, work)
+    await routing.start()
+    inquiry_id = await quiet_inquiry(db, bus, agency.sales)
+    await routing.route(inquiry_id)
+    async with db.sessions() as s, s.begin():  # the offer closed, then the process died
+        offer = (await s.execute(select(TeamOffer).where(TeamOffer.inquiry_id == inquiry_id))).scalar_one()
+        offer.state = "expired"
+    await SlaScheduler(db.sessions, bus, routing, clock=clock).run_once()
+    i = await inquiry(db, inquiry_id)
+    assert (i.pool, i.status) == (Pool.DEPARTMENT, "new")

@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from crm_core.access import inquiry_scope
 from crm_core.models import Inquiry, Role, RoutingDecision, User
 from crm_core.models.routing import TeamOffer
 from crm_core.routing_service import RoutingService, load_rule_data, parse_rules_toml, rules_to_toml, save_rule_data
@@ -19,7 +20,7 @@ from routing.rules import RuleProblem, RuleSetError
 from web.features import NavItem
 from web.guard import allow
 from web.i18n import add_texts
-from web.keys import HUB, USER, sessions
+from web.keys import ACTOR, HUB, USER, sessions
 
 log = logging.getLogger("hub.web.routing")
 MAX_RULES_FILE = 1024 * 1024
@@ -245,9 +246,7 @@ async def decision_log(request: web.Request) -> web.StreamResponse:
             .join(Inquiry, Inquiry.id == RoutingDecision.inquiry_id)
             .outerjoin(agent, agent.id == RoutingDecision.agent_id)
             .order_by(RoutingDecision.id.desc()).limit(200))
-    user = request[USER]
-    if user.role == Role.DEPT_HEAD:
-        stmt = stmt.where(Inquiry.department_id == user.department_id)
+    stmt = stmt.where(inquiry_scope(request[ACTOR]))  # a head sees their department, a director their division
     inquiry = request.query.get("inquiry", "")
     if inquiry.isdigit():
         stmt = stmt.where(RoutingDecision.inquiry_id == int(inquiry))
