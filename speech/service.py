@@ -154,6 +154,29 @@ class SpeechService:
         if flagged:
             await self._notify(job.call_id, sorted({m.category for m in flagged}))
 
+    async def reanalyse(self, transcript_id: int) -> int:
+        """Match the phrase lists again on a stored transcript (after the lists changed); returns the flag count."""
+        from crm_core.models import Recording, Transcript
+        from crm_core.models.speech import SpeechWord
+
+        async with self.sessions() as s, s.begin():
+            call_id = (await s.execute(select(Recording.call_id).join(Transcript, Transcript.recording_id ==
+                                                                      Recording.id)
+                                       .where(Transcript.id == transcript_id))).scalar_one()
+            rows = (await s.execute(select(SpeechWord.word, SpeechWord.speaker, SpeechWord.start_s)
+                                    .where(SpeechWord.transcript_id == transcript_id)
+                                    .order_by(SpeechWord.position))).all()
+            if rows:
+                words = [{"word": w, "speaker": sp, "start": st} for w, sp, st in rows]
+            else:  # a transcript stored without word times (imported text)
+                from speech.analytics import words_from_text
+
+                text = (await s.execute(select(Transcript.text).where(Transcript.id == transcript_id))).scalar_one()
+                words = words_from_text(text or "")
+            matches = self.matcher.find(words)
+            await store_flags(s, transcript_id, call_id, matches)
+        return len(matches)
+
     async def _notify(self, call_id: int, categories: list[str]) -> None:
         """Tell the supervisors of the call's agent's department (and administrators) that a call was flagged."""
         if self.bus is None:
