@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from markupsafe import Markup, escape
-from sqlalchemy import ColumnElement, event, false, func, literal_column, select, text, true
+from sqlalchemy import ColumnElement, column, event, false, func, literal_column, select, table, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -144,10 +144,10 @@ async def search(session: AsyncSession, actor: Actor, query: str, *, agent_id: i
         match = fts5_query(query)
         if match is None:
             return []
-        docs = literal_column("speech_fts.docs")
+        docs = table("docs", column("rowid"), schema="speech_fts")
         snippet = func.snippet(literal_column("docs"), 0, START, STOP, "…", 16)
         stmt = (select(*cols, snippet).select_from(docs)
-                .join(SpeechDocument, SpeechDocument.transcript_id == literal_column("docs.rowid"))
+                .join(SpeechDocument, SpeechDocument.transcript_id == docs.c.rowid)
                 .where(literal_column("docs").op("MATCH")(match)))
     stmt = (stmt.join(Call, Call.id == SpeechDocument.call_id).outerjoin(User, User.id == Call.agent_id)
             .where(call_scope(actor)))
