@@ -57,21 +57,21 @@ def raw_format(e164: str, rnd: random.Random) -> str:
     return rnd.choice(FORMATS).format(a=digits[:3], b=digits[3:6], c=digits[6:8], d=digits[8:])
 
 
-def _head_revision() -> str:
+def _head_revisions() -> set[str]:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config()).get_current_head() or ""
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def _cached_is_usable(path: Path) -> bool:
     try:
         with sqlite3.connect(path) as conn:
-            revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            revisions = {row[0] for row in conn.execute("SELECT version_num FROM alembic_version")}
             clients = conn.execute("SELECT max(id), count(*) FROM clients").fetchone()
             phones = conn.execute("SELECT count(*) FROM contacts WHERE kind = 'phone'").fetchone()[0]
     except sqlite3.DatabaseError:
         return False
-    return revision is not None and revision[0] == _head_revision() and clients == (CLIENTS, CLIENTS) \
+    return revisions == _head_revisions() and clients == (CLIENTS, CLIENTS) \
         and phones == CLIENTS
 
 

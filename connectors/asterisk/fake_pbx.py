@@ -163,6 +163,18 @@ class FakePbx:
         self.live_channels.clear()
         self.drop()
 
+    def broadcast(self, data: bytes) -> int:
+        """Send frames of the caller's own making to every logged-in client (a generated load, say)."""
+        if self.half_open:
+            return 0
+        reached = 0
+        for client in list(self._clients):
+            if client.logged_in:
+                self._send(client, data)
+                reached += 1
+        self.events_sent += data.count(b"\r\n\r\n")
+        return reached
+
     @property
     def listeners(self) -> int:
         return sum(1 for c in self._clients if c.logged_in)
