@@ -18,7 +18,7 @@ import logging
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import tomli_w
@@ -253,6 +253,7 @@ class RoutingService:
         self._rules: RuleSet | None = None
         self._rules_version = -1
         self._subscribed = False
+        self._catch_up: asyncio.Task[int] | None = None
         self.routed = 0
 
     # lifecycle ------------------------------------------------------------------------------------------
@@ -265,11 +266,43 @@ class RoutingService:
             self.bus.subscribe(AgentStatusChanged, self.on_agent_status)
             self._subscribed = True
         self.state = "running"
+        if self._catch_up is None:
+            self._catch_up = asyncio.create_task(self.catch_up(), name="routing-catch-up")
 
     async def stop(self) -> None:
         self.state = "stopped"  # the bus has no unsubscribe; a stopped service ignores events
+        if self._catch_up is not None:
+            self._catch_up.cancel()
+            await asyncio.gather(self._catch_up, return_exceptions=True)
+            self._catch_up = None
         async with self._lock:
             pass
+
+    async def caught_up(self) -> int:
+        """Wait for the start-up catch-up (tests, and callers that route by hand right after a start)."""
+        return await self._catch_up if self._catch_up is not None else 0
+
+    async def catch_up(self) -> int:
+        """Route what opened while no routing service listened (the hub was starting, or down), from the
+        last ``max_idle_days``: new, ownerless, in no pool, and never routed."""
+        since = self.clock() - timedelta(days=self.sla.max_idle_days)
+        async with self.sessions() as s:
+            ids = (await s.execute(
+                select(Inquiry.id).outerjoin(RoutedInquiry, RoutedInquiry.inquiry_id == Inquiry.id)
+                .where(RoutedInquiry.inquiry_id.is_(None), Inquiry.status == InquiryStatus.NEW,
+                       Inquiry.owner_id.is_(None), Inquiry.pool == Pool.NONE, Inquiry.created_at >= since)
+                .order_by(Inquiry.id))).scalars().all()
+        done = 0
+        for inquiry_id in ids:
+            if self.state != "running":
+                break
+            try:
+                done += await self.route(inquiry_id) is not None
+            except Exception:  # noqa: BLE001 - one bad inquiry must not stop the others
+                log.exception("catch-up routing of inquiry=%s failed", inquiry_id)
+        if done:
+            log.info("routed %d inquiries that opened while routing was not running", done)
+        return done
 
     # bus handlers ---------------------------------------------------------------------------------------
     async def on_inquiry_opened(self, event: InquiryOpened) -> None:

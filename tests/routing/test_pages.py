@@ -116,6 +116,7 @@ async def _routing(running, rules: str) -> RoutingService:  # noqa: ANN001, F811
         await s.execute(update(User).where(User.login.in_(["anna", "oleg"])).values(status="available"))
     svc = RoutingService(hub.database.sessions, hub.bus)
     await svc.start()
+    await svc.caught_up()
     return svc
 
 

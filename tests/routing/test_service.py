@@ -24,6 +24,7 @@ def clock() -> FakeClock:
 async def started(db, bus, clock) -> tuple[RoutingService, IntakeService]:  # noqa: ANN001
     svc = service(db, bus, clock)
     await svc.start()
+    await svc.caught_up()
     return svc, IntakeService(db.sessions, bus)
 
 
@@ -74,6 +75,7 @@ async def test_round_robin_continues_where_it_stopped_after_a_restart(db, bus, c
     await svc.stop()
     restarted = service(db, bus, clock)  # a new process: only the database remembers
     await restarted.start()
+    await restarted.caught_up()
     got.append((await restarted.route(await _quiet_inquiry(db, intake))).agent_id)
     got.append((await restarted.route(await _quiet_inquiry(db, intake))).agent_id)
     ids = [agency.users[x] for x in ("a1", "a2", "a3")]
@@ -228,3 +230,17 @@ async def test_an_agent_outside_the_offer_or_after_its_deadline_cannot_claim(db,
     clock.advance(minutes=11)
     assert not await svc.claim_offer(offer.id, agency.users["anna"])
     assert (await inquiry(db, inquiry_id)).owner_id is None
+
+
+async def test_inquiries_opened_while_routing_was_down_are_routed_when_it_starts(db, bus, clock):
+    agency = await seed(db)
+    await set_rules(db, [{"id": "sales", "priority": 10, "target": {"departments": [agency.sales]}}])
+    intake = IntakeService(db.sessions, bus)
+    missed = [await open_inquiry(intake, received_at=clock()) for _ in range(3)]  # nobody listening yet
+    svc = service(db, bus, clock)
+    await svc.start()
+    assert await svc.caught_up() == 3
+    for inquiry_id in missed:
+        assert (await inquiry(db, inquiry_id)).owner_id in (agency.users["anna"], agency.users["oleg"])
+        assert len(await decisions(db, inquiry_id)) == 1
+    await svc.stop()

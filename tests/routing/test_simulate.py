@@ -19,6 +19,7 @@ async def test_round_robin_instead_of_one_agent_spreads_the_same_inquiries(db, b
     clock = FakeClock(WEDNESDAY_10)
     svc = service(db, bus, clock)
     await svc.start()
+    await svc.caught_up()
     intake = IntakeService(db.sessions, bus)
     for _ in range(6):
         await open_inquiry(intake, received_at=clock())

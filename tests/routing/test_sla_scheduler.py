@@ -57,6 +57,7 @@ async def test_the_whole_chain_from_an_unclaimed_offer_to_the_archive(db, bus, w
     clock = FakeClock(at(2025, 3, 4, 10, 0))  # Tuesday
     routing = service(db, bus, clock, work)
     await routing.start()
+    await routing.caught_up()
     inquiry_id = await quiet_inquiry(db, bus, agency.sales)
     routed = await routing.route(inquiry_id)
     assert routed.outcome == "offer"
@@ -104,6 +105,7 @@ async def test_a_web_inquiry_not_accepted_in_4_working_hours_goes_to_the_departm
     clock = FakeClock(at(2025, 3, 14, 17, 0))  # Friday 17:00: one working hour left today
     routing = service(db, bus, clock, work)
     await routing.start()
+    await routing.caught_up()
     inquiry_id = await quiet_inquiry(db, bus, agency.sales)
     async with db.sessions() as s, s.begin():
         (await s.get(Inquiry, inquiry_id)).created_at = clock()
@@ -126,6 +128,7 @@ async def test_an_accepted_inquiry_does_not_escalate_for_not_being_accepted(db, 
     clock = FakeClock(at(2025, 3, 14, 17, 0))
     routing = service(db, bus, clock, work)
     await routing.start()
+    await routing.caught_up()
     inquiry_id = await quiet_inquiry(db, bus, agency.sales)
     await routing.route(inquiry_id)
     clock.advance(minutes=30)
@@ -143,6 +146,7 @@ async def test_two_schedulers_at_the_same_deadline_carry_out_the_step_once(db, b
     clock = FakeClock(at(2025, 3, 4, 10, 0))
     routing = service(db, bus, clock, work)
     await routing.start()
+    await routing.caught_up()
     inquiry_id = await quiet_inquiry(db, bus, agency.sales)
     await routing.route(inquiry_id)
     assert (await inquiry(db, inquiry_id)).pool == Pool.DEPARTMENT
@@ -164,6 +168,7 @@ async def test_the_scheduler_loop_runs_as_an_owned_task_and_stops_cleanly(db, bu
     routing = service(db, bus, FakeClock(datetime.now(MSK)), work)
     routing.clock = lambda: datetime.now(MSK)
     await routing.start()
+    await routing.caught_up()
     inquiry_id = await quiet_inquiry(db, bus, agency.sales)
     await routing.route(inquiry_id)
     scheduler = SlaScheduler(db.sessions, bus, routing, poll_s=0.2)
@@ -189,6 +194,7 @@ async def test_an_offer_closed_by_a_process_that_died_before_rerouting_is_rerout
     clock = FakeClock(at(2025, 3, 4, 10, 0))
     routing = service(db, bus, clock, work)
     await routing.start()
+    await routing.caught_up()
     inquiry_id = await quiet_inquiry(db, bus, agency.sales)
     await routing.route(inquiry_id)
     async with db.sessions() as s, s.begin():  # the offer closed, then the process died
