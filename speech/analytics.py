@@ -41,9 +41,8 @@ class Match:
 
 class PhraseMatcher:
     def __init__(self, lists: PhraseLists) -> None:
-        self.phrases = [(cat, p, tuple(stem(t) for t in tokens(p)))
-                        for cat in CATEGORIES for p in getattr(lists, cat) if tokens(p)]
-        self.required = [(p, tuple(stem(t) for t in tokens(p))) for p in lists.required if tokens(p)]
+        self.phrases = [(cat, p, _keys(p)) for cat in CATEGORIES for p in getattr(lists, cat) if tokens(p)]
+        self.required = [(p, _keys(p)) for p in lists.required if tokens(p)]
 
     def __bool__(self) -> bool:
         return bool(self.phrases or self.required)
@@ -69,10 +68,24 @@ class PhraseMatcher:
         return found
 
 
-def _occurrences(seq: list[tuple[str, str, float | None]], stems: tuple[str, ...]) -> list[tuple[int, float | None]]:
-    n = len(stems)
+Key = tuple[str, str]  # (stem, the word as listed, normalised)
+
+
+def _keys(phrase: str) -> tuple[Key, ...]:
+    return tuple((stem(t), t) for t in tokens(phrase))
+
+
+def _same_word(heard_stem: str, heard: str, key: Key) -> bool:
+    """One word form of the listed word: the same stem, or (names the stemmer cuts too short, «Инком» → «инк»)
+    the listed word followed by an ending of at most three letters («Инкоме», «Инкомом»)."""
+    listed_stem, listed = key
+    return heard_stem == listed_stem or (heard.startswith(listed) and len(heard) - len(listed) <= 3)
+
+
+def _occurrences(seq: list[tuple[str, str, float | None]], keys: tuple[Key, ...]) -> list[tuple[int, float | None]]:
+    n = len(keys)
     return [(i, seq[i][2]) for i in range(len(seq) - n + 1)
-            if all(seq[i + k][0] == stems[k] for k in range(n))]
+            if all(_same_word(seq[i + k][0], seq[i + k][1], keys[k]) for k in range(n))]
 
 
 def words_from_text(text: str) -> list[dict]:
