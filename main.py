@@ -96,7 +96,9 @@ async def serve(settings: Settings, *, demo: bool = False, ready: asyncio.Event 
         demo_pbx, settings = await start_demo_pbx(settings)
     hub = build_hub(settings)
     if demo:
-        hub.tasks.spawn("demo-data", _load_demo_when_ready(hub))
+        hub.tasks.spawn("demo-data", _load_demo_when_ready(hub, demo_pbx))
+    elif demo_pbx is not None:
+        demo_pbx.play()
     app = create_app(hub)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0, access_log=None)
     await runner.setup()
@@ -135,7 +137,8 @@ async def start_demo_pbx(settings: Settings):  # noqa: ANN201
 
     a = settings.asterisk
     secret = secrets.token_urlsafe(12)
-    pbx = FakePbx(traces=a.demo_traces, secret=secret, username=a.username, loop=True, pause_s=a.demo_pause_s)
+    pbx = FakePbx(traces=a.demo_traces, secret=secret, username=a.username, loop=True, pause_s=a.demo_pause_s,
+                  autoplay=False)
     await pbx.start()
     log.info("demo PBX replaying %s on 127.0.0.1:%s", ", ".join(a.demo_traces), pbx.port)
     asterisk = a.model_copy(update={"enabled": True, "host": "127.0.0.1", "port": pbx.port,
@@ -151,9 +154,11 @@ def _url(settings: Settings, site) -> str:  # noqa: ANN001
     return f"http://{settings.web.host}:{port}/"
 
 
-async def _load_demo_when_ready(hub) -> None:  # noqa: ANN001
+async def _load_demo_when_ready(hub, pbx=None) -> None:  # noqa: ANN001
     await hub.database.ready.wait()
     await load_demo(hub)
+    if pbx is not None:
+        pbx.play()  # the demo calls start once the demo agents exist
 
 
 async def load_demo(hub) -> None:  # noqa: ANN001
