@@ -132,6 +132,10 @@ def build_hub(settings: Settings) -> Hub:
         intake=IntakeService(database.sessions, bus, settings.phones.default_region),
         var_dir=Path(settings.storage.var_dir),
     )
+    # Routing first: connectors start in this order, and routing must be listening before intake begins.
+    from crm_core.sla_scheduler import wire_routing
+
+    wire_routing(hub)
     hub.connectors["webforms"] = _webforms(hub)
     if settings.email.enabled and settings.email.imap_user:
         hub.connectors["email"] = _imap(hub)
@@ -165,6 +169,7 @@ def _elect_single_consumers(hub: Hub) -> None:
 def _telephony(hub: Hub):  # noqa: ANN202
     """The PBX link: AMI events → call state → pop-ups (via the bus) and stored calls (via the call log)."""
     from crm_core.call_log import CallLog, load_agents
+    from crm_core.caller_card import caller_details
     from crm_core.lookup import find_client_by_phone
     from telephony.service import TelephonyService
 
@@ -178,8 +183,12 @@ def _telephony(hub: Hub):  # noqa: ANN202
         async with sessions() as session:
             return await find_client_by_phone(session, number, region)
 
+    async def details(client_id: int) -> dict:
+        async with sessions() as session:
+            return await caller_details(session, client_id)
+
     return TelephonyService(s, publish=hub.bus.publish, lookup=lookup, load_agents=lambda: load_agents(sessions),
-                            store_call=call_log.store)
+                            details=details, store_call=call_log.store)
 
 
 def _telegram(hub: Hub):  # noqa: ANN202

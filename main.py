@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 from config import Settings, SettingsError, load_settings
+from routing.cli import add_parser as add_simulate_parser
+from routing.cli import cmd_simulate
 
 log = logging.getLogger("hub")
 EXIT_CONFIG = 2
@@ -47,6 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     imp.add_argument("--dry-run", action="store_true", help="check and report, store nothing")
     imp.add_argument("--report", type=Path, help="write the per-row error report to this CSV file")
     sub.add_parser("demo-data", help="load a small demo agency")
+    add_simulate_parser(sub)
     return p.parse_args(argv)
 
 
@@ -60,7 +63,7 @@ def cli(argv: list[str] | None = None) -> int:
     configure_logging(settings.log.level)
     commands = {
         "run": cmd_run, "migrate": cmd_migrate, "create-user": cmd_create_user,
-        "import-clients": cmd_import_clients, "demo-data": cmd_demo_data,
+        "import-clients": cmd_import_clients, "demo-data": cmd_demo_data, "simulate": cmd_simulate,
     }
     return commands[args.command](settings, args)
 

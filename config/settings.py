@@ -15,6 +15,7 @@ from connectors.asterisk.settings import AsteriskSettings
 from connectors.email.settings import EmailSettings
 from connectors.telegram.settings import TelegramSettings
 from connectors.webforms.settings import WebFormsSettings
+from routing.settings import RoutingSettings
 
 
 class Section(BaseModel):
@@ -71,6 +72,7 @@ class Settings(Section):
     phones: PhoneSettings = PhoneSettings()
     storage: StorageSettings = StorageSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
+    routing: RoutingSettings = RoutingSettings()
     telegram: TelegramSettings = TelegramSettings()
     email: EmailSettings = EmailSettings()
     webforms: WebFormsSettings = WebFormsSettings()

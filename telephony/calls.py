@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 from connectors.asterisk.events import AmiEvent
 from crm_core.phones import try_normalize_phone
-from telephony.model import Answered, Call, Effect, Ringing, RingStopped
+from telephony.model import Answered, Call, Effect, Ringing, RingStopped, Transferred
 from telephony.record import close_call
 
 UNKNOWN = "<unknown>"
@@ -170,7 +170,11 @@ def on_newexten(state: CallState, event: AmiEvent) -> Result:
     context = event.get("Context")
     if call.answered is None or not call.queue_context or context == call.queue_context:
         return state, NO_EFFECTS
-    return _with_call(state, replace(_touch(call, event), transferred_to=event.get("Exten") or None)), NO_EFFECTS
+    target = event.get("Exten") or None
+    moved = replace(_touch(call, event), transferred_to=target)
+    if target is None or target == call.transferred_to:
+        return _with_call(state, moved), NO_EFFECTS
+    return _with_call(state, moved), (Transferred(call.answered_by, target, moved),)
 
 
 def on_var_set(state: CallState, event: AmiEvent) -> Result:

@@ -80,6 +80,15 @@ class RingStopped:
 
 
 @dataclass(frozen=True, slots=True)
+class Transferred:
+    """The answered call was sent on to another extension: its card follows it there."""
+
+    from_extension: str | None
+    to_extension: str
+    call: Call
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     record: CallRecord
 
@@ -91,4 +100,4 @@ class CallbackNeeded:
     wait_s: float
 
 
-Effect = Ringing | Answered | RingStopped | CallEnded | CallbackNeeded
+Effect = Ringing | Answered | RingStopped | Transferred | CallEnded | CallbackNeeded

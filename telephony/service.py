@@ -23,7 +23,17 @@ from crm_core.call_log import Agent
 from crm_core.lookup import ClientCard
 from crm_core.phones import try_normalize_phone
 from telephony.calls import CallState, failed_originate, resync, transition
-from telephony.model import Answered, Call, CallbackNeeded, CallEnded, CallRecord, Effect, Ringing, RingStopped
+from telephony.model import (
+    Answered,
+    Call,
+    CallbackNeeded,
+    CallEnded,
+    CallRecord,
+    Effect,
+    Ringing,
+    RingStopped,
+    Transferred,
+)
 
 log = logging.getLogger("hub.telephony")
 AGENT_RELOAD_S = 2.0
@@ -35,6 +45,9 @@ TITLES = {
     "ended": ("Звонок завершён", "Call ended"),
     "open": ("Открыть карточку", "Open the card"),
     "unknown": ("Новый номер", "New number"),
+    "create": ("Создать клиента", "Create client"),
+    "transferred_in": ("Переведённый звонок", "Transferred call"),
+    "transferred_away": ("Звонок переведён", "Call transferred"),
 }
 
 
@@ -54,6 +67,7 @@ class TelephonyService:
         publish: Callable[[Push], Awaitable[None]],
         lookup: Callable[[str], Awaitable[ClientCard | None]],
         load_agents: Callable[[], Awaitable[dict[str, Agent]]],
+        details: Callable[[int], Awaitable[dict]] | None = None,
         store_call: Callable[[CallRecord, dict[str, Agent], int | None], Awaitable[object]] | None = None,
         clock: Callable[[], float] = time.time,
         retry_s: float = 2.0,
@@ -62,6 +76,7 @@ class TelephonyService:
         self.publish = publish
         self.lookup = lookup
         self.load_agents = load_agents
+        self.details = details
         self.store_call = store_call
         self.clock = clock
         self.retry_s = retry_s
@@ -74,6 +89,7 @@ class TelephonyService:
         self._popups: asyncio.Queue[Effect] = asyncio.Queue()
         self._records: asyncio.Queue[CallRecord] = asyncio.Queue()
         self._cards: dict[str, ClientCard | None] = {}
+        self._details: dict[str, dict] = {}
         self._workers: list[asyncio.Task[None]] = []
         self.idle = asyncio.Event()
         self.idle.set()
@@ -213,10 +229,16 @@ class TelephonyService:
 
     async def _popup(self, effect: Effect) -> None:
         if isinstance(effect, CallEnded):
-            self._cards.pop(effect.record.linkedid, None)
-            agent = self.agents.get(effect.record.answered_by or "")
-            if agent is not None:
-                await self._push(agent, effect.record.linkedid, "ended", None, ended=True)
+            record = effect.record
+            self._cards.pop(record.linkedid, None)
+            self._details.pop(record.linkedid, None)
+            for ext in dict.fromkeys(x for x in (record.answered_by, record.transferred_to) if x):
+                agent = self.agents.get(ext)
+                if agent is not None:
+                    await self._push(agent, record.linkedid, "ended", None, ended=True)
+            return
+        if isinstance(effect, Transferred):
+            await self._transferred(effect)
             return
         if not isinstance(effect, Ringing | Answered | RingStopped):
             return
@@ -231,6 +253,15 @@ class TelephonyService:
             return
         title = "ringing" if isinstance(effect, Ringing) else "answered"
         await self._push(agent, call.linkedid, title, call)
+
+    async def _transferred(self, effect: Transferred) -> None:
+        """The card leaves the agent who sent the call on and pops up on the new extension."""
+        old = self.agents.get(effect.from_extension or "")
+        if old is not None:
+            await self._push(old, effect.call.linkedid, "transferred_away", effect.call, ended=True)
+        new = self.agents.get(effect.to_extension) or await self._agent_added_since(effect.to_extension)
+        if new is not None:
+            await self._push(new, effect.call.linkedid, "transferred_in", effect.call)
 
     async def _card(self, call: Call) -> ClientCard | None:
         if call.linkedid not in self._cards and call.caller:
@@ -249,10 +280,19 @@ class TelephonyService:
                                open_label=TITLES["open"][i])
                 if card.company_name and card.name:
                     payload["lines"] = [card.company_name, *payload["lines"]]  # type: ignore[list-item]
+                payload.update(await self._client_details(call.linkedid, card.client_id))
             else:
-                payload.update(name=call.caller_name or TITLES["unknown"][i])
+                payload.update(name=call.caller_name or TITLES["unknown"][i], new_number=bool(call.caller),
+                               create_label=TITLES["create"][i])
         await self.publish(Push((agent.user_id,), "popup", payload))
         log.info("pop-up %s linkedid=%s ext=%s user=%s", title, linkedid, agent.extension, agent.user_id)
+
+    async def _client_details(self, linkedid: str, client_id: int) -> dict:
+        if self.details is None:
+            return {}
+        if linkedid not in self._details:
+            self._details[linkedid] = await self.details(client_id)
+        return self._details[linkedid]
 
     async def _record_worker(self) -> None:
         while True:

@@ -20,8 +20,8 @@ COLLECT = """() => { window.popupLog = [];
 
 @pytest.fixture
 async def pbx(request: pytest.FixtureRequest) -> AsyncIterator[FakePbx]:
-    replace = getattr(request, "param", None) or {}
-    async with FakePbx("answered.txt", secret="hubsecret", speed=1.0, autoplay=False, replace=replace) as fake:
+    options = {"speed": 1.0, **(getattr(request, "param", None) or {})}
+    async with FakePbx("answered.txt", secret="hubsecret", autoplay=False, **options) as fake:
         yield fake
 
 
@@ -68,7 +68,7 @@ async def test_the_callers_card_pops_up_on_the_rung_agent_before_answer_and_neve
     assert await oleg.locator(".popup").count() == 0
 
 
-@pytest.mark.parametrize("pbx", [{"Иван Петров": EVIL}], indirect=True)
+@pytest.mark.parametrize("pbx", [{"replace": {"Иван Петров": EVIL}}], indirect=True)
 async def test_a_hostile_caller_name_from_the_pbx_shows_as_text(running, browser, pbx):
     anna = await log_in(browser, running.base, "anna", PASSWORD)
     await anna.wait_for_selector("#ws-state.ws-on")
@@ -109,3 +109,18 @@ async def test_the_call_button_on_the_client_card_dials_and_shows_the_answer(run
     await result.wait_for(timeout=5_000)
     assert await result.text_content() == "Звоним: сначала зазвонит ваш телефон"
     assert pbx.actions["Originate"] == 1
+
+
+@pytest.mark.parametrize("pbx", [{"speed": 0.05}], indirect=True)  # the call lasts 50 s: time to click
+async def test_a_new_number_becomes_the_agents_client_in_one_click_from_the_pop_up(running, browser, pbx):
+    anna = await log_in(browser, running.base, "anna", PASSWORD)
+    await anna.wait_for_selector("#ws-state.ws-on")
+    await _ready(running, pbx)
+    pbx.play()
+    button = anna.locator(".popup form.create-client button")
+    await button.wait_for(timeout=15_000)
+    assert await anna.locator(".popup h3.caller").text_content() == "Иван Петров"
+    await button.click()
+    await anna.wait_for_url("**/clients/*")
+    assert await anna.locator("h1.client-name").text_content() == "Иван Петров"
+    assert "+79161234567" in await anna.locator("ul.contacts").text_content()

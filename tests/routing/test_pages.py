@@ -6,12 +6,19 @@ from __future__ import annotations
 import html
 import tomllib
 
+import pytest
 from sqlalchemy import update
 
 from crm_core.intake import IntakeRequest
 from crm_core.models import Channel, Inquiry, User
 from crm_core.routing_service import RoutingService, save_rule_data
-from tests.web.conftest import hub_sections, running  # noqa: F401 - fixtures
+from tests.web.conftest import running  # noqa: F401 - fixtures
+
+
+@pytest.fixture
+def hub_sections() -> dict:
+    """These tests drive their own routing service; the hub's (wired by bootstrap) stays off."""
+    return {"routing": {"enabled": False}}
 
 GOOD = """
 [[rules]]

@@ -185,3 +185,11 @@ def test_a_caller_hanging_up_while_ringing_closes_the_ringing_agents_pop_up():
     rung = [e.extension for e in run.effects if isinstance(e, Ringing) and e.call.linkedid == first]
     stopped = [e.extension for e in run.effects if isinstance(e, RingStopped) and e.call.linkedid == first]
     assert rung and sorted(set(stopped)) == sorted(set(rung))
+
+
+def test_a_transfer_moves_the_card_from_the_agent_who_answered_to_the_new_extension():
+    from telephony.model import Transferred
+
+    [moved] = drive("transfer.txt").of(Transferred)
+    assert (moved.from_extension, moved.to_extension) == ("101", "103")
+    assert moved.call.caller == "+79857776655"

@@ -158,3 +158,14 @@ async def test_calls_that_ended_while_the_link_was_down_close_as_lost_track(db):
         calls = await hub.calls()
     [call] = calls
     assert call.outcome == "lost_track" and call.agent_id == ids["anna"] and call.ended_at is not None
+
+
+async def test_a_transferred_call_takes_its_card_from_101_to_103(db):
+    ids = await seed(db)
+    async with FakePbx("transfer.txt", secret="hubsecret", speed=20.0) as pbx, Hub(db, pbx) as hub:
+        await hub.settle(pbx)
+    anna = [p["title"] for p in hub.popups_for(ids["anna"])]
+    maria = hub.popups_for(ids["maria"])
+    assert "Звонок переведён" in anna
+    assert maria and maria[0]["title"] == "Переведённый звонок" and maria[0]["number"] == "+79857776655"
+    assert maria[-1]["ended"] is True

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from crm_core.access import NotFound, get_client, get_inquiry
 from crm_core.call_queries import get_callback, open_callbacks, recent_calls
+from crm_core.caller_card import create_caller
 from crm_core.models import Contact, ContactKind, Role
 from crm_core.phones import try_normalize_phone
 from web.features import NavItem
@@ -67,6 +68,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/calls/originate", originate)
     router.add_post("/calls/transfer", transfer)
     router.add_post("/callbacks/{id}/call", call_back)
+    router.add_post("/calls/{linkedid}/client", create_client_from_call)
 
 
 @allow()
@@ -163,3 +165,24 @@ async def transfer(request: web.Request) -> web.StreamResponse:
     result = await service.transfer(call.linkedid, target)
     log.info("transfer user=%s linkedid=%s to=%s ok=%s", user.id, call.linkedid, target, result.ok)
     return _answer(request, result.ok, result.message, reason=result.message, status=200 if result.ok else 502)
+
+
+@allow(Role.AGENT, Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.ADMIN)
+async def create_client_from_call(request: web.Request) -> web.StreamResponse:
+    """«Создать клиента» on a new number's pop-up: only the agent whose phone rings or who talks."""
+    service, user = _service(request), request[USER]
+    call = service.calls.calls.get(request.match_info["linkedid"]) if service is not None else None
+    extension = user.extension or ""
+    if call is None or not extension or (extension not in call.ringing and call.answered_by != extension
+                                         and call.transferred_to != extension):
+        raise NotFound("call")
+    region = request.app[HUB].settings.phones.default_region
+    phone = try_normalize_phone(call.caller or "", region)
+    if phone is None:
+        return _answer(request, False, "invalid_number", status=422)
+    hub = request.app[HUB]
+    result = await create_caller(hub.database.sessions, hub.intake, linkedid=call.linkedid, phone=phone,
+                                 name=call.caller_name, did=call.did, agent_id=user.id)
+    log.info("client from call linkedid=%s client=%s inquiry=%s user=%s", call.linkedid, result.client_id,
+             result.inquiry_id, user.id)
+    raise web.HTTPSeeOther(f"/clients/{result.client_id}")

@@ -34,10 +34,41 @@
     card.appendChild(el("h3", "caller", msg.name || msg.number || ""));
     if (msg.number) card.appendChild(el("div", "number", msg.number));
     (msg.lines || []).forEach(function (line) { card.appendChild(el("div", "line", line)); });
+    if (msg.owner) card.appendChild(el("div", "owner", msg.owner));
+    if (msg.inquiries && msg.inquiries.length) {
+      var list = el("ul", "inquiries");
+      msg.inquiries.forEach(function (q) {
+        var li = el("li"), link = el("a", null, "№" + q.id + " " + (q.subject || ""));
+        link.href = "/inquiries/" + encodeURIComponent(q.id);
+        li.appendChild(link);
+        list.appendChild(li);
+      });
+      card.appendChild(list);
+    }
+    if (msg.recent_calls && msg.recent_calls.length) {
+      var calls = el("ul", "recent-calls");
+      msg.recent_calls.forEach(function (c) {
+        calls.appendChild(el("li", "outcome-" + (c.outcome || ""),
+          (c.at ? new Date(c.at).toLocaleString() : "") + " · " + (c.outcome || "")));
+      });
+      card.appendChild(calls);
+    }
     if (msg.client_id) {
       var a = el("a", "open", msg.open_label || "→");
       a.href = "/clients/" + encodeURIComponent(msg.client_id);
       card.appendChild(a);
+    } else if (msg.new_number && !msg.ended) {
+      var form = el("form", "create-client");
+      form.method = "post";
+      form.action = "/calls/" + encodeURIComponent(key) + "/client";
+      var token = document.querySelector("input[name=_csrf]");
+      var hidden = el("input");
+      hidden.type = "hidden";
+      hidden.name = "_csrf";
+      hidden.value = token ? token.value : "";
+      form.appendChild(hidden);
+      form.appendChild(el("button", null, msg.create_label || "+"));
+      card.appendChild(form);
     }
     if (msg.ended) {
       card.classList.add("ended");
