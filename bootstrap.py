@@ -168,7 +168,7 @@ def _elect_single_consumers(hub: Hub) -> None:
 
 def _telephony(hub: Hub):  # noqa: ANN202
     """The PBX link: AMI events → call state → pop-ups (via the bus) and stored calls (via the call log)."""
-    from crm_core.call_log import CallLog, load_agents
+    from crm_core.call_log import CallLog, load_agents, owner_of_caller
     from crm_core.caller_card import caller_details
     from crm_core.lookup import find_client_by_phone
     from telephony.service import TelephonyService
@@ -188,7 +188,8 @@ def _telephony(hub: Hub):  # noqa: ANN202
             return await caller_details(session, client_id)
 
     return TelephonyService(s, publish=hub.bus.publish, lookup=lookup, load_agents=lambda: load_agents(sessions),
-                            details=details, store_call=call_log.store)
+                            details=details, store_call=call_log.store,
+                            find_owner=lambda number: owner_of_caller(sessions, number, region))
 
 
 def _telegram(hub: Hub):  # noqa: ANN202

@@ -182,3 +182,28 @@ def _summary(record: CallRecord) -> str:
     }.get(record.outcome, record.outcome)
     who = f", агент {record.answered_by}" if record.answered_by else ""
     return f"{kind}: {outcome}{who}"
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    user_id: int
+    extension: str | None
+    status: str
+    active: bool
+
+
+async def owner_of_caller(sessions: async_sessionmaker[AsyncSession], number: str, region: str = "RU") -> Owner | None:
+    """The agent who owns the client calling from this number (owner-first routing)."""
+    phone = try_normalize_phone(number, region)
+    if phone is None:
+        return None
+    from crm_core.models import Contact, ContactKind
+
+    async with sessions() as s:
+        row = (await s.execute(
+            select(User.id, User.extension, User.status, User.is_active)
+            .join(Client, Client.owner_id == User.id)
+            .join(Contact, Contact.client_id == Client.id)
+            .where(Contact.kind == ContactKind.PHONE, Contact.value == phone)
+        )).first()
+    return Owner(row[0], row[1], str(row[2]), bool(row[3])) if row else None

@@ -147,6 +147,40 @@ def _still_ringing(state: CallState, event: AmiEvent) -> tuple[str, ...]:
     return call.ringing if call is not None else ()
 
 
+def _direct_dial(state: CallState, event: AmiEvent) -> tuple[Call, str] | None:
+    """An inbound call dialled straight to an agent's device from the dialplan (owner first), not a queue."""
+    call = state.call_of(event)
+    if call is None or call.queue is not None or call.direction != "inbound":
+        return None
+    if event.get("Uniqueid") != call.uniqueid:
+        return None
+    ext = extension_of(event.get("DestChannel"))
+    return (call, ext) if ext.isdigit() else None
+
+
+def on_dial_begin(state: CallState, event: AmiEvent) -> Result:
+    found = _direct_dial(state, event)
+    if found is None:
+        return state, NO_EFFECTS
+    call, ext = found
+    rung = call.agents_rung if ext in call.agents_rung else (*call.agents_rung, ext)
+    ringing = call.ringing if ext in call.ringing else (*call.ringing, ext)
+    call = replace(_touch(call, event), agents_rung=rung, ringing=ringing)
+    return _with_call(state, call), (Ringing(ext, call),)
+
+
+def on_dial_end(state: CallState, event: AmiEvent) -> Result:
+    found = _direct_dial(state, event)
+    if found is None:
+        return state, NO_EFFECTS
+    call, ext = found
+    if event.get("DialStatus") == "ANSWER" and call.answered is None:
+        call = replace(_touch(call, event), answered_by=ext, answered=event.received_at, ringing=())
+        return _with_call(state, call), (Answered(ext, call),)
+    call = replace(_touch(call, event), ringing=tuple(x for x in call.ringing if x != ext))
+    return _with_call(state, call), (RingStopped(ext, call),)
+
+
 def on_agent_complete(state: CallState, event: AmiEvent) -> Result:
     call = state.call_of(event)
     if call is None:
@@ -276,6 +310,8 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType({
     "AgentRingNoAnswer": on_agent_ring_no_answer,
     "AgentConnect": on_agent_connect,
     "AgentComplete": on_agent_complete,
+    "DialBegin": on_dial_begin,
+    "DialEnd": on_dial_end,
     "QueueCallerAbandon": on_queue_caller_abandon,
     "Newexten": on_newexten,
     "VarSet": on_var_set,

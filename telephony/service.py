@@ -18,8 +18,9 @@ from bus.events import Push
 from connectors.asterisk.client import AmiClient
 from connectors.asterisk.errors import AmiError
 from connectors.asterisk.events import AmiEvent
+from connectors.asterisk.fastagi import FastAgiServer
 from connectors.asterisk.settings import AsteriskSettings
-from crm_core.call_log import Agent
+from crm_core.call_log import Agent, Owner
 from crm_core.lookup import ClientCard
 from crm_core.phones import try_normalize_phone
 from telephony.calls import CallState, failed_originate, resync, transition
@@ -68,6 +69,7 @@ class TelephonyService:
         lookup: Callable[[str], Awaitable[ClientCard | None]],
         load_agents: Callable[[], Awaitable[dict[str, Agent]]],
         details: Callable[[int], Awaitable[dict]] | None = None,
+        find_owner: Callable[[str], Awaitable[Owner | None]] | None = None,
         store_call: Callable[[CallRecord, dict[str, Agent], int | None], Awaitable[object]] | None = None,
         clock: Callable[[], float] = time.time,
         retry_s: float = 2.0,
@@ -77,6 +79,10 @@ class TelephonyService:
         self.lookup = lookup
         self.load_agents = load_agents
         self.details = details
+        self.find_owner = find_owner
+        self.agi: FastAgiServer | None = None
+        if settings.fastagi_enabled:
+            self.agi = FastAgiServer(settings.fastagi_host, settings.fastagi_port, {"owner-first": self.owner_first})
         self.store_call = store_call
         self.clock = clock
         self.retry_s = retry_s
@@ -102,6 +108,8 @@ class TelephonyService:
 
     async def start(self) -> None:
         await self._reload_agents()
+        if self.agi is not None:
+            await self.agi.start()
         self._workers = [
             asyncio.create_task(self._popup_worker(), name="telephony-popups"),
             asyncio.create_task(self._record_worker(), name="telephony-records"),
@@ -109,6 +117,8 @@ class TelephonyService:
         await self.client.start()
 
     async def stop(self) -> None:
+        if self.agi is not None:
+            await self.agi.stop()
         await self.client.stop()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(3):
@@ -211,6 +221,20 @@ class TelephonyService:
             return OriginateResult(False, str(exc))
         log.info("transfer linkedid=%s to=%s sent", linkedid, extension)
         return OriginateResult(True, "sent")
+
+    async def owner_first(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """FastAGI ``owner-first``: the owner's device when the owner is free, else nothing (the queue)."""
+        caller = headers.get("agi_callerid", "")
+        owner = await self.find_owner(caller) if self.find_owner and self.settings.owner_first and caller else None
+        reason = _owner_unavailable(owner, self.call_of_agent)
+        if owner is None or reason is not None or owner.extension is None:
+            log.info("owner-first uniqueid=%s caller=%s: to the queue (%s)", headers.get("agi_uniqueid"), caller,
+                     reason or "no owner")
+            return {"OWNER_DEVICE": ""}
+        device = self.settings.agent_channel.format(extension=owner.extension)
+        log.info("owner-first uniqueid=%s caller=%s: owner %s at %s", headers.get("agi_uniqueid"), caller,
+                 owner.user_id, device)
+        return {"OWNER_DEVICE": device, "OWNER_EXTENSION": owner.extension}
 
     def call_of_agent(self, extension: str) -> Call | None:
         for call in self.calls.calls.values():
@@ -333,6 +357,18 @@ class TelephonyService:
             self.agents = await self.load_agents()
         except Exception:  # noqa: BLE001 - keep the last known agents when the database is away
             log.exception("could not load the agents' extensions; keeping %d known", len(self.agents))
+
+
+def _owner_unavailable(owner: Owner | None, call_of_agent: Callable[[str], Call | None]) -> str | None:
+    if owner is None:
+        return "no owner"
+    if not owner.active or not owner.extension:
+        return "owner has no phone"
+    if owner.status != "available":
+        return f"owner is {owner.status}"
+    if call_of_agent(owner.extension) is not None:
+        return "owner is on a call"
+    return None
 
 
 def _dialable(e164: str) -> str:

@@ -25,6 +25,10 @@ class AsteriskSettings(BaseModel):
     originate_context: str = "outbound"
     transfer_context: str = "agents"
     recordings_dir: str = Field(default="/var/spool/asterisk/monitor", description="Where MixMonitor writes")
+    fastagi_enabled: bool = Field(default=False, description="Answer the dialplan's owner-first question")
+    fastagi_host: str = "127.0.0.1"
+    fastagi_port: int = Field(default=4573, ge=0, le=65535)
+    owner_first: bool = Field(default=True, description="Offer a repeat caller to the owner agent first")
     callback_delay_s: float = Field(default=900.0, ge=0, description="Between callback attempts")
     callback_attempts: int = Field(default=3, ge=1)
     demo: bool = Field(default=False, description="Run the built-in fake PBX looping the real traces")

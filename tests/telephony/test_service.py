@@ -13,7 +13,7 @@ from bus.events import Push
 from connectors.asterisk.fake_pbx import FakePbx
 from connectors.asterisk.settings import AsteriskSettings
 from connectors.asterisk.traces import read_trace
-from crm_core.call_log import CallLog, load_agents
+from crm_core.call_log import CallLog, load_agents, owner_of_caller
 from crm_core.intake import IntakeService
 from crm_core.lookup import find_client_by_phone
 from crm_core.models import Call, Client, Contact, ContactKind, Department, Division, Inquiry, Recording, Task, User
@@ -64,7 +64,8 @@ class Hub:
                 return await find_client_by_phone(s, number)
 
         self.service = TelephonyService(settings, publish=publish, lookup=lookup,
-                                        load_agents=lambda: load_agents(db.sessions), store_call=log.store)
+                                        load_agents=lambda: load_agents(db.sessions), store_call=log.store,
+                                        find_owner=lambda number: owner_of_caller(db.sessions, number))
 
     async def __aenter__(self) -> Hub:
         await self.service.start()
