@@ -26,6 +26,8 @@ class Property(CreatedAt, Base):
     owner_client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     archived: Mapped[bool] = mapped_column(default=False)
+    liquidity: Mapped[str | None] = mapped_column(String(10))  # high | medium | low (агентская оценка)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
 
 
 class Inquiry(CreatedAt, Base):
