@@ -168,6 +168,7 @@ def _elect_single_consumers(hub: Hub) -> None:
 
 def _telephony(hub: Hub):  # noqa: ANN202
     """The PBX link: AMI events → call state → pop-ups (via the bus) and stored calls (via the call log)."""
+    from crm_core.agent_states import set_status
     from crm_core.call_log import CallLog, load_agents, owner_of_caller
     from crm_core.caller_card import caller_details
     from crm_core.lookup import find_client_by_phone
@@ -183,13 +184,17 @@ def _telephony(hub: Hub):  # noqa: ANN202
         async with sessions() as session:
             return await find_client_by_phone(session, number, region)
 
+    async def agent_state(user_id: int, status: str, reason: str | None, only_from: frozenset[str]) -> None:
+        await set_status(sessions, hub.bus, user_id, status, reason=reason, source="pbx", only_from=only_from)
+
     async def details(client_id: int) -> dict:
         async with sessions() as session:
             return await caller_details(session, client_id)
 
     return TelephonyService(s, publish=hub.bus.publish, lookup=lookup, load_agents=lambda: load_agents(sessions),
                             details=details, store_call=call_log.store,
-                            find_owner=lambda number: owner_of_caller(sessions, number, region))
+                            find_owner=lambda number: owner_of_caller(sessions, number, region),
+                            set_agent_state=agent_state)
 
 
 def _telegram(hub: Hub):  # noqa: ANN202

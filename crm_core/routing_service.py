@@ -310,7 +310,7 @@ class RoutingService:
             await self.route(event.inquiry_id)
 
     async def on_agent_status(self, event: AgentStatusChanged) -> None:
-        if self.state == "running" and event.status != "available":
+        if self.state == "running" and event.status in ("offline", "break"):
             await self.agent_unavailable(event.user_id, event.status)
 
     # rules ----------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from connectors.asterisk.settings import AsteriskSettings
 from crm_core.call_log import Agent, Owner
 from crm_core.lookup import ClientCard
 from crm_core.phones import try_normalize_phone
-from telephony.calls import CallState, failed_originate, resync, transition
+from telephony.calls import CallState, extension_of, failed_originate, resync, transition
 from telephony.model import (
     Answered,
     Call,
@@ -70,6 +70,7 @@ class TelephonyService:
         load_agents: Callable[[], Awaitable[dict[str, Agent]]],
         details: Callable[[int], Awaitable[dict]] | None = None,
         find_owner: Callable[[str], Awaitable[Owner | None]] | None = None,
+        set_agent_state: Callable[[int, str, str | None, frozenset[str]], Awaitable[object]] | None = None,
         store_call: Callable[[CallRecord, dict[str, Agent], int | None], Awaitable[object]] | None = None,
         clock: Callable[[], float] = time.time,
         retry_s: float = 2.0,
@@ -80,6 +81,8 @@ class TelephonyService:
         self.load_agents = load_agents
         self.details = details
         self.find_owner = find_owner
+        self.set_agent_state = set_agent_state
+        self._states: asyncio.Queue[tuple[str, str, str | None, frozenset[str]]] = asyncio.Queue()
         self.agi: FastAgiServer | None = None
         if settings.fastagi_enabled:
             self.agi = FastAgiServer(settings.fastagi_host, settings.fastagi_port, {"owner-first": self.owner_first})
@@ -113,6 +116,7 @@ class TelephonyService:
         self._workers = [
             asyncio.create_task(self._popup_worker(), name="telephony-popups"),
             asyncio.create_task(self._record_worker(), name="telephony-records"),
+            asyncio.create_task(self._state_worker(), name="telephony-agent-states"),
         ]
         await self.client.start()
 
@@ -140,6 +144,7 @@ class TelephonyService:
             self._carry_out(effects)
         if event.name in ("QueueMemberPause", "QueueMemberStatus"):
             self._track_member(event.headers)
+            self._member_paused(event)
 
     def _carry_out(self, effects: tuple[Effect, ...]) -> None:
         for effect in effects:
@@ -151,6 +156,7 @@ class TelephonyService:
                 continue  # the stored call record opens the callback task (it knows the client and owner)
             else:
                 self._popups.put_nowait(effect)
+            self._agent_busy_or_free(effect)
 
     async def rebuild(self) -> None:
         """After every (re)connect: close the calls that ended while we were away, read the queues."""
@@ -165,6 +171,50 @@ class TelephonyService:
             self._read_queues(answer if isinstance(answer, list) else [answer])
         log.info("telephony state rebuilt: %d live calls kept, %d closed as lost track, %d queues",
                  len(self.calls.calls), closed, len(self.queues))
+
+    def _member_paused(self, event: AmiEvent) -> None:
+        """A pause set on the phone (or by another tool) shows in the hub: break with its reason, or back."""
+        paused = event.get("Paused")
+        ext = extension_of(event.get("Interface") or event.get("StateInterface"))
+        if paused == "1":
+            self._states.put_nowait((ext, "break", event.get("PausedReason") or event.get("Reason") or "pbx",
+                                     frozenset({"available", "wrap_up"})))
+        elif paused == "0" and event.name == "QueueMemberPause":
+            self._states.put_nowait((ext, "available", None, frozenset({"break"})))
+
+    def _agent_busy_or_free(self, effect: Effect) -> None:
+        if isinstance(effect, Answered):
+            self._states.put_nowait((effect.extension, "on_call", None, frozenset({"available", "wrap_up"})))
+        elif isinstance(effect, CallEnded):
+            for ext in {effect.record.answered_by, effect.record.transferred_to} - {None}:
+                self._states.put_nowait((ext, "available", None, frozenset({"on_call"})))  # type: ignore[arg-type]
+        elif isinstance(effect, Transferred) and effect.from_extension:
+            self._states.put_nowait((effect.from_extension, "available", None, frozenset({"on_call"})))
+
+    async def _state_worker(self) -> None:
+        while True:
+            ext, status, reason, only_from = await self._states.get()
+            try:
+                agent = self.agents.get(ext) or await self._agent_added_since(ext)
+                if agent is None or self.set_agent_state is None:
+                    continue
+                await self.set_agent_state(agent.user_id, status, reason, only_from)
+            except Exception:  # noqa: BLE001 - a state write failing must not stop the next ones
+                log.exception("agent state %s for ext=%s failed", status, ext)
+
+    async def pause(self, extension: str, paused: bool, reason: str | None = None) -> OriginateResult:
+        """The agent's break in the hub pauses their queue membership on the PBX (and back)."""
+        fields = {"Action": "QueuePause", "Interface": self.settings.member_interface.format(extension=extension),
+                  "Paused": "true" if paused else "false"}
+        if reason:
+            fields["Reason"] = reason
+        try:
+            await self.client.send(fields)
+        except AmiError as exc:
+            log.warning("queue pause ext=%s paused=%s failed: %s", extension, paused, exc)
+            return OriginateResult(False, str(exc))
+        log.info("queue pause ext=%s paused=%s reason=%s", extension, paused, reason)
+        return OriginateResult(True, "sent")
 
     def _read_queues(self, messages: list) -> None:  # noqa: ANN001 - panoramisk Messages
         for message in messages:

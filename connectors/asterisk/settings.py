@@ -22,6 +22,8 @@ class AsteriskSettings(BaseModel):
     backoff_initial_s: float = Field(default=0.5, gt=0)
     backoff_max_s: float = Field(default=30.0, gt=0)
     agent_channel: str = Field(default="PJSIP/{extension}", description="The agent's device for click-to-call")
+    member_interface: str = Field(default="Local/{extension}@agents/n",
+                                  description="The agent's queue member interface (for QueuePause)")
     originate_context: str = "outbound"
     transfer_context: str = "agents"
     recordings_dir: str = Field(default="/var/spool/asterisk/monitor", description="Where MixMonitor writes")
