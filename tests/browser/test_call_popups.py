@@ -60,7 +60,7 @@ async def test_the_callers_card_pops_up_on_the_rung_agent_before_answer_and_neve
     link = anna.locator(".popup a.open")
     assert await link.get_attribute("href") == f"/clients/{ivan}"
     await asyncio.wait_for(pbx.replay_done.wait(), 15)
-    await anna.wait_for_function("window.popupLog.some(p => p.ended)")
+    await anna.wait_for_function("() => window.popupLog.some(p => p.ended)")
     titles = await anna.evaluate("window.popupLog.map(p => p.title)")
     assert titles[0] == "Входящий звонок", "the card shows while the phone rings, before the answer"
     assert titles.index("Входящий звонок") < titles.index("Разговор")
