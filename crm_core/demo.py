@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bus.bus import EventBus
 from crm_core.intake import IntakeRequest, IntakeService
 from crm_core.models import (
+    AgentStatus,
     Channel,
     Client,
     Contact,
@@ -270,6 +271,8 @@ async def _staff(
                 extension = None
             users[login] = await create_user(s, login=login, password=password, full_name=full_name, role=role,
                                              department_id=departments[dept], extension=extension)
+            if extension:  # the demo's agents start at work, so routing and owner-first have someone to choose
+                users[login].status = AgentStatus.AVAILABLE
             added += 1
     return users, added
 
