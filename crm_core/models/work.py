@@ -28,6 +28,7 @@ class Property(CreatedAt, Base):
     archived: Mapped[bool] = mapped_column(default=False)
     liquidity: Mapped[str | None] = mapped_column(String(10))  # high | medium | low (агентская оценка)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    address_key: Mapped[str | None] = mapped_column(String(500), index=True)  # lower-cased, ё→е: for search
 
 
 class Inquiry(CreatedAt, Base):

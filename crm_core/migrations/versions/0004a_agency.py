@@ -30,6 +30,8 @@ def upgrade() -> None:
         op.create_foreign_key(op.f('fk_properties_department_id_departments'), 'properties', 'departments',
                               ['department_id'], ['id'])
     op.create_index(op.f('ix_properties_department_id'), 'properties', ['department_id'], unique=False)
+    op.add_column('properties', sa.Column('address_key', sa.String(length=500), nullable=True))
+    op.create_index(op.f('ix_properties_address_key'), 'properties', ['address_key'], unique=False)
 
     op.create_table('agency_funnel_stages',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -153,6 +155,8 @@ def downgrade() -> None:
                   'agency_results', 'agency_funnel_stages'):
         op.drop_table(table)
     op.drop_index(op.f('ix_properties_department_id'), table_name='properties')
+    op.drop_index(op.f('ix_properties_address_key'), table_name='properties')
     with op.batch_alter_table('properties') as batch_op:
+        batch_op.drop_column('address_key')
         batch_op.drop_column('department_id')
         batch_op.drop_column('liquidity')

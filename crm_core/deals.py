@@ -1,0 +1,539 @@
+"""Deals and the funnel: a deal grows out of an inquiry and moves through its department's stages; viewings,
+contracts and other actions are its steps, each closed with a result from the directory.
+
+Every step is written three times in one transaction: the step itself, a line of the inquiry's history and a
+line of the client's timeline. Access follows the inquiry: whoever may read the inquiry reads its deal;
+whoever may change the inquiry (its owner, the department's managers, the administrator) changes the deal.
+The administrator edits the stages (per department, with a default list) and the results directory.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm_core.access import Actor, Forbidden, NotFound, check_inquiry_write, get_inquiry, inquiry_scope
+from crm_core.forms import blank_to_none
+from crm_core.models import Client, Inquiry, InquiryEvent, Property, Role, Task, TimelineEntry, User, utcnow
+from crm_core.models.agency import Deal, DealStep, FunnelStage, ResultKind
+from crm_core.properties import get_property
+
+log = logging.getLogger("hub.deals")
+
+DEFAULT_LIST = 0
+DEFAULT_STAGES: tuple[tuple[str, bool], ...] = (
+    ("Новая", False), ("Подбор вариантов", False), ("Просмотры", False), ("Договор", True),
+    ("Сделка закрыта", True),
+)
+DEFAULT_RESULTS: tuple[tuple[str, str, bool], ...] = (
+    ("Клиент заинтересован", "any", False), ("Просмотр проведён", "viewing", True),
+    ("Просмотр не состоялся", "viewing", False), ("Договор подписан", "contract", True),
+    ("Клиент отказался", "any", False), ("Перезвонить позже", "action", False),
+)
+STEP_KINDS = ("viewing", "contract", "action")
+RESULT_SCOPES = ("any", "action", "viewing", "contract", "call")
+TASK_KIND = {"viewing": "viewing", "contract": "meeting", "action": "meeting"}
+
+
+class DealError(ValueError):
+    """A value the records refuse, named by its form field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# ---------------------------------------------------------------- directories (administrator)
+
+async def ensure_defaults(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The default stage list and results directory, created once when missing (safe to run concurrently)."""
+    async with sessions() as s:
+        has_stages = (await s.execute(select(FunnelStage.id).where(FunnelStage.list_key == DEFAULT_LIST)
+                                      .limit(1))).first()
+        has_results = (await s.execute(select(ResultKind.id).limit(1))).first()
+    if has_stages and has_results:
+        return
+    try:
+        async with sessions() as s, s.begin():
+            if not has_stages:
+                for pos, (name, positive) in enumerate(DEFAULT_STAGES):
+                    s.add(FunnelStage(list_key=DEFAULT_LIST, name=name, position=pos, positive=positive))
+            if not has_results:
+                for pos, (name, applies_to, positive) in enumerate(DEFAULT_RESULTS):
+                    s.add(ResultKind(name=name, applies_to=applies_to, positive=positive, position=pos))
+    except IntegrityError:
+        pass  # another request created them a moment before
+
+
+async def stage_list_key(session: AsyncSession, department_id: int | None) -> int:
+    """The department's own list when it has one, else the default list."""
+    if department_id is None:
+        return DEFAULT_LIST
+    own = (await session.execute(select(FunnelStage.id).where(FunnelStage.list_key == department_id)
+                                 .limit(1))).first()
+    return department_id if own else DEFAULT_LIST
+
+
+async def stages(session: AsyncSession, list_key: int, *, active_only: bool = True) -> list[FunnelStage]:
+    stmt = select(FunnelStage).where(FunnelStage.list_key == list_key)
+    if active_only:
+        stmt = stmt.where(FunnelStage.active.is_(True))
+    return list((await session.execute(stmt.order_by(FunnelStage.position, FunnelStage.id))).scalars())
+
+
+async def results(session: AsyncSession, *, active_only: bool = True) -> list[ResultKind]:
+    stmt = select(ResultKind)
+    if active_only:
+        stmt = stmt.where(ResultKind.active.is_(True))
+    return list((await session.execute(stmt.order_by(ResultKind.position, ResultKind.id))).scalars())
+
+
+def _admin(actor: Actor) -> None:
+    if not actor.is_admin:
+        raise Forbidden("directory")
+
+
+def _name(value: str, limit: int) -> str:
+    name = " ".join((value or "").split())
+    if not name:
+        raise DealError("name", "a name is required")
+    if len(name) > limit:
+        raise DealError("name", f"at most {limit} characters")
+    return name
+
+
+async def add_stage(sessions: async_sessionmaker[AsyncSession], actor: Actor, list_key: int, name: str,
+                    positive: bool) -> int:
+    _admin(actor)
+    name = _name(name, 100)
+    try:
+        async with sessions() as s, s.begin():
+            last = (await s.execute(select(func.max(FunnelStage.position))
+                                    .where(FunnelStage.list_key == list_key))).scalar()
+            stage = FunnelStage(list_key=list_key, name=name, position=(last or 0) + 1, positive=positive)
+            s.add(stage)
+            await s.flush()
+            log.info("stage=%s %r added to list=%s by admin=%s", stage.id, name, list_key, actor.user_id)
+            return stage.id
+    except IntegrityError:
+        raise DealError("name", "this list already has a stage with this name") from None
+
+
+async def copy_default_stages(sessions: async_sessionmaker[AsyncSession], actor: Actor, department_id: int) -> None:
+    """Give a department its own list, starting as a copy of the default one."""
+    _admin(actor)
+    async with sessions() as s, s.begin():
+        if (await s.execute(select(FunnelStage.id).where(FunnelStage.list_key == department_id).limit(1))).first():
+            raise DealError("department", "the department already has its own list")
+        for st in await stages(s, DEFAULT_LIST, active_only=False):
+            s.add(FunnelStage(list_key=department_id, name=st.name, position=st.position, positive=st.positive,
+                              active=st.active))
+
+
+async def update_stage(sessions: async_sessionmaker[AsyncSession], actor: Actor, stage_id: int, *,
+                       name: str | None = None, positive: bool | None = None, active: bool | None = None,
+                       move: str | None = None) -> None:
+    _admin(actor)
+    try:
+        async with sessions() as s, s.begin():
+            stage = await s.get(FunnelStage, stage_id)
+            if stage is None:
+                raise NotFound("stage")
+            if name is not None:
+                stage.name = _name(name, 100)
+            if positive is not None:
+                stage.positive = positive
+            if active is not None:
+                stage.active = active
+            if move in ("up", "down"):
+                ordered = await stages(s, stage.list_key, active_only=False)
+                i = next(n for n, st in enumerate(ordered) if st.id == stage.id)
+                j = i - 1 if move == "up" else i + 1
+                if 0 <= j < len(ordered):
+                    ordered[i], ordered[j] = ordered[j], ordered[i]
+                for pos, st in enumerate(ordered):
+                    st.position = pos
+            await s.flush()
+    except IntegrityError:
+        raise DealError("name", "this list already has a stage with this name") from None
+    log.info("stage=%s changed by admin=%s", stage_id, actor.user_id)
+
+
+class ResultInput(BaseModel):
+    name: str = Field(min_length=1, max_length=150)
+    applies_to: str = "any"
+    positive: bool = False
+    active: bool = True
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _trim(cls, v: object) -> object:
+        return " ".join(v.split()) if isinstance(v, str) else v
+
+    @field_validator("applies_to")
+    @classmethod
+    def _scope(cls, v: str) -> str:
+        if v not in RESULT_SCOPES:
+            raise ValueError(f"one of {', '.join(RESULT_SCOPES)}")
+        return v
+
+
+async def save_result(sessions: async_sessionmaker[AsyncSession], actor: Actor, data: ResultInput,
+                      result_id: int | None = None) -> int:
+    _admin(actor)
+    try:
+        async with sessions() as s, s.begin():
+            if result_id is None:
+                last = (await s.execute(select(func.max(ResultKind.position)))).scalar()
+                item = ResultKind(position=(last or 0) + 1)
+                s.add(item)
+            else:
+                item = await s.get(ResultKind, result_id)
+                if item is None:
+                    raise NotFound("result")
+            item.name, item.applies_to, item.positive, item.active = (data.name, data.applies_to, data.positive,
+                                                                      data.active)
+            await s.flush()
+            return item.id
+    except IntegrityError:
+        raise DealError("name", "the directory already has this result") from None
+
+
+# ---------------------------------------------------------------- deals
+
+async def get_deal(session: AsyncSession, actor: Actor, deal_id: int, *, write: bool = False) -> tuple[Deal, Inquiry]:
+    row = (await session.execute(
+        select(Deal, Inquiry).join(Inquiry, Inquiry.id == Deal.inquiry_id)
+        .where(Deal.id == deal_id, inquiry_scope(actor))
+    )).one_or_none()
+    if row is None:
+        raise NotFound("deal")
+    deal, inquiry = row
+    if write:
+        check_inquiry_write(actor, inquiry)
+    return deal, inquiry
+
+
+async def deal_of_inquiry(session: AsyncSession, actor: Actor, inquiry_id: int) -> Deal | None:
+    await get_inquiry(session, actor, inquiry_id)
+    return (await session.execute(select(Deal).where(Deal.inquiry_id == inquiry_id))).scalar_one_or_none()
+
+
+def _history(s: AsyncSession, inquiry: Inquiry, actor: Actor, at: datetime, kind: str, summary: str,
+             data: dict, ref_id: int | None) -> None:
+    s.add(InquiryEvent(inquiry_id=inquiry.id, at=at, actor_id=actor.user_id, kind=kind, note=summary or None,
+                       data=data))
+    s.add(TimelineEntry(client_id=inquiry.client_id, at=at, kind=kind, inquiry_id=inquiry.id, ref_id=ref_id,
+                        actor_id=actor.user_id, summary=summary[:200]))
+    inquiry.last_action_at = max(inquiry.last_action_at or at, at)
+
+
+async def open_deal(sessions: async_sessionmaker[AsyncSession], actor: Actor, inquiry_id: int) -> int:
+    """The inquiry's deal, opened at the first stage of its department's funnel; the same deal when it exists."""
+    await ensure_defaults(sessions)
+    now = utcnow()
+    try:
+        async with sessions() as s, s.begin():
+            inquiry = await get_inquiry(s, actor, inquiry_id, write=True)
+            existing = (await s.execute(select(Deal.id).where(Deal.inquiry_id == inquiry.id))).scalar()
+            if existing is not None:
+                return existing
+            department_id = inquiry.department_id or actor.department_id
+            first = (await stages(s, await stage_list_key(s, department_id)))[:1]
+            deal = Deal(inquiry_id=inquiry.id, client_id=inquiry.client_id, department_id=department_id,
+                        agent_id=inquiry.owner_id or actor.user_id, stage_id=first[0].id if first else None,
+                        property_id=inquiry.property_id, created_at=now, updated_at=now)
+            if first and first[0].positive:
+                deal.reached_positive_at = now
+            s.add(deal)
+            await s.flush()
+            _history(s, inquiry, actor, now, "deal_opened", first[0].name if first else "",
+                     {"deal_id": deal.id}, deal.id)
+            log.info("deal=%s opened from inquiry=%s by user=%s", deal.id, inquiry.id, actor.user_id)
+            return deal.id
+    except IntegrityError:
+        async with sessions() as s:  # opened by a simultaneous request: that one stands
+            deal_id = (await s.execute(select(Deal.id).where(Deal.inquiry_id == inquiry_id))).scalar()
+        if deal_id is None:
+            raise
+        return deal_id
+
+
+async def set_stage(sessions: async_sessionmaker[AsyncSession], actor: Actor, deal_id: int, stage_id: int,
+                    note: str | None = None) -> None:
+    now = utcnow()
+    async with sessions() as s, s.begin():
+        deal, inquiry = await get_deal(s, actor, deal_id, write=True)
+        allowed = {st.id: st for st in await stages(s, await stage_list_key(s, deal.department_id))}
+        stage = allowed.get(stage_id)
+        if stage is None:
+            raise DealError("stage_id", "not a stage of this department's funnel")
+        if deal.stage_id == stage.id:
+            return
+        deal.stage_id = stage.id
+        if stage.positive and deal.reached_positive_at is None:
+            deal.reached_positive_at = now
+        note = (note or "").strip()[:2000] or None
+        s.add(DealStep(deal_id=deal.id, kind="stage", at=now, agent_id=actor.user_id, stage_id=stage.id,
+                       note=note, created_by=actor.user_id, created_at=now))
+        _history(s, inquiry, actor, now, "deal_stage", stage.name + (f" — {note}" if note else ""),
+                 {"deal_id": deal.id, "stage_id": stage.id, "positive": stage.positive}, deal.id)
+    log.info("deal=%s stage=%s by user=%s", deal_id, stage_id, actor.user_id)
+
+
+class StepInput(BaseModel):
+    kind: str
+    at: datetime
+    planned: bool = False
+    property_id: int | None = None
+    result_id: int | None = None
+    agent_id: int | None = None
+    note: str | None = Field(default=None, max_length=5000)
+
+    @field_validator("property_id", "result_id", "agent_id", "note", mode="before")
+    @classmethod
+    def _blank(cls, v: object) -> object:
+        return blank_to_none(v)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if v not in STEP_KINDS:
+            raise ValueError("viewing, contract or action")
+        return v
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("the date needs a time zone")
+        return v
+
+
+async def _check_result(s: AsyncSession, result_id: int | None, kind: str) -> ResultKind:
+    if result_id is None:
+        raise DealError("result_id", "pick the result from the directory")
+    result = await s.get(ResultKind, result_id)
+    if result is None or not result.active or result.applies_to not in ("any", kind):
+        raise DealError("result_id", "not a result for this kind of step")
+    return result
+
+
+async def _check_agent(s: AsyncSession, actor: Actor, agent_id: int | None, deal: Deal) -> int:
+    if agent_id is None or agent_id == actor.user_id:
+        return actor.user_id
+    if actor.role == Role.AGENT:
+        raise DealError("agent_id", "an agent records their own steps")
+    user = await s.get(User, agent_id)
+    if user is None or not user.is_active or (not actor.is_admin and user.department_id != actor.department_id):
+        raise DealError("agent_id", "no such agent in your department")
+    return user.id
+
+
+def _step_summary(kind: str, prop: Property | None, result: ResultKind | None, note: str | None) -> str:
+    parts = [p for p in (prop.address if prop else None, result.name if result else None) if p]
+    text = " · ".join(parts)
+    if note:
+        text = f"{text} — {note}" if text else note
+    return text
+
+
+async def record_step(sessions: async_sessionmaker[AsyncSession], actor: Actor, deal_id: int,
+                      data: StepInput) -> int:
+    """A viewing, contract or action: done now with a result, or planned (a task for its agent)."""
+    now = utcnow()
+    async with sessions() as s, s.begin():
+        deal, inquiry = await get_deal(s, actor, deal_id, write=True)
+        prop = None
+        if data.property_id is not None:
+            try:
+                prop = await get_property(s, actor, data.property_id)
+            except NotFound:
+                raise DealError("property_id", "no such property") from None
+        elif data.kind == "viewing":
+            if deal.property_id is None:
+                raise DealError("property_id", "a viewing needs the property")
+            prop = await s.get(Property, deal.property_id)
+        result = None if data.planned else await _check_result(s, data.result_id, data.kind)
+        agent_id = await _check_agent(s, actor, data.agent_id, deal)
+        step = DealStep(deal_id=deal.id, kind=data.kind, status="planned" if data.planned else "done", at=data.at,
+                        agent_id=agent_id, property_id=prop.id if prop else None,
+                        result_id=result.id if result else None, note=data.note, created_by=actor.user_id,
+                        created_at=now)
+        s.add(step)
+        if data.planned:
+            task = Task(kind=TASK_KIND[data.kind], client_id=inquiry.client_id, inquiry_id=inquiry.id,
+                        assignee_id=agent_id, department_id=deal.department_id, due_at=data.at,
+                        note=_step_summary(data.kind, prop, None, data.note)[:2000] or None, created_at=now)
+            s.add(task)
+            await s.flush()
+            step.task_id = task.id
+        await s.flush()
+        if prop is not None and deal.property_id is None:
+            deal.property_id = prop.id
+        kind = f"{data.kind}_planned" if data.planned else data.kind
+        _history(s, inquiry, actor, now, kind, _step_summary(data.kind, prop, result, data.note),
+                 {"deal_id": deal.id, "step_id": step.id, "at": data.at.isoformat(),
+                  "result_id": result.id if result else None}, step.id)
+        log.info("deal=%s step=%s kind=%s planned=%s by user=%s", deal.id, step.id, data.kind, data.planned,
+                 actor.user_id)
+        return step.id
+
+
+async def close_step(sessions: async_sessionmaker[AsyncSession], actor: Actor, step_id: int, result_id: int | None,
+                     note: str | None = None, at: datetime | None = None) -> None:
+    """Close a planned step with a result from the directory; its task is done."""
+    now = utcnow()
+    async with sessions() as s, s.begin():
+        step = await s.get(DealStep, step_id)
+        if step is None:
+            raise NotFound("step")
+        deal, inquiry = await get_deal(s, actor, step.deal_id, write=True)
+        if step.status != "planned":
+            raise DealError("result_id", "this step is already closed")
+        result = await _check_result(s, result_id, step.kind)
+        note = (note or "").strip()[:5000] or None
+        step.status, step.result_id = "done", result.id
+        step.at = at or step.at
+        if note:
+            step.note = f"{step.note}\n{note}" if step.note else note
+        if step.task_id is not None:
+            task = await s.get(Task, step.task_id)
+            if task is not None:
+                task.status = "done"
+        prop = await s.get(Property, step.property_id) if step.property_id else None
+        _history(s, inquiry, actor, now, step.kind, _step_summary(step.kind, prop, result, note),
+                 {"deal_id": deal.id, "step_id": step.id, "result_id": result.id}, step.id)
+    log.info("step=%s closed with result=%s by user=%s", step_id, result_id, actor.user_id)
+
+
+# ---------------------------------------------------------------- reads
+
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    id: int
+    kind: str
+    status: str
+    at: datetime
+    agent_name: str | None
+    property_id: int | None
+    address: str | None
+    result: str | None
+    result_positive: bool
+    stage: str | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DealView:
+    deal: Deal
+    inquiry: Inquiry
+    client: Client
+    stage: FunnelStage | None
+    stages: list[FunnelStage]
+    steps: list[StepRow]
+    results: list[ResultKind]
+    property: Property | None
+    can_write: bool
+
+
+async def deal_view(session: AsyncSession, actor: Actor, deal_id: int) -> DealView:
+    deal, inquiry = await get_deal(session, actor, deal_id)
+    client = await session.get(Client, deal.client_id)
+    assert client is not None
+    list_stages = await stages(session, await stage_list_key(session, deal.department_id))
+    stage = await session.get(FunnelStage, deal.stage_id) if deal.stage_id else None
+    rows = (await session.execute(
+        select(DealStep, User.full_name, Property.address, ResultKind.name, ResultKind.positive, FunnelStage.name)
+        .outerjoin(User, User.id == DealStep.agent_id)
+        .outerjoin(Property, Property.id == DealStep.property_id)
+        .outerjoin(ResultKind, ResultKind.id == DealStep.result_id)
+        .outerjoin(FunnelStage, FunnelStage.id == DealStep.stage_id)
+        .where(DealStep.deal_id == deal.id)
+        .order_by(DealStep.at.desc(), DealStep.id.desc())
+    )).all()
+    steps = [StepRow(st.id, st.kind, st.status, st.at, agent, st.property_id, address, rname, bool(rpos), sname,
+                     st.note) for st, agent, address, rname, rpos, sname in rows]
+    prop = None
+    if deal.property_id is not None:
+        try:
+            prop = await get_property(session, actor, deal.property_id)
+        except NotFound:
+            prop = None
+    try:
+        check_inquiry_write(actor, inquiry)
+        can_write = True
+    except Forbidden:
+        can_write = False
+    return DealView(deal, inquiry, client, stage, list_stages, steps, await results(session), prop, can_write)
+
+
+@dataclass(frozen=True, slots=True)
+class DealRow:
+    id: int
+    inquiry_id: int
+    client_name: str
+    stage: str | None
+    status: str
+    agent_name: str | None
+    updated_at: datetime
+
+
+async def list_deals(session: AsyncSession, actor: Actor, limit: int = 300) -> list[DealRow]:
+    rows = await session.execute(
+        select(Deal.id, Deal.inquiry_id, Client.name, FunnelStage.name, Deal.status, User.full_name,
+               Deal.updated_at)
+        .join(Inquiry, Inquiry.id == Deal.inquiry_id)
+        .join(Client, Client.id == Deal.client_id)
+        .outerjoin(FunnelStage, FunnelStage.id == Deal.stage_id)
+        .outerjoin(User, User.id == Deal.agent_id)
+        .where(inquiry_scope(actor))
+        .order_by(Deal.updated_at.desc(), Deal.id.desc())
+        .limit(limit)
+    )
+    return [DealRow(*r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Funnel:
+    received: int
+    deals: int
+    positive: int
+    by_stage: list[tuple[str, bool, int]]
+
+
+async def funnel(session: AsyncSession, actor: Actor, *, department_id: int | None = None,
+                 since: datetime | None = None, until: datetime | None = None) -> Funnel:
+    """Received inquiries → deals → deals that reached a positive stage, within the actor's reach.
+
+    The supervisors' funnel report reads this; ``by_stage`` counts the deals now at each stage.
+    """
+    inq = select(func.count(Inquiry.id)).where(inquiry_scope(actor))
+    deals_q = select(func.count(Deal.id)).join(Inquiry, Inquiry.id == Deal.inquiry_id).where(inquiry_scope(actor))
+    if department_id is not None:
+        inq = inq.where(Inquiry.department_id == department_id)
+        deals_q = deals_q.where(Deal.department_id == department_id)
+    if since is not None:
+        inq, deals_q = inq.where(Inquiry.created_at >= since), deals_q.where(Inquiry.created_at >= since)
+    if until is not None:
+        inq, deals_q = inq.where(Inquiry.created_at < until), deals_q.where(Inquiry.created_at < until)
+    received = (await session.execute(inq)).scalar_one()
+    deals = (await session.execute(deals_q)).scalar_one()
+    positive = (await session.execute(deals_q.where(Deal.reached_positive_at.is_not(None)))).scalar_one()
+    by_stage_q = (
+        select(FunnelStage.name, FunnelStage.positive, func.count(Deal.id))
+        .join(Deal, Deal.stage_id == FunnelStage.id).join(Inquiry, Inquiry.id == Deal.inquiry_id)
+        .where(inquiry_scope(actor))
+        .group_by(FunnelStage.name, FunnelStage.positive, FunnelStage.position)
+        .order_by(FunnelStage.position)
+    )
+    if department_id is not None:
+        by_stage_q = by_stage_q.where(Deal.department_id == department_id)
+    by_stage = [(n, bool(p), c) for n, p, c in await session.execute(by_stage_q)]
+    return Funnel(received, deals, positive, by_stage)

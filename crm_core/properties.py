@@ -1,0 +1,423 @@
+"""The property base (объекты): who sees and edits which property, the tabs, quick search, links from
+inquiries and calls, and per-property statistics.
+
+Access, in the agency's terms: an agent has their own objects (and reads the object of an inquiry they may
+read); a department manager or head has the department's; a director reads the division's; an
+administrator has all. Out of reach is "not found" (404), as everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from crm_core.access import Actor, Forbidden, NotFound, get_client, get_inquiry, inquiry_scope
+from crm_core.call_queries import call_scope
+from crm_core.forms import blank_to_none
+from crm_core.models import Call, Client, Department, Inquiry, InquiryEvent, Property, Role, TimelineEntry, User, utcnow
+from crm_core.models.agency import PropertyLink
+
+log = logging.getLogger("hub.properties")
+
+PROPERTY_TYPES = ("flat", "room", "house", "townhouse", "land", "office", "retail", "warehouse", "garage", "other")
+DEAL_TYPES = ("sale", "rent")
+LIQUIDITY = ("high", "medium", "low")
+TABS = ("mine", "team", "archive", "all")
+SEARCH_LIMIT = 20
+
+
+def address_key(address: str) -> str:
+    """Lower-cased, ё→е, one space between words: what quick search and lead de-duplication compare."""
+    text = address.lower().replace("ё", "е")
+    text = re.sub(r"[\s,]+", " ", text)
+    return text.strip()[:500]
+
+
+# ---------------------------------------------------------------- access
+
+def _via_inquiry(actor: Actor) -> ColumnElement[bool]:
+    linked = select(Inquiry.property_id).where(Inquiry.property_id.is_not(None), inquiry_scope(actor))
+    return Property.id.in_(linked)
+
+
+def department_clause(actor: Actor) -> ColumnElement[bool]:
+    """The properties of the actor's department (by the property's department or its agent's)."""
+    if actor.department_id is None:
+        return false()
+    staff = select(User.id).where(User.department_id == actor.department_id)
+    return or_(Property.department_id == actor.department_id, Property.agent_id.in_(staff))
+
+
+def division_clause(actor: Actor) -> ColumnElement[bool]:
+    if actor.division_id is None:
+        return false()
+    departments = select(Department.id).where(Department.division_id == actor.division_id)
+    staff = select(User.id).where(User.department_id.in_(departments))
+    return or_(Property.department_id.in_(departments), Property.agent_id.in_(staff))
+
+
+def property_scope(actor: Actor) -> ColumnElement[bool]:
+    """A WHERE clause selecting the properties the actor may read."""
+    if actor.is_admin:
+        return true()
+    if actor.role == Role.AGENT:
+        return or_(Property.agent_id == actor.user_id, _via_inquiry(actor))
+    if actor.manages_department:
+        return or_(department_clause(actor), _via_inquiry(actor))
+    if actor.role == Role.DIRECTOR:
+        return or_(division_clause(actor), _via_inquiry(actor))
+    return false()
+
+
+async def _department_of(session: AsyncSession, user_id: int | None) -> int | None:
+    if user_id is None:
+        return None
+    return (await session.execute(select(User.department_id).where(User.id == user_id))).scalar_one_or_none()
+
+
+async def can_write_property(session: AsyncSession, actor: Actor, prop: Property) -> bool:
+    if actor.is_admin:
+        return True
+    if actor.role == Role.AGENT:
+        return prop.agent_id == actor.user_id
+    if actor.manages_department and actor.department_id is not None:
+        if prop.department_id == actor.department_id:
+            return True
+        return await _department_of(session, prop.agent_id) == actor.department_id
+    return False
+
+
+async def get_property(session: AsyncSession, actor: Actor, property_id: int, *, write: bool = False) -> Property:
+    prop = (
+        await session.execute(select(Property).where(Property.id == property_id, property_scope(actor)))
+    ).scalar_one_or_none()
+    if prop is None:
+        raise NotFound("property")
+    if write and not await can_write_property(session, actor, prop):
+        # Readable through an inquiry, but not theirs to change.
+        raise Forbidden("property")
+    return prop
+
+
+# ---------------------------------------------------------------- reads
+
+@dataclass(frozen=True, slots=True)
+class PropertyRow:
+    id: int
+    address: str
+    district: str | None
+    metro: str | None
+    property_type: str | None
+    deal_type: str | None
+    price: Decimal | None
+    liquidity: str | None
+    agent_id: int | None
+    agent_name: str | None
+    owner_client_id: int | None
+    owner_name: str | None
+    archived: bool
+    created_at: datetime
+
+
+def _tab_filter(actor: Actor, tab: str) -> ColumnElement[bool]:
+    active = Property.archived.is_(False)
+    if tab == "mine":
+        return and_(active, Property.agent_id == actor.user_id)
+    if tab == "archive":
+        return Property.archived.is_(True)
+    if tab == "team":
+        # "My subordinates' objects": the department's (head/manager), the division's (director), everyone's
+        # (administrator) — never the actor's own.
+        not_mine = or_(Property.agent_id.is_(None), Property.agent_id != actor.user_id)
+        if actor.is_admin:
+            return and_(active, not_mine)
+        if actor.manages_department:
+            return and_(active, not_mine, department_clause(actor))
+        if actor.role == Role.DIRECTOR:
+            return and_(active, not_mine, division_clause(actor))
+        return false()
+    return active
+
+
+def tabs_for(actor: Actor) -> tuple[str, ...]:
+    return TABS if actor.role != Role.AGENT else ("mine", "archive", "all")
+
+
+async def list_properties(session: AsyncSession, actor: Actor, tab: str = "mine", limit: int = 300
+                          ) -> list[PropertyRow]:
+    if tab not in TABS:
+        raise ValueError(f"unknown tab {tab!r}")
+    agent = aliased(User)
+    stmt = (
+        select(Property.id, Property.address, Property.district, Property.metro, Property.property_type,
+               Property.deal_type, Property.price, Property.liquidity, Property.agent_id,
+               agent.full_name.label("agent_name"), Property.owner_client_id, Client.name.label("owner_name"),
+               Property.archived, Property.created_at)
+        .outerjoin(agent, agent.id == Property.agent_id)
+        .outerjoin(Client, Client.id == Property.owner_client_id)
+        .where(property_scope(actor), _tab_filter(actor, tab))
+        .order_by(Property.id.desc())
+        .limit(limit)
+    )
+    return [PropertyRow(**row._mapping) for row in await session.execute(stmt)]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _number(query: str) -> int | None:
+    digits = re.sub(r"[\s\u00a0]", "", query).lstrip("№#")
+    return int(digits) if digits.isdigit() and len(digits) <= 13 else None
+
+
+async def search_properties(session: AsyncSession, actor: Actor, query: str, limit: int = SEARCH_LIMIT
+                            ) -> list[PropertyRow]:
+    """Quick search for linking: an id (№12), a price (±5 %) or a fragment of the address; archived last."""
+    query = (query or "").strip()[:200]
+    if not query:
+        return []
+    conditions = []
+    number = _number(query)
+    if number is not None:
+        conditions.append(Property.id == number)
+        if number >= 1000:
+            conditions.append(Property.price.between(Decimal(number) * Decimal("0.95"),
+                                                     Decimal(number) * Decimal("1.05")))
+    fragment = address_key(query)
+    if fragment and number is None:
+        pattern = f"%{_escape_like(fragment)}%"
+        conditions.append(Property.address_key.like(pattern, escape="\\"))
+        conditions.append(Property.address.ilike(f"%{_escape_like(query)}%", escape="\\"))
+    agent = aliased(User)
+    stmt = (
+        select(Property.id, Property.address, Property.district, Property.metro, Property.property_type,
+               Property.deal_type, Property.price, Property.liquidity, Property.agent_id,
+               agent.full_name.label("agent_name"), Property.owner_client_id, Client.name.label("owner_name"),
+               Property.archived, Property.created_at)
+        .outerjoin(agent, agent.id == Property.agent_id)
+        .outerjoin(Client, Client.id == Property.owner_client_id)
+        .where(property_scope(actor), or_(*conditions))
+        .order_by(Property.archived, (Property.id == (number if number is not None else -1)).desc(),
+                  Property.id.desc())
+        .limit(limit)
+    )
+    return [PropertyRow(**row._mapping) for row in await session.execute(stmt)]
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyStats:
+    inquiries: int
+    calls: int
+    viewings: int
+
+
+async def property_stats(session: AsyncSession, property_id: int) -> PropertyStats:
+    """Counts of the inquiries and calls linked to the property (from links and inquiries' own field)."""
+    from crm_core.models.agency import Deal, DealStep
+
+    inquiry_ids = select(PropertyLink.inquiry_id).where(
+        PropertyLink.property_id == property_id, PropertyLink.inquiry_id.is_not(None)
+    ).union(select(Inquiry.id).where(Inquiry.property_id == property_id)).subquery()
+    inquiries = (await session.execute(select(func.count()).select_from(inquiry_ids))).scalar_one()
+    calls = (await session.execute(select(func.count(PropertyLink.id)).where(
+        PropertyLink.property_id == property_id, PropertyLink.call_id.is_not(None)))).scalar_one()
+    viewings = (await session.execute(
+        select(func.count(DealStep.id)).join(Deal, Deal.id == DealStep.deal_id)
+        .where(DealStep.property_id == property_id, DealStep.kind == "viewing", DealStep.status == "done")
+    )).scalar_one()
+    return PropertyStats(inquiries, calls, viewings)
+
+
+# ---------------------------------------------------------------- writes
+
+class PropertyInput(BaseModel):
+    address: str = Field(min_length=3, max_length=500)
+    district: str | None = Field(default=None, max_length=200)
+    metro: str | None = Field(default=None, max_length=200)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    property_type: str | None = None
+    deal_type: str | None = None
+    price: Decimal | None = Field(default=None, ge=0, lt=Decimal("1e12"), decimal_places=2)
+    liquidity: str | None = None
+    owner_client_id: int | None = None
+    agent_id: int | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v: object) -> object:
+        v = blank_to_none(v)
+        return v.strip() if isinstance(v, str) else v
+
+    @field_validator("price", mode="before")
+    @classmethod
+    def _price_text(cls, v: object) -> object:
+        if isinstance(v, str):
+            return re.sub(r"[\s\u00a0]", "", v).replace(",", ".")
+        return v
+
+    @field_validator("property_type")
+    @classmethod
+    def _type(cls, v: str | None) -> str | None:
+        if v is not None and v not in PROPERTY_TYPES:
+            raise ValueError(f"unknown property type; one of {', '.join(PROPERTY_TYPES)}")
+        return v
+
+    @field_validator("deal_type")
+    @classmethod
+    def _deal(cls, v: str | None) -> str | None:
+        if v is not None and v not in DEAL_TYPES:
+            raise ValueError("deal type is sale or rent")
+        return v
+
+    @field_validator("liquidity")
+    @classmethod
+    def _liquidity(cls, v: str | None) -> str | None:
+        if v is not None and v not in LIQUIDITY:
+            raise ValueError("liquidity is high, medium or low")
+        return v
+
+    @model_validator(mode="after")
+    def _both_coordinates(self) -> PropertyInput:
+        if (self.lat is None) != (self.lon is None):
+            raise PydanticCustomError("coordinates", "give both latitude and longitude, or neither")
+        return self
+
+
+class FieldError(ValueError):
+    """A value that passed the form's checks but not the records' (an owner out of reach, a foreign agent)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+async def _check_refs(session: AsyncSession, actor: Actor, data: PropertyInput, current_agent: int | None
+                      ) -> tuple[int | None, int | None]:
+    """The agent and department the property will have; the owner client must be within reach."""
+    if data.owner_client_id is not None:
+        try:
+            await get_client(session, actor, data.owner_client_id)
+        except NotFound:
+            raise FieldError("owner_client_id", "no such client") from None
+    agent_id = data.agent_id if data.agent_id is not None else (current_agent or actor.user_id)
+    if agent_id != current_agent and agent_id != actor.user_id:
+        if actor.role == Role.AGENT:
+            raise FieldError("agent_id", "an agent can only keep objects themselves")
+        department = await _department_of(session, agent_id)
+        exists = (await session.execute(select(User.id).where(User.id == agent_id, User.is_active.is_(True)))
+                  ).scalar_one_or_none()
+        if exists is None or (not actor.is_admin and department != actor.department_id):
+            raise FieldError("agent_id", "no such agent in your department")
+    department_id = await _department_of(session, agent_id)
+    return agent_id, department_id
+
+
+def _apply(prop: Property, data: PropertyInput) -> None:
+    prop.address = data.address
+    prop.address_key = address_key(data.address)
+    prop.district, prop.metro = data.district, data.metro
+    prop.lat, prop.lon = data.lat, data.lon
+    prop.property_type, prop.deal_type = data.property_type, data.deal_type
+    prop.price = data.price  # type: ignore[assignment]
+    prop.liquidity = data.liquidity
+    prop.owner_client_id = data.owner_client_id
+
+
+async def create_property(sessions: async_sessionmaker[AsyncSession], actor: Actor, data: PropertyInput) -> int:
+    if actor.role == Role.DIRECTOR:
+        raise Forbidden("property")
+    async with sessions() as s, s.begin():
+        agent_id, department_id = await _check_refs(s, actor, data, None)
+        prop = Property(address=data.address, agent_id=agent_id, department_id=department_id)
+        _apply(prop, data)
+        s.add(prop)
+        await s.flush()
+        if prop.owner_client_id is not None:
+            s.add(TimelineEntry(client_id=prop.owner_client_id, kind="property_added", ref_id=prop.id,
+                                actor_id=actor.user_id, summary=prop.address[:200]))
+        log.info("property=%s created by user=%s", prop.id, actor.user_id)
+        return prop.id
+
+
+async def update_property(sessions: async_sessionmaker[AsyncSession], actor: Actor, property_id: int,
+                          data: PropertyInput) -> None:
+    async with sessions() as s, s.begin():
+        prop = await get_property(s, actor, property_id, write=True)
+        agent_id, department_id = await _check_refs(s, actor, data, prop.agent_id)
+        _apply(prop, data)
+        prop.agent_id, prop.department_id = agent_id, department_id
+    log.info("property=%s updated by user=%s", property_id, actor.user_id)
+
+
+async def set_archived(sessions: async_sessionmaker[AsyncSession], actor: Actor, property_id: int,
+                       archived: bool) -> None:
+    async with sessions() as s, s.begin():
+        prop = await get_property(s, actor, property_id, write=True)
+        prop.archived = archived
+    log.info("property=%s archived=%s by user=%s", property_id, archived, actor.user_id)
+
+
+async def link_inquiry(sessions: async_sessionmaker[AsyncSession], actor: Actor, inquiry_id: int,
+                       property_id: int) -> bool:
+    """The property the client asks about: set on the inquiry (routing reads it) and counted; idempotent.
+
+    Returns False when it was already linked.
+    """
+    now = utcnow()
+    async with sessions() as s, s.begin():
+        inquiry = await get_inquiry(s, actor, inquiry_id, write=True)
+        prop = await get_property(s, actor, property_id)
+        exists = (await s.execute(select(PropertyLink.id).where(
+            PropertyLink.property_id == prop.id, PropertyLink.inquiry_id == inquiry.id))).first()
+        changed = inquiry.property_id != prop.id
+        inquiry.property_id = prop.id
+        if exists is None:
+            try:
+                async with s.begin_nested():
+                    s.add(PropertyLink(property_id=prop.id, inquiry_id=inquiry.id, at=now, linked_by=actor.user_id))
+            except IntegrityError:
+                exists = True  # the same link made a moment ago by another request
+        if changed or exists is None:
+            s.add(InquiryEvent(inquiry_id=inquiry.id, at=now, actor_id=actor.user_id, kind="property_linked",
+                               note=prop.address, data={"property_id": prop.id}))
+            s.add(TimelineEntry(client_id=inquiry.client_id, at=now, kind="property_linked",
+                                inquiry_id=inquiry.id, ref_id=prop.id, actor_id=actor.user_id,
+                                summary=prop.address[:200]))
+            inquiry.last_action_at = now
+            log.info("property=%s linked to inquiry=%s by user=%s", prop.id, inquiry.id, actor.user_id)
+            return True
+    return False
+
+
+async def link_call(sessions: async_sessionmaker[AsyncSession], actor: Actor, call_id: int,
+                    property_id: int) -> bool:
+    """The property a call was about (from the pop-up or the call log); counted in the property's stats."""
+    now = utcnow()
+    async with sessions() as s, s.begin():
+        call = (await s.execute(select(Call).where(Call.id == call_id, call_scope(actor)))).scalar_one_or_none()
+        if call is None:
+            raise NotFound("call")
+        prop = await get_property(s, actor, property_id)
+        try:
+            async with s.begin_nested():
+                s.add(PropertyLink(property_id=prop.id, call_id=call.id, at=now, linked_by=actor.user_id))
+        except IntegrityError:
+            return False
+        if call.client_id is not None:
+            s.add(TimelineEntry(client_id=call.client_id, at=now, kind="property_linked", channel="call",
+                                inquiry_id=call.inquiry_id, ref_id=prop.id, actor_id=actor.user_id,
+                                summary=prop.address[:200]))
+    log.info("property=%s linked to call=%s by user=%s", property_id, call_id, actor.user_id)
+    return True
