@@ -170,3 +170,44 @@ async def test_a_transferred_call_takes_its_card_from_101_to_103(db):
     assert "Звонок переведён" in anna
     assert maria and maria[0]["title"] == "Переведённый звонок" and maria[0]["number"] == "+79857776655"
     assert maria[-1]["ended"] is True
+
+
+async def test_a_pbx_restart_mid_call_closes_the_call_as_lost_track_once(db):
+    ids = await seed(db)
+    async with FakePbx("answered.txt", secret="hubsecret", speed=5.0) as pbx, Hub(db, pbx) as hub:
+        await until(lambda: any(p.payload.get("title") == "Разговор" for p in hub.pushes), 10)
+        pbx.restart()  # the live call dies with the PBX; its remaining events never come
+        await until(lambda: hub.service.client.connects == 2, 10)
+        await until(lambda: not hub.service.calls.calls, 5)
+        await asyncio.wait_for(hub.service.idle.wait(), 10)
+        calls = await hub.calls()
+    [call] = calls
+    assert (call.outcome, call.agent_id) == ("lost_track", ids["anna"])
+    assert hub.popups_for(ids["anna"])[-1]["ended"] is True
+
+
+async def test_a_callback_attempt_without_answer_is_retried_later_then_closed_as_unreachable(db):
+    from datetime import timedelta
+
+    from telephony.model import CallRecord
+
+    ids = await seed(db)
+    log = CallLog(db.sessions, IntakeService(db.sessions, EventBus()), callback_delay_s=900, callback_attempts=2)
+    missed = CallRecord("m.1", "m.1", "inbound", "+79161234567", "74950000001", "Иван Петров", "74950000001",
+                        "sales", ("101",), None, 1_800_000_000.0, 1_800_000_000.0, None, 1_800_000_030.0, 30.0, 0.0,
+                        "abandoned", None, None)
+    await log.store(missed, {})
+    async with db.sessions() as s:
+        [task] = (await s.execute(select(Task))).scalars()
+    assert (task.status, task.phone, task.assignee_id) == ("open", "+79161234567", ids["anna"])
+    for n, outcome in enumerate(("no_answer", "failed"), start=1):
+        attempt = CallRecord(f"o.{n}", f"o.{n}", "outbound", "101", "+79161234567", None, None, None, (), None,
+                             1_800_000_100.0 * n, None, None, 1_800_000_120.0 * n, 20.0, 0.0, outcome, None, None,
+                             task_id=str(task.id))
+        await log.store(attempt, {}, task_id=task.id)
+        async with db.sessions() as s:
+            task = await s.get(Task, task.id)
+        if n == 1:
+            assert task.status == "open" and task.attempts == 1
+            assert task.due_at.timestamp() == pytest.approx(1_800_000_120.0 + timedelta(minutes=15).total_seconds())
+    assert (task.status, task.attempts) == ("unreachable", 2)
