@@ -124,3 +124,26 @@ async def test_a_new_number_becomes_the_agents_client_in_one_click_from_the_pop_
     await anna.wait_for_url("**/clients/*")
     assert await anna.locator("h1.client-name").text_content() == "Иван Петров"
     assert "+79161234567" in await anna.locator("ul.contacts").text_content()
+
+
+@pytest.mark.parametrize("pbx", [{"speed": 0.05}], indirect=True)
+async def test_the_agent_on_a_call_transfers_it_blind_and_only_their_own_call(running, pbx):
+    await _ready(running, pbx)
+    pbx.play()
+    service = running.hub.telephony
+    async with asyncio.timeout(10):
+        while service.call_of_agent("101") is None or service.call_of_agent("101").answered_by != "101":  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    oleg = await running.browser("oleg")
+    await oleg.get("/calls")
+    resp, body = await oleg.post("/calls/transfer", {"extension": "103"})
+    assert resp.status == 409 and json.loads(body)["result"] == "no_such_call"
+    anna = await running.browser("anna")
+    await anna.get("/calls")
+    resp, body = await anna.post("/calls/transfer", {"extension": "103"})
+    assert resp.status == 200, body
+    [redirect] = [a for a in pbx.received if a.get("Action") == "Redirect"]
+    assert (redirect["Channel"], redirect["Exten"], redirect["Context"]) == (
+        "Local/talk@caller-00000000;1", "103", "agents")
+    resp, _ = await anna.post("/calls/transfer", {"extension": "103\r\nAction: Hangup"})
+    assert resp.status == 400
