@@ -176,8 +176,7 @@ async def run_worker(settings, speech, stop: asyncio.Event | None = None) -> int
     from speech.service import SpeechService
 
     engine = create_engine(settings.database)
-    service = SpeechService(speech, engine, session_factory(engine),
-                            recordings_dir=getattr(speech, "recordings_dir", None))
+    service = SpeechService(speech, engine, session_factory(engine))
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -145,10 +145,11 @@ class WorkerPool:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def transcribe(self, path: str | Path, agent_channel: int = 0) -> Result:
+    async def transcribe(self, path: str | Path, agent_channel: int = 0,
+                         legs: tuple[Path, Path] | None = None) -> Result:
         w = await self._idle.get()
         try:
-            w.conn.send(("job", str(path), agent_channel))
+            w.conn.send(("job", str(path), agent_channel, tuple(map(str, legs)) if legs else None))
             reply = await asyncio.wait_for(self._thread(w.conn.recv), self.job_timeout_s)
         except (EOFError, OSError, BrokenPipeError):
             self.stats.died += 1

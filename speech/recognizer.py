@@ -75,15 +75,32 @@ class Recognizer:
         words.extend(json.loads(rec.FinalResult()).get("result", []))
         return words
 
+    def _words(self, samples, rate: int, speaker: str) -> list[dict]:  # noqa: ANN001 - a numpy array
+        return [{"word": w["word"], "start": round(float(w["start"]), 3), "end": round(float(w["end"]), 3),
+                 "conf": min(1.0, max(0.0, float(w["conf"]))), "speaker": speaker}
+                for w in self.decode_pcm(to_model_pcm(samples, rate, self.rate))]
+
     def transcribe(self, path: str | Path, agent_channel: int = 0) -> Result:
+        """One file: stereo gives agent (``agent_channel``) and client, mono one speaker."""
         audio = read_wav(path)
         stereo = len(audio.channels) == 2
         words: list[dict] = []
         for c, samples in enumerate(audio.channels):
             speaker = ("agent" if c == agent_channel else "client") if stereo else "speaker"
-            for w in self.decode_pcm(to_model_pcm(samples, audio.rate, self.rate)):
-                words.append({"word": w["word"], "start": round(float(w["start"]), 3),
-                              "end": round(float(w["end"]), 3), "conf": min(1.0, max(0.0, float(w["conf"]))),
-                              "speaker": speaker})
+            words += self._words(samples, audio.rate, speaker)
         words.sort(key=lambda w: (w["start"], w["end"]))
         return Result(words, round(audio.duration_s, 3), len(audio.channels), audio.note)
+
+    def transcribe_legs(self, agent_path: str | Path, client_path: str | Path) -> Result:
+        """The two legs in two files (MixMonitor's r() and t()): one speaker each, on one time line."""
+        words: list[dict] = []
+        durations, notes = [], []
+        for path, speaker in ((agent_path, "agent"), (client_path, "client")):
+            audio = read_wav(path)
+            mono = audio.channels[0] if len(audio.channels) == 1 else sum(audio.channels) / len(audio.channels)
+            words += self._words(mono, audio.rate, speaker)
+            durations.append(audio.duration_s)
+            if audio.note:
+                notes.append(f"{Path(path).name}: {audio.note}")
+        words.sort(key=lambda w: (w["start"], w["end"]))
+        return Result(words, round(max(durations), 3), 2, "; ".join(notes) or None)

@@ -36,7 +36,7 @@ class SpeechService:
         self.sessions = sessions
         self.bus = bus
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.recordings_dir = recordings_dir
+        self.recordings_dir = recordings_dir or settings.recordings_dir
         self.matcher = PhraseMatcher(settings.phrases)
         self.pool: WorkerPool | None = None
         self.error: str | None = None
@@ -122,10 +122,20 @@ class SpeechService:
         p = Path(path)
         return p if p.is_absolute() or self.recordings_dir is None else self.recordings_dir / p
 
+    def legs(self, path: Path) -> tuple[Path, Path] | None:
+        """MixMonitor's r()/t() files beside the mixed one, when the suffixes are set and both files exist."""
+        a, c = self.settings.agent_leg_suffix, self.settings.client_leg_suffix
+        if not a or not c:
+            return None
+        agent, client = path.with_name(path.stem + a + path.suffix), path.with_name(path.stem + c + path.suffix)
+        return (agent, client) if agent.is_file() and client.is_file() else None
+
     async def _process(self, job: jobs.ClaimedJob, worker: str) -> None:
         assert self.pool is not None
+        path = self._resolve(job.path)
         try:
-            result = await self.pool.transcribe(self._resolve(job.path), self.settings.agent_channel)
+            legs = await asyncio.to_thread(self.legs, path)
+            result = await self.pool.transcribe(path, self.settings.agent_channel, legs)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 async with self.sessions() as s, s.begin():

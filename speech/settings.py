@@ -22,6 +22,11 @@ class SpeechSettings(BaseModel):
     max_jobs_per_worker: int = Field(default=200, ge=1)   # then the process is replaced (Vosk's memory grows)
     max_worker_rss_mb: int = Field(default=2000, ge=100)  # or when its memory passes this
     agent_channel: int = Field(default=0, ge=0, le=1)     # stereo recordings: the agent's channel (0 = left)
+    # MixMonitor's separate legs, r() and t(), beside the mixed file: with "-r" and "-t", a recording X.wav
+    # whose X-r.wav and X-t.wav exist is transcribed from those, one speaker each (X.wav is what is played).
+    agent_leg_suffix: str = Field(default="", max_length=40, pattern=r"^[\w.-]*$")
+    client_leg_suffix: str = Field(default="", max_length=40, pattern=r"^[\w.-]*$")
+    recordings_dir: Path | None = None    # relative recording paths are read from here
     max_attempts: int = Field(default=3, ge=1, le=20)
     lease_s: float = Field(default=120.0, gt=1)           # a silent worker's job is taken back after this
     job_timeout_s: float = Field(default=1800.0, gt=1)    # one recording may take this long to decode

@@ -1,9 +1,10 @@
 """The body of one worker process: load the Vosk model once, then decode recordings sent over a pipe.
 
 Started with the ``spawn`` method (a clean interpreter: no inherited event loop, sockets or database
-connections). Messages in: ``("job", path, agent_channel)`` or ``None`` to stop. Messages out: ``("ready", pid,
-rss_mb)``, ``("error", reason)`` when the model cannot be loaded, then per job ``("ok", result, rss_mb)``,
-``("bad", reason, rss_mb)`` for a recording that cannot be read (permanent) or ``("crash", reason, rss_mb)``.
+connections). Messages in: ``("job", path, agent_channel, legs)`` (legs: None, or the agent's and the
+client's files) or ``None`` to stop. Messages out: ``("ready", pid, rss_mb)``, ``("error", reason)`` when the
+model cannot be loaded, then per job ``("ok", result, rss_mb)``, ``("bad", reason, rss_mb)`` for a recording
+that cannot be read (permanent) or ``("crash", reason, rss_mb)``.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ def main(conn: Connection, model_path: str) -> None:
         if msg is None:
             conn.close()
             return
-        _, path, agent_channel = msg
+        _, path, agent_channel, legs = msg
         try:
-            result = recognizer.transcribe(path, agent_channel)
+            result = recognizer.transcribe_legs(*legs) if legs else recognizer.transcribe(path, agent_channel)
             reply = ("ok", asdict(result), _rss_mb())
         except AudioError as exc:
             reply = ("bad", str(exc), _rss_mb())

@@ -175,3 +175,26 @@ async def test_a_model_that_cannot_load_is_reported(db, tmp_path):
 
 async def _failed(service: SpeechService) -> bool:
     return service.state == "failed"
+
+
+async def test_mixmonitor_legs_beside_the_mixed_file_give_agent_and_client(db, model_path, tmp_path):
+    mixed = tmp_path / "1795391275.106.wav"
+    mixed.write_bytes(RING.read_bytes())  # what the call page plays
+    (tmp_path / "1795391275.106-r.wav").write_bytes(RING.read_bytes())  # r(): the agent's leg
+    (tmp_path / "1795391275.106-t.wav").write_bytes(TRANSFER.read_bytes())  # t(): the client's leg
+    async with db.sessions() as s, s.begin():
+        call_id, rec_id = await add_call(s, mixed.name)  # a relative path, read from recordings_dir
+    service = service_for(db, model_path, agent_leg_suffix="-r", client_leg_suffix="-t", recordings_dir=tmp_path)
+    await service.start()
+    try:
+        await service.enqueue_call(call_id)
+        await wait_for(lambda: _done(db, rec_id))
+    finally:
+        await service.stop()
+    async with db.sessions() as s:
+        words = (await s.execute(select(SpeechWord).order_by(SpeechWord.position))).scalars().all()
+        channels = (await s.execute(select(Recording.channels))).scalar_one()
+    assert channels == 2 and {w.speaker for w in words} == {"agent", "client"}
+    assert all(w.end_s <= duration(TRANSFER) + 0.05 for w in words if w.speaker == "client")
+    assert max(w.end_s for w in words if w.speaker == "agent") > duration(TRANSFER)
+    assert [w.start_s for w in words] == sorted(w.start_s for w in words)
