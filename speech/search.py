@@ -11,6 +11,7 @@ Hits carry an HTML snippet with the matches in ``<mark>``; the transcript text i
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,7 +26,7 @@ from crm_core.models.speech import SpeechDocument
 from speech.analytics import stem, tokens
 
 START, STOP = "\x02", "\x03"
-_INSTALLED: set[int] = set()
+_INSTALLED: weakref.WeakSet = weakref.WeakSet()  # engines whose connections get the FTS file attached
 
 
 def call_scope(actor: Actor) -> ColumnElement[bool]:
@@ -50,9 +51,9 @@ def fts_file(engine: AsyncEngine) -> str:
 
 def install(engine: AsyncEngine) -> None:
     """Attach the FTS5 file to every SQLite connection this engine hands out (no-op on PostgreSQL)."""
-    if engine.dialect.name != "sqlite" or id(engine.sync_engine) in _INSTALLED:
+    if engine.dialect.name != "sqlite" or engine.sync_engine in _INSTALLED:
         return
-    _INSTALLED.add(id(engine.sync_engine))
+    _INSTALLED.add(engine.sync_engine)
     path = fts_file(engine)
 
     @event.listens_for(engine.sync_engine, "checkout")

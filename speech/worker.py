@@ -39,8 +39,8 @@ def main(conn: Connection, model_path: str) -> None:
         if msg is None:
             conn.close()
             return
-        _, path, agent_channel, legs = msg
         try:
+            _, path, agent_channel, legs = msg
             result = recognizer.transcribe_legs(*legs) if legs else recognizer.transcribe(path, agent_channel)
             reply = ("ok", asdict(result), _rss_mb())
         except AudioError as exc:
