@@ -537,3 +537,137 @@ async def funnel(session: AsyncSession, actor: Actor, *, department_id: int | No
         by_stage_q = by_stage_q.where(Deal.department_id == department_id)
     by_stage = [(n, bool(p), c) for n, p, c in await session.execute(by_stage_q)]
     return Funnel(received, deals, positive, by_stage)
+
+
+# ---------------------------------------------------------------- cold calls to owner leads
+
+class ColdCallSettings(BaseModel):
+    """The ``[agency]`` settings of the cold-call process (defaults until the section exists)."""
+
+    retry_after_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    viewing_due_hours: int = Field(default=24, ge=1, le=24 * 30)
+    lead_source: str = Field(default="Собственник (холодный обзвон)", max_length=200)
+
+
+COLD_OUTCOMES = ("no_answer", "busy", "refused", "reached")
+
+
+@dataclass(frozen=True, slots=True)
+class ColdCallOutcome:
+    lead_id: int
+    status: str  # calling | gave_up | refused | reached
+    retry_at: datetime | None = None
+    inquiry_id: int | None = None
+    agent_id: int | None = None
+    viewing_task_id: int | None = None
+
+
+def cold_task_scope(actor: Actor):  # noqa: ANN201 - a WHERE clause
+    """Cold-call tasks: the call-center department's (any of its people), one's own, or all (administrator)."""
+    from sqlalchemy import false, or_, true
+
+    if actor.is_admin:
+        return true()
+    if actor.role == Role.DIRECTOR:
+        return false()
+    mine = Task.assignee_id == actor.user_id
+    if actor.department_id is None:
+        return mine
+    return or_(mine, Task.department_id == actor.department_id)
+
+
+async def cold_call_result(sessions: async_sessionmaker[AsyncSession], bus, actor: Actor, task_id: int,  # noqa: ANN001
+                           outcome: str, *, settings: ColdCallSettings | None = None, note: str | None = None,
+                           now: datetime | None = None) -> ColdCallOutcome:
+    """The caller's mark on a cold call. No answer / busy: the same task comes back after the set time, until
+    the tries run out. Refused: closed. Reached and willing: the owner's inquiry about the property is opened
+    and goes through routing (territory, type, price… or a claim offered to all agents); the agent it reaches
+    gets a «назначить просмотр» task with the property and the owner attached."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bus.events import InquiryOpened
+    from crm_core.models import Channel
+    from crm_core.models.agency import OwnerLead
+
+    settings = settings or ColdCallSettings()
+    if outcome not in COLD_OUTCOMES:
+        raise DealError("outcome", "no_answer, busy, refused or reached")
+    now = now or utcnow()
+    note = (note or "").strip()[:2000] or None
+    async with sessions() as s, s.begin():
+        task = (await s.execute(select(Task).where(Task.id == task_id, Task.kind == "cold_call",
+                                                   cold_task_scope(actor)))).scalar_one_or_none()
+        if task is None:
+            raise NotFound("task")
+        lead = (await s.execute(select(OwnerLead).where(OwnerLead.task_id == task.id))).scalar_one_or_none()
+        if lead is None:
+            raise NotFound("lead")
+        if actor.role == Role.DIRECTOR:
+            raise Forbidden("task")
+        attempts = task.attempts + 1
+        if outcome in ("no_answer", "busy"):
+            gave_up = attempts >= settings.max_attempts
+            retry_at = None if gave_up else now + timedelta(minutes=settings.retry_after_minutes)
+            won = await s.execute(update(Task).where(Task.id == task.id, Task.status == "open",
+                                                     Task.attempts == task.attempts)
+                                  .values(attempts=attempts, status="failed" if gave_up else "open",
+                                          due_at=retry_at or task.due_at, assignee_id=None)
+                                  .execution_options(synchronize_session=False))
+            if won.rowcount != 1:
+                raise DealError("outcome", "this call was already marked")
+            lead.attempts, lead.status, lead.updated_at = attempts, "gave_up" if gave_up else "calling", now
+            log.info("cold call task=%s %s attempt=%s retry_at=%s by user=%s", task.id, outcome, attempts, retry_at,
+                     actor.user_id)
+            return ColdCallOutcome(lead.id, lead.status, retry_at)
+        won = await s.execute(update(Task).where(Task.id == task.id, Task.status == "open")
+                              .values(attempts=attempts, status="done", assignee_id=actor.user_id)
+                              .execution_options(synchronize_session=False))
+        if won.rowcount != 1:
+            raise DealError("outcome", "this call was already marked")
+        lead.attempts, lead.updated_at = attempts, now
+        if outcome == "refused":
+            lead.status = "refused"
+            if note:
+                s.add(TimelineEntry(client_id=task.client_id, at=now, kind="cold_call", actor_id=actor.user_id,
+                                    summary=f"Отказ: {note}"[:200]))
+            return ColdCallOutcome(lead.id, "refused")
+        lead.status = "reached"
+        prop = await s.get(Property, lead.property_id)
+        assert prop is not None
+        inquiry = Inquiry(client_id=task.client_id, channel=Channel.MANUAL, external_id=f"owner-lead:{lead.id}",
+                          thread_key=f"owner-lead:{lead.id}", subject=f"Собственник: {prop.address}"[:500],
+                          source=lead.source or settings.lead_source, property_id=prop.id, created_at=now,
+                          updated_at=now, last_action_at=now)
+        s.add(inquiry)
+        await s.flush()
+        s.add(InquiryEvent(inquiry_id=inquiry.id, at=now, actor_id=actor.user_id, kind="opened", note=note,
+                           data={"channel": "manual", "source": inquiry.source, "owner_lead": lead.id}))
+        s.add(TimelineEntry(client_id=task.client_id, at=now, kind="inquiry_opened", channel="manual",
+                            inquiry_id=inquiry.id, ref_id=inquiry.id, actor_id=actor.user_id,
+                            summary=inquiry.subject or ""))
+        inquiry_id, client_id, lead_id = inquiry.id, task.client_id, lead.id
+    await bus.publish(InquiryOpened(inquiry_id, client_id or 0, "manual", f"owner-lead:{lead_id}"))
+    async with sessions() as s, s.begin():
+        inquiry = await s.get(Inquiry, inquiry_id)
+        prop = await s.get(Property, inquiry.property_id)
+        agent_id = inquiry.owner_id
+        department_id = inquiry.department_id
+        if agent_id is not None:
+            prop.agent_id = agent_id
+            prop.department_id = (await s.execute(select(User.department_id).where(User.id == agent_id))).scalar()
+        viewing = Task(kind="viewing", status="open", client_id=client_id, inquiry_id=inquiry_id,
+                       assignee_id=agent_id, department_id=department_id or prop.department_id,
+                       due_at=now + timedelta(hours=settings.viewing_due_hours),
+                       note=f"Назначить просмотр: {prop.address}"[:2000], created_at=now)
+        s.add(viewing)
+        await s.flush()
+        s.add(TimelineEntry(client_id=client_id, at=now, kind="viewing_task", inquiry_id=inquiry_id, ref_id=viewing.id,
+                            actor_id=actor.user_id, summary=viewing.note[:200]))
+        viewing_id = viewing.id
+    log.info("cold call task=%s reached: inquiry=%s agent=%s viewing task=%s", task_id, inquiry_id, agent_id,
+             viewing_id)
+    return ColdCallOutcome(lead_id, "reached", None, inquiry_id, agent_id, viewing_id)
+

@@ -8,13 +8,16 @@ administrator has all. Out of reach is "not found" (404), as everywhere.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
@@ -24,8 +27,25 @@ from sqlalchemy.orm import aliased
 from crm_core.access import Actor, Forbidden, NotFound, get_client, get_inquiry, inquiry_scope
 from crm_core.call_queries import call_scope
 from crm_core.forms import blank_to_none
-from crm_core.models import Call, Client, Department, Inquiry, InquiryEvent, Property, Role, TimelineEntry, User, utcnow
-from crm_core.models.agency import PropertyLink
+from crm_core.importer.reading import TooLong, open_sheet
+from crm_core.importer.report import ImportFileError
+from crm_core.models import (
+    Call,
+    Client,
+    Contact,
+    ContactKind,
+    Department,
+    Inquiry,
+    InquiryEvent,
+    Property,
+    Role,
+    Task,
+    TimelineEntry,
+    User,
+    utcnow,
+)
+from crm_core.models.agency import OwnerLead, PropertyLink
+from crm_core.phones import try_normalize_phone
 
 log = logging.getLogger("hub.properties")
 
@@ -421,3 +441,223 @@ async def link_call(sessions: async_sessionmaker[AsyncSession], actor: Actor, ca
                                 summary=prop.address[:200]))
     log.info("property=%s linked to call=%s by user=%s", property_id, call_id, actor.user_id)
     return True
+
+
+# ---------------------------------------------------------------- owner leads in bulk (the INTRUM process)
+
+LEAD_FIELDS = ("address", "phone", "owner_name", "district", "metro", "property_type", "deal_type", "price",
+               "liquidity", "lat", "lon", "source")
+_LEAD_ALIASES = {
+    "address": ("адрес", "адрес объекта", "address", "object address"),
+    "phone": ("телефон", "телефон собственника", "тел", "тел собственника", "контактный телефон", "phone",
+              "owner phone", "mobile"),
+    "owner_name": ("собственник", "владелец", "имя", "фио", "имя собственника", "owner", "owner name", "name"),
+    "district": ("район", "district", "area"),
+    "metro": ("метро", "станция метро", "metro", "subway"),
+    "property_type": ("тип", "тип объекта", "вид объекта", "type", "property type"),
+    "deal_type": ("сделка", "тип сделки", "вид сделки", "deal", "deal type"),
+    "price": ("цена", "стоимость", "цена руб", "price"),
+    "liquidity": ("ликвидность", "liquidity"),
+    "lat": ("широта", "lat", "latitude"),
+    "lon": ("долгота", "lon", "lng", "longitude"),
+    "source": ("источник", "source", "площадка", "портал"),
+}
+_VALUE_ALIASES = {
+    "property_type": {"квартира": "flat", "комната": "room", "дом": "house", "таунхаус": "townhouse",
+                      "участок": "land", "земля": "land", "офис": "office", "торговое помещение": "retail",
+                      "магазин": "retail", "склад": "warehouse", "гараж": "garage", "другое": "other"},
+    "deal_type": {"продажа": "sale", "аренда": "rent", "продам": "sale", "сдам": "rent"},
+    "liquidity": {"высокая": "high", "средняя": "medium", "низкая": "low"},
+}
+LEAD_CHUNK = 1000
+
+
+def _header_key(text: str) -> str:
+    return " ".join(re.sub(r"[^\w]+", " ", text.lower().replace("ё", "е")).split())
+
+
+def lead_columns(header: list[str]) -> dict[int, str]:
+    """Column index → lead field, by the header's Russian or English names; address and phone required."""
+    lookup = {_header_key(alias): name for name, aliases in _LEAD_ALIASES.items() for alias in aliases}
+    columns: dict[int, str] = {}
+    for i, title in enumerate(header):
+        name = lookup.get(_header_key(str(title)))
+        if name and name not in columns.values():
+            columns[i] = name
+    missing = [f for f in ("address", "phone") if f not in columns.values()]
+    if missing:
+        raise ImportFileError("нет столбцов: " + ", ".join({"address": "Адрес", "phone": "Телефон"}[m]
+                                                           for m in missing))
+    return columns
+
+
+class LeadRow(PropertyInput):
+    """One owner lead: a property with its owner's phone (the de-duplication key with the address)."""
+
+    phone: str = Field(min_length=1, max_length=40)
+    owner_name: str | None = Field(default=None, max_length=300)
+    source: str | None = Field(default=None, max_length=200)
+
+    @field_validator("property_type", "deal_type", "liquidity", mode="before")
+    @classmethod
+    def _russian_values(cls, v: object, info) -> object:  # noqa: ANN001
+        if isinstance(v, str):
+            key = v.strip().lower().replace("ё", "е")
+            return _VALUE_ALIASES[info.field_name].get(key, key or None)
+        return v
+
+
+@dataclass(frozen=True, slots=True)
+class LeadError:
+    row: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"строка {self.row}, {self.field}: {self.message}"
+
+
+@dataclass(slots=True)
+class LeadImportReport:
+    rows: int = 0
+    created: int = 0
+    duplicates: int = 0
+    errors: list[LeadError] = dataclass_field(default_factory=list)
+    lead_ids: list[int] = dataclass_field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"строк: {self.rows}, новых объектов: {self.created}, повторов: {self.duplicates}, "
+                f"ошибок: {len(self.errors)}")
+
+
+def _parse_lead(number: int, raw: dict[str, object], region: str) -> tuple[LeadRow | None, str | None,
+                                                                              list[LeadError]]:
+    data = {k: None if v is None else ("x" * 1001 if isinstance(v, TooLong) else str(v)) for k, v in raw.items()}
+    try:
+        row = LeadRow.model_validate(data)
+    except ValidationError as exc:
+        return None, None, [LeadError(number, str(e["loc"][0]) if e["loc"] else e["type"], e["msg"])
+                            for e in exc.errors(include_input=False)]
+    phone = try_normalize_phone(row.phone, region)
+    if phone is None:
+        return None, None, [LeadError(number, "phone", "not a phone number")]
+    return row, phone, []
+
+
+async def import_owner_leads(sessions: async_sessionmaker[AsyncSession], rows: AsyncIterator[list[tuple[int, dict]]],
+                             *, department_id: int | None, source: str | None = None, region: str = "RU",
+                             now: datetime | None = None, actor_id: int | None = None) -> LeadImportReport:
+    """Owner leads from a file or the API, in chunks: each new (address, owner phone) becomes a property with its
+    owner client and one cold-call task for the call-center department; a known pair is a repeat, never a
+    second lead. Each chunk is one transaction; a chunk that collides with a simultaneous import is redone."""
+    report = LeadImportReport()
+    seen: set[tuple[str, str]] = set()
+    async for chunk in rows:
+        parsed: list[tuple[int, LeadRow, str, str]] = []
+        for number, raw in chunk:
+            report.rows += 1
+            row, phone, errors = _parse_lead(number, raw, region)
+            if errors:
+                report.errors.extend(errors)
+                continue
+            assert row is not None and phone is not None
+            key = (address_key(row.address), phone)
+            if key in seen:
+                report.duplicates += 1
+                continue
+            seen.add(key)
+            parsed.append((number, row, key[0], phone))
+        for attempt in range(3):
+            try:
+                created, repeats, ids = await _store_leads(sessions, parsed, department_id=department_id,
+                                                           source=source, now=now or utcnow(), actor_id=actor_id)
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        report.created += created
+        report.duplicates += repeats
+        report.lead_ids.extend(ids)
+    log.info("owner leads imported: %s", report.summary())
+    return report
+
+
+async def _store_leads(sessions: async_sessionmaker[AsyncSession], parsed: list[tuple[int, LeadRow, str, str]], *,
+                       department_id: int | None, source: str | None, now: datetime, actor_id: int | None
+                       ) -> tuple[int, int, list[int]]:
+    if not parsed:
+        return 0, 0, []
+    async with sessions() as s, s.begin():
+        phones = {p for _, _, _, p in parsed}
+        known = set((await s.execute(select(OwnerLead.address_key, OwnerLead.phone).where(
+            OwnerLead.phone.in_(phones), OwnerLead.address_key.in_({a for _, _, a, _ in parsed})))).all())
+        fresh = [item for item in parsed if (item[2], item[3]) not in known]
+        owners = dict((await s.execute(select(Contact.value, Contact.client_id).where(
+            Contact.kind == ContactKind.PHONE, Contact.value.in_({p for _, _, _, p in fresh})))).all())
+        new_clients: dict[str, Client] = {}
+        for _, row, _, phone in fresh:
+            if phone not in owners and phone not in new_clients:
+                new_clients[phone] = Client(name=(row.owner_name or "")[:300], created_at=now)
+        s.add_all(new_clients.values())
+        await s.flush()
+        s.add_all(Contact(client_id=c.id, kind=ContactKind.PHONE, value=p, label="собственник")
+                  for p, c in new_clients.items())
+        owners.update({p: c.id for p, c in new_clients.items()})
+        props, tasks = [], []
+        for _, row, key, phone in fresh:
+            prop = Property(address=row.address, address_key=key, department_id=None, agent_id=None)
+            _apply(prop, row)
+            prop.owner_client_id = owners[phone]
+            props.append(prop)
+            tasks.append(Task(kind="cold_call", status="open", client_id=owners[phone], department_id=department_id,
+                              due_at=now, phone=phone, note=row.address[:2000], created_at=now))
+        s.add_all(props)
+        s.add_all(tasks)
+        await s.flush()
+        leads = [OwnerLead(address_key=key, phone=phone, owner_name=row.owner_name, property_id=prop.id,
+                           department_id=department_id, source=(row.source or source or None),
+                           task_id=task.id, created_at=now, updated_at=now)
+                 for (_, row, key, phone), prop, task in zip(fresh, props, tasks, strict=True)]
+        s.add_all(leads)
+        s.add_all(TimelineEntry(client_id=prop.owner_client_id, at=now, kind="property_added", ref_id=prop.id,
+                                actor_id=actor_id, summary=prop.address[:200]) for prop in props)
+        await s.flush()
+        return len(fresh), len(parsed) - len(fresh), [lead.id for lead in leads]
+
+
+def read_lead_file(data: bytes, filename: str) -> Iterator[list[tuple[int, dict]]]:
+    """Chunks of (row number, {field: cell}) from a CSV or XLSX upload (synchronous: run it in a thread)."""
+    sheet = open_sheet(data, filename)
+    columns: dict[int, str] | None = None
+    chunk: list[tuple[int, dict]] = []
+    for number, cells in sheet.rows:
+        if columns is None:
+            if not any(str(c).strip() for c in cells):
+                continue
+            columns = lead_columns([str(c) for c in cells])
+            continue
+        if not any(str(c).strip() for c in cells):
+            continue
+        chunk.append((number, {name: cells[i] if i < len(cells) else "" for i, name in columns.items()}))
+        if len(chunk) >= LEAD_CHUNK:
+            yield chunk
+            chunk = []
+    if columns is None:
+        raise ImportFileError("в файле нет строки заголовков")
+    if chunk:
+        yield chunk
+
+
+async def chunks_in_thread(chunks: Iterator[list[tuple[int, dict]]]) -> AsyncIterator[list[tuple[int, dict]]]:
+    """Read the next chunk of a file in a worker thread, so parsing never blocks the event loop."""
+    done = object()
+    while True:
+        chunk = await asyncio.to_thread(next, chunks, done)
+        if chunk is done:
+            return
+        yield chunk  # type: ignore[misc]
+
+
+async def chunks_of(items: list[tuple[int, dict]]) -> AsyncIterator[list[tuple[int, dict]]]:
+    for start in range(0, len(items), LEAD_CHUNK):
+        yield items[start:start + LEAD_CHUNK]

@@ -40,6 +40,7 @@ PEOPLE = [
     ("root", Role.ADMIN, None), ("anna", Role.AGENT, "sales"), ("oleg", Role.AGENT, "sales"),
     ("maria", Role.AGENT, "rent"), ("boss", Role.DEPT_HEAD, "sales"), ("mgr", Role.DEPT_MANAGER, "rent"),
     ("director", Role.DIRECTOR, "sales"), ("spbagent", Role.AGENT, "north"), ("spbhead", Role.DEPT_HEAD, "north"),
+    ("caller", Role.AGENT, "cc"),
 ]
 
 
@@ -51,8 +52,8 @@ async def world(db, bus) -> World:  # noqa: ANN001
         s.add_all([moscow, spb])
         await s.flush()
         for key, name, division in (("sales", "Продажи", moscow), ("rent", "Аренда", moscow),
-                                    ("north", "Север", spb)):
-            d = Department(name=name, division_id=division.id)
+                                    ("north", "Север", spb), ("cc", "Колл-центр", None)):
+            d = Department(name=name, division_id=division.id if division else None)
             s.add(d)
             await s.flush()
             w.departments[key] = d.id
