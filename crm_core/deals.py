@@ -13,7 +13,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -541,13 +542,21 @@ async def funnel(session: AsyncSession, actor: Actor, *, department_id: int | No
 
 # ---------------------------------------------------------------- cold calls to owner leads
 
-class ColdCallSettings(BaseModel):
-    """The ``[agency]`` settings of the cold-call process (defaults until the section exists)."""
+class AgencySettings(BaseSettings):
+    """The ``[agency]`` settings section. Until config/settings.py has it, read from the environment
+    (``HUB_AGENCY__RETRY_AFTER_MINUTES``, ``HUB_AGENCY__IMPORT_TOKEN`` …) with these defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_AGENCY__", extra="forbid", frozen=True)
 
     retry_after_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     max_attempts: int = Field(default=5, ge=1, le=50)
     viewing_due_hours: int = Field(default=24, ge=1, le=24 * 30)
     lead_source: str = Field(default="Собственник (холодный обзвон)", max_length=200)
+    import_token: SecretStr | None = Field(default=None, description="Bearer token of POST /api/agency/owner-leads")
+    call_center_department: int | None = Field(default=None, description="Department that gets cold calls")
+
+
+ColdCallSettings = AgencySettings
 
 
 COLD_OUTCOMES = ("no_answer", "busy", "refused", "reached")

@@ -4,25 +4,33 @@ links from an inquiry or a call. Access is crm_core.properties' (out of reach �
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from decimal import Decimal
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
+from crm_core import deals
 from crm_core import properties as P
-from crm_core.models import Client, Role, User
+from crm_core.importer.limits import MAX_FILE_BYTES
+from crm_core.importer.report import ImportFileError
+from crm_core.models import Client, Department, Inquiry, Property, Role, Task, User, utcnow
+from crm_core.models.agency import OwnerLead
 from web.feature_views.agency import WORKERS, field_errors, form_of, int_param, render
 from web.features import NavItem
-from web.guard import allow
+from web.guard import allow, csrf_exempt, public
 from web.i18n import add_texts
-from web.keys import ACTOR, LOCALE, sessions
+from web.keys import ACTOR, HUB, LOCALE, sessions
 
 log = logging.getLogger("hub.web.properties")
 
-NAV = [NavItem("/properties", "agency.nav_properties", order=26)]
+NAV = [NavItem("/properties", "agency.nav_properties", order=26),
+       NavItem("/leads", "agency.nav_leads", roles=frozenset(WORKERS), order=27)]
+MANAGERS = (Role.ADMIN, Role.DEPT_HEAD, Role.DEPT_MANAGER)
+MAX_API_ITEMS = 10_000
 
 add_texts({
     "agency.nav_properties": ("Объекты", "Properties"),
@@ -68,6 +76,29 @@ add_texts({
     "agency.liq.high": ("высокая", "high"),
     "agency.liq.medium": ("средняя", "medium"),
     "agency.liq.low": ("низкая", "low"),
+    "agency.nav_leads": ("Обзвон", "Cold calls"),
+    "agency.leads_title": ("Обзвон собственников", "Calling owners"),
+    "agency.leads_none": ("Звонить некому", "Nobody to call"),
+    "agency.leads_import": ("Загрузить собственников (CSV/XLSX)", "Upload owners (CSV/XLSX)"),
+    "agency.leads_file": ("Файл", "File"),
+    "agency.leads_department": ("Кто обзванивает (отдел)", "Who calls (department)"),
+    "agency.leads_source": ("Источник", "Source"),
+    "agency.leads_report": ("Строк: {rows}, новых объектов: {created}, повторов: {duplicates}, ошибок: {errors}",
+                            "Rows: {rows}, new properties: {created}, repeats: {duplicates}, errors: {errors}"),
+    "agency.leads_due": ("Пора звонить", "Due now"),
+    "agency.leads_later": ("Позже", "Later"),
+    "agency.leads_attempts": ("Попыток", "Attempts"),
+    "agency.out.no_answer": ("Не ответил", "No answer"),
+    "agency.out.busy": ("Занято", "Busy"),
+    "agency.out.refused": ("Отказ", "Refused"),
+    "agency.out.reached": ("Дозвонились: готов к показу", "Reached: willing"),
+    "agency.lead.calling": ("Перезвоним позже", "We will call again"),
+    "agency.lead.gave_up": ("Попытки исчерпаны", "Out of tries"),
+    "agency.lead.refused": ("Собственник отказался", "The owner refused"),
+    "agency.lead.reached": ("Обращение собственника передано агенту", "The owner's inquiry went to an agent"),
+    "agency.my_viewings": ("Назначить просмотр", "Arrange a viewing"),
+    "timeline.cold_call": ("Холодный звонок", "Cold call"),
+    "timeline.viewing_task": ("Задача: назначить просмотр", "Task: arrange a viewing"),
 })
 
 FIELDS = ("address", "district", "metro", "lat", "lon", "property_type", "deal_type", "price", "liquidity",
@@ -233,7 +264,142 @@ async def link_call(request: web.Request) -> web.StreamResponse:
     return web.json_response({"ok": True, "linked": created, "locale": request.get(LOCALE, "ru")})
 
 
+# ---------------------------------------------------------------- owner leads and cold calls
+
+def agency_settings(request: web.Request) -> deals.AgencySettings:
+    """The [agency] section when config/settings.py has it; until then, the environment and defaults."""
+    return getattr(request.app[HUB].settings, "agency", None) or deals.AgencySettings()
+
+
+@allow(*WORKERS)
+async def leads_page(request: web.Request) -> web.StreamResponse:
+    actor = request[ACTOR]
+    now = utcnow()
+    async with sessions(request)() as s:
+        rows = (await s.execute(
+            select(Task, OwnerLead, Property.address, Property.district, Property.price, Client.name)
+            .join(OwnerLead, OwnerLead.task_id == Task.id)
+            .join(Property, Property.id == OwnerLead.property_id)
+            .outerjoin(Client, Client.id == Task.client_id)
+            .where(Task.kind == "cold_call", Task.status == "open", deals.cold_task_scope(actor))
+            .order_by(Task.due_at, Task.id).limit(200)
+        )).all()
+        viewings = (await s.execute(
+            select(Task).outerjoin(Inquiry, Inquiry.id == Task.inquiry_id)
+            .where(Task.kind == "viewing", Task.status == "open",
+                   or_(Task.assignee_id == actor.user_id,
+                       and_(Task.assignee_id.is_(None), Inquiry.owner_id == actor.user_id)))
+            .order_by(Task.due_at).limit(100)
+        )).scalars().all()
+    return render(request, "agency_leads.html", {
+        "rows": rows, "now": now, "viewings": viewings, "outcomes": deals.COLD_OUTCOMES,
+        "can_import": actor.role in MANAGERS, "notice": request.query.get("notice"),
+    })
+
+
+@allow(*WORKERS)
+async def lead_outcome(request: web.Request) -> web.StreamResponse:
+    task_id = int_param(request)
+    form = await form_of(request)
+    hub = request.app[HUB]
+    try:
+        out = await deals.cold_call_result(hub.database.sessions, hub.bus, request[ACTOR], task_id,
+                                           form.get("outcome", ""), settings=agency_settings(request),
+                                           note=form.get("note"))
+    except deals.DealError as exc:
+        raise web.HTTPUnprocessableEntity(text=str(exc)) from None
+    raise web.HTTPSeeOther(f"/leads?notice={out.status}")
+
+
+async def _departments(request: web.Request) -> list[tuple[int, str]]:
+    actor = request[ACTOR]
+    stmt = select(Department.id, Department.name).order_by(Department.name)
+    if not actor.is_admin:
+        stmt = stmt.where(Department.id == actor.department_id)
+    async with sessions(request)() as s:
+        return [(r[0], r[1]) for r in await s.execute(stmt)]
+
+
+@allow(*MANAGERS)
+async def leads_import_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "agency_leads_import.html", {"departments": await _departments(request),
+                                                        "report": None, "error": None, "form": {}})
+
+
+@allow(*MANAGERS)
+async def leads_import(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    upload = form.get("file")
+    departments = await _departments(request)
+    raw = str(form.get("department", ""))
+    department_id = int(raw) if raw.isdigit() else None
+    fields = {"department": raw, "source": str(form.get("source", ""))[:200]}
+    error = None
+    if department_id not in {d for d, _ in departments}:
+        error = "department: выберите отдел"
+    elif not isinstance(upload, web.FileField):
+        error = "file: выберите файл"
+    if error:
+        return render(request, "agency_leads_import.html", {"departments": departments, "report": None,
+                                                            "error": error, "form": fields}, status=422)
+    data = upload.file.read(MAX_FILE_BYTES + 1)
+    try:
+        report = await P.import_owner_leads(
+            sessions(request), P.chunks_in_thread(P.read_lead_file(data, upload.filename or "")),
+            department_id=department_id, source=fields["source"] or None,
+            region=request.app[HUB].settings.phones.default_region, actor_id=request[ACTOR].user_id)
+    except ImportFileError as exc:
+        return render(request, "agency_leads_import.html", {"departments": departments, "report": None,
+                                                            "error": f"file: {exc}", "form": fields}, status=422)
+    log.info("owner leads uploaded by user=%s: %s", request[ACTOR].user_id, report.summary())
+    return render(request, "agency_leads_import.html", {"departments": departments, "report": report,
+                                                        "error": None, "form": fields})
+
+
+@public
+@csrf_exempt
+async def leads_api(request: web.Request) -> web.StreamResponse:
+    """POST /api/agency/owner-leads with ``Authorization: Bearer <token>``: {"items": [{address, phone, …}],
+    "source": "…", "department_id": N}. Off (404) until a token is configured."""
+    settings = agency_settings(request)
+    token = settings.import_token.get_secret_value() if settings.import_token else ""
+    if not token:
+        raise web.HTTPNotFound()
+    sent = request.headers.get("Authorization", "")
+    if not sent.startswith("Bearer ") or not hmac.compare_digest(sent[7:].encode(), token.encode()):
+        log.warning("owner-leads API: bad token from %s", request.remote)
+        return web.json_response({"error": "invalid token"}, status=401, headers={"WWW-Authenticate": "Bearer"})
+    try:
+        body = await request.json()
+    except ValueError:
+        return web.json_response({"error": "body: not JSON"}, status=400)
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not items:
+        return web.json_response({"error": "items: a non-empty list is required"}, status=422)
+    if len(items) > MAX_API_ITEMS:
+        return web.json_response({"error": f"items: at most {MAX_API_ITEMS} per request"}, status=413)
+    department_id = body.get("department_id", settings.call_center_department)
+    if department_id is not None:
+        async with sessions(request)() as s:
+            if not isinstance(department_id, int) or await s.get(Department, department_id) is None:
+                return web.json_response({"error": "department_id: no such department"}, status=422)
+    source = body.get("source")
+    rows = [(n, {k: v for k, v in item.items() if k in P.LEAD_FIELDS} if isinstance(item, dict) else {})
+            for n, item in enumerate(items, start=1)]
+    report = await P.import_owner_leads(sessions(request), P.chunks_of(rows), department_id=department_id,
+                                        source=str(source)[:200] if source else None,
+                                        region=request.app[HUB].settings.phones.default_region)
+    return web.json_response({"rows": report.rows, "created": report.created, "duplicates": report.duplicates,
+                              "errors": [{"item": e.row, "field": e.field, "message": e.message}
+                                         for e in report.errors[:1000]]}, dumps=_dumps)
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/leads", leads_page)
+    router.add_post(r"/leads/tasks/{id:\d+}", lead_outcome)
+    router.add_get("/leads/import", leads_import_page)
+    router.add_post("/leads/import", leads_import)
+    router.add_post("/api/agency/owner-leads", leads_api)
     router.add_get("/properties", properties_page)
     router.add_get("/properties/search", search_json)
     router.add_get("/properties/new", new_property_page)
