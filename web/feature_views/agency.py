@@ -22,7 +22,7 @@ from crm_core import deals
 from crm_core.access import NotFound, check_inquiry_write, get_inquiry
 from crm_core.deals import DealError, ResultInput, StepInput
 from crm_core.manual_intake import KINDS, ManualInquiry, SourceChange, register, set_source
-from crm_core.models import Department, Role, User
+from crm_core.models import Department, Role, User, utcnow
 from crm_core.models.agency import Deal, DealStep
 from crm_core.properties import PropertyRow, search_properties
 from web.features import NavItem
@@ -37,6 +37,7 @@ WORKERS = (Role.AGENT, Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.ADMIN)
 NAV = [
     NavItem("/deals", "agency.nav_deals", order=22),
     NavItem("/intake/manual", "agency.nav_manual", roles=frozenset(WORKERS), order=24),
+    NavItem("/control", "agency.nav_control", roles=frozenset(deals.CONTROL_ROLES), order=28),
     NavItem("/admin/stages", "agency.nav_stages", roles=frozenset({Role.ADMIN}), order=62),
     NavItem("/admin/results", "agency.nav_results", roles=frozenset({Role.ADMIN}), order=63),
 ]
@@ -138,6 +139,17 @@ add_texts({
     "agency.linked": ("Объект привязан", "Property linked"),
     "agency.nothing_found": ("Ничего не найдено", "Nothing found"),
     "agency.work_link": ("Сделка, объект, источник", "Deal, property, source"),
+    "agency.nav_control": ("Контроль", "Control"),
+    "agency.control_title": ("Контроль: обращения отдела", "Control: the department's inquiries"),
+    "agency.control_none": ("Открытых обращений нет", "No open inquiries"),
+    "agency.overdue": ("просрочено", "overdue"),
+    "agency.today": ("сегодня", "today"),
+    "agency.no_plan": ("нет плана", "nothing planned"),
+    "agency.next_action": ("Следующее действие", "Next action"),
+    "agency.last_action": ("Последнее действие", "Last action"),
+    "agency.set_next": ("Назначить", "Set"),
+    "agency.max_ahead": ("не дальше чем на 2 месяца", "at most 2 months ahead"),
+    "timeline.planned": ("Запланировано", "Planned"),
     "history.deal_opened": ("Открыта сделка", "Deal opened"),
     "history.deal_stage": ("Этап сделки", "Deal stage"),
     "history.viewing": ("Просмотр", "Viewing"),
@@ -471,7 +483,43 @@ async def inquiry_source(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/inquiries/{inquiry_id}/work?notice=saved")
 
 
+# ---------------------------------------------------------------- «Контроль»
+
+async def _control_page(request: web.Request, *, errors: dict[str, str] | None = None, status: int = 200
+                        ) -> web.Response:
+    actor = request[ACTOR]
+    raw = request.query.get("department", "")
+    async with sessions(request)() as s:
+        rows = await deals.control_rows(s, actor, now=utcnow(), zone=_zone(request),
+                                        department_id=int(raw) if raw.isdigit() else None)
+    return render(request, "agency_control.html", {"rows": rows, "errors": errors or {},
+                                                   "notice": request.query.get("notice")}, status=status)
+
+
+@allow(*deals.CONTROL_ROLES)
+async def control_page(request: web.Request) -> web.StreamResponse:
+    return await _control_page(request)
+
+
+@allow(*deals.CONTROL_ROLES)
+async def control_set(request: web.Request) -> web.StreamResponse:
+    inquiry_id = int_param(request)
+    form = await form_of(request)
+    try:
+        when = datetime.fromisoformat(local_to_aware(form.get("planned_at", ""), _zone(request)))
+    except ValueError:
+        return await _control_page(request, errors={f"i{inquiry_id}": "planned_at: not a date"}, status=422)
+    try:
+        await deals.set_next_action(sessions(request), request[ACTOR], inquiry_id, form.get("planned_action", ""),
+                                    when)
+    except DealError as exc:
+        return await _control_page(request, errors={f"i{inquiry_id}": f"{exc.field}: {exc}"}, status=422)
+    raise web.HTTPSeeOther("/control?notice=saved")
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/control", control_page)
+    router.add_post(r"/control/{id:\d+}", control_set)
     router.add_get("/deals", deals_page)
     router.add_get(r"/deals/{id:\d+}", deal_page)
     router.add_post(r"/deals/{id:\d+}/stage", deal_stage)
