@@ -101,6 +101,7 @@ class SpeechService:
 
     async def _dispatch(self, worker: str) -> None:
         while True:
+            self._wake.clear()  # before looking: a job queued while we look still wakes us
             try:
                 async with self.sessions() as s, s.begin():
                     job = await jobs.claim_job(s, worker, lease_s=self.settings.lease_s)
@@ -108,7 +109,6 @@ class SpeechService:
                 log.exception("claiming a transcription job failed; retrying")
                 job = None
             if job is None:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.poll_s)
                 continue
