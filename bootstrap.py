@@ -141,6 +141,8 @@ def build_hub(settings: Settings) -> Hub:
         hub.connectors["email"] = _imap(hub)
     if settings.telegram.enabled:
         hub.connectors["telegram"] = _telegram(hub)
+    if settings.speech.model_path is not None:
+        hub.connectors["speech"] = _speech(hub)
     if settings.asterisk.enabled or settings.asterisk.demo:
         hub.telephony = _telephony(hub)
         hub.connectors["asterisk"] = hub.telephony
@@ -166,6 +168,16 @@ def _elect_single_consumers(hub: Hub) -> None:
         hub.connectors[name] = LedConnector(connector, dsn, f"hub:{name}", hub.instance)
 
 
+def _speech(hub: Hub):  # noqa: ANN202
+    """Transcription of finished calls' recordings in worker processes (the model loaded once per worker)."""
+    from speech.service import SpeechService
+
+    settings = hub.settings.speech
+    recordings = settings.recordings_dir or Path(hub.settings.asterisk.recordings_dir)
+    return SpeechService(settings, hub.database.engine, hub.database.sessions, hub.bus, name=hub.instance,
+                         recordings_dir=recordings)
+
+
 def _telephony(hub: Hub):  # noqa: ANN202
     """The PBX link: AMI events → call state → pop-ups (via the bus) and stored calls (via the call log)."""
     from crm_core.agent_states import set_status
@@ -178,7 +190,8 @@ def _telephony(hub: Hub):  # noqa: ANN202
     region = hub.settings.phones.default_region
     sessions = hub.database.sessions
     call_log = CallLog(sessions, hub.intake, region=region, recordings_dir=s.recordings_dir,
-                       callback_delay_s=s.callback_delay_s, callback_attempts=s.callback_attempts)
+                       callback_delay_s=s.callback_delay_s, callback_attempts=s.callback_attempts,
+                       transcribe=hub.settings.speech.model_path is not None)
 
     async def lookup(number: str):  # noqa: ANN202
         async with sessions() as session:

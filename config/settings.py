@@ -16,6 +16,7 @@ from connectors.email.settings import EmailSettings
 from connectors.telegram.settings import TelegramSettings
 from connectors.webforms.settings import WebFormsSettings
 from routing.settings import RoutingSettings
+from speech.settings import SpeechSettings
 
 
 class Section(BaseModel):
@@ -73,6 +74,7 @@ class Settings(Section):
     storage: StorageSettings = StorageSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
     routing: RoutingSettings = RoutingSettings()
+    speech: SpeechSettings = SpeechSettings()
     telegram: TelegramSettings = TelegramSettings()
     email: EmailSettings = EmailSettings()
     webforms: WebFormsSettings = WebFormsSettings()

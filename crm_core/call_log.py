@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm_core.intake import IntakeRequest, IntakeService
 from crm_core.models import Call, Channel, Client, Recording, Task, TimelineEntry, User
 from crm_core.phones import try_normalize_phone
+from crm_core.transcription import enqueue_call
 from telephony.model import CallRecord
 
 log = logging.getLogger("hub.calls")
@@ -62,7 +63,9 @@ class CallLog:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], intake: IntakeService, *, region: str = "RU",
         recordings_dir: str = "", callback_delay_s: float = 900.0, callback_attempts: int = 3,
+        transcribe: bool = False,
     ) -> None:
+        self.transcribe = transcribe
         self.sessions = sessions
         self.intake = intake
         self.region = region
@@ -95,6 +98,9 @@ class CallLog:
                 await s.flush()
                 if call.recording_path:
                     s.add(Recording(call_id=call.id, path=call.recording_path))
+                    if self.transcribe:
+                        await s.flush()
+                        await enqueue_call(s, call.id)
                 if client_id is not None:
                     s.add(TimelineEntry(client_id=client_id, at=call.ended_at or call.created_at, kind="call",
                                         channel=Channel.CALL, inquiry_id=inquiry_id, ref_id=call.id,

@@ -211,3 +211,22 @@ async def test_a_callback_attempt_without_answer_is_retried_later_then_closed_as
             assert task.status == "open" and task.attempts == 1
             assert task.due_at.timestamp() == pytest.approx(1_800_000_120.0 + timedelta(minutes=15).total_seconds())
     assert (task.status, task.attempts) == ("unreachable", 2)
+
+
+async def test_a_finished_call_with_a_recording_is_queued_for_transcription_when_speech_is_on(db):
+    from crm_core.models.speech import SpeechJob
+    from telephony.model import CallRecord
+
+    await seed(db)
+    log = CallLog(db.sessions, IntakeService(db.sessions, EventBus()), recordings_dir="/var/spool/asterisk/monitor",
+                  transcribe=True)
+    record = CallRecord("r.1", "r.1", "inbound", "+79161234567", "74950000001", "Иван Петров", "74950000001",
+                        "sales", ("101",), "101", 1_800_000_000.0, 1_800_000_000.0, 1_800_000_005.0,
+                        1_800_000_065.0, 5.0, 60.0, "answered", "r.1.wav", None)
+    stored = await log.store(record, {})
+    again = await log.store(record, {})
+    async with db.sessions() as s:
+        [job] = (await s.execute(select(SpeechJob))).scalars()
+        [recording] = (await s.execute(select(Recording))).scalars()
+    assert again.duplicate and recording.call_id == stored.call_id and job.recording_id == recording.id
+    assert recording.path == "/var/spool/asterisk/monitor/r.1.wav" and job.status == "queued"
