@@ -23,19 +23,20 @@ def _label(text: object, limit: int = 34) -> str:
 
 
 def bar_chart(items: Sequence[tuple[object, float, float]], *, title: str, first: str, second: str | None = None,
-              fmt: Callable[[float], str] = _num, css: str = "") -> Markup:
+              fmt: Callable[[float], str] = _num, css: str = "", legend: bool = True) -> Markup:
     """Horizontal bars: per item a main bar (``first``) and, when ``second`` is named, a darker bar inside it."""
     top = max((max(float(v), float(w or 0)) for _, v, w in items), default=0.0) or 1.0
     height = max(1, len(items)) * (BAR_H + GAP) + 30
     width = LABEL_W + PLOT_W + VALUE_W
     out = [f'<svg class="chart bars {escape(css)}" role="img" viewBox="0 0 {width} {height}" width="{width}" '
            f'height="{height}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
-    legend = f'<rect x="{LABEL_W}" y="4" width="12" height="12" class="s1"/><text x="{LABEL_W + 16}" y="15">' \
+    key = f'<rect x="{LABEL_W}" y="4" width="12" height="12" class="s1"/><text x="{LABEL_W + 16}" y="15">' \
              f'{escape(first)}</text>'
     if second:
-        legend += f'<rect x="{LABEL_W + 200}" y="4" width="12" height="12" class="s2"/>' \
+        key += f'<rect x="{LABEL_W + 200}" y="4" width="12" height="12" class="s2"/>' \
                   f'<text x="{LABEL_W + 216}" y="15">{escape(second)}</text>'
-    out.append(f'<g class="legend">{legend}</g>')
+    if legend:
+        out.append(f'<g class="legend">{key}</g>')
     for i, (label, value, inner) in enumerate(items):
         y = 26 + i * (BAR_H + GAP)
         w = PLOT_W * float(value) / top

@@ -222,7 +222,7 @@ def _chart(name: str, report: queries.Report, t, group: str) -> Markup:  # noqa:
     title = t(f"reports.r.{name}")
     if name == "funnel":
         stages = charts.bar_chart([(t(f"reports.stage.{k}"), v, 0) for k, v in report.chart["stages"]],
-                                  title=title, first=t("reports.col.received"), css="funnel")
+                                  title=title, first=t("reports.col.received"), css="funnel", legend=False)
         label = (lambda x: t("reports.no_agent") if x is None else x) if group == "agent" else (lambda x: x)
         bars = charts.bar_chart([(label(a), b, c) for a, b, c in report.chart["bars"]],
                                 title=f"{title} {t('reports.group.' + group)}", first=t("reports.col.received"),
