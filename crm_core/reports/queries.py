@@ -12,6 +12,7 @@ Definitions (one place each):
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -235,6 +236,13 @@ def _call_where(actor: Actor, f: ReportFilter) -> list[ColumnElement[bool]]:
     return where
 
 
+def _whole_hours(f: ReportFilter) -> bool:
+    """Whether the zone is a whole number of hours from UTC across the range (winter and summer alike)."""
+    moments = [f.start, f.end, *(datetime(y, m, 1, tzinfo=UTC) for y in {f.first_day.year, f.last_day.year}
+                                  for m in (1, 7))]
+    return all(int(m.astimezone(f.zone).utcoffset().total_seconds()) % 3600 == 0 for m in moments)
+
+
 async def heatmap(s: AsyncSession, actor: Actor, f: ReportFilter) -> Report:
     """Inbound calls by local weekday (Monday first) and hour, with the missed ones among them."""
     await check_reach(s, actor, f.department_id, f.agent_id)
@@ -251,11 +259,14 @@ async def heatmap(s: AsyncSession, actor: Actor, f: ReportFilter) -> Report:
             grid[int(d) - 1][int(h)] += int(n)
             lost[int(d) - 1][int(h)] += int(m)
     else:
-        # SQLite has no time zones: count per UTC hour and quarter in SQL, then place each bucket in local time
-        # (a quarter-hour also places zones with half- and quarter-hour offsets right).
+        # SQLite has no time zones: count per UTC hour in SQL (per quarter-hour where the zone's offset is not
+        # whole hours), then place each bucket in local time.
         key = func.strftime("%Y-%m-%d %H", Call.started_at)
-        quarter = cast(func.strftime("%M", Call.started_at), Integer) // 15
-        stmt = select(key, quarter, func.count(Call.id), missed).where(*where).group_by(key, quarter)
+        if _whole_hours(f):
+            stmt = select(key, literal(0), func.count(Call.id), missed).where(*where).group_by(key)
+        else:
+            quarter = cast(func.strftime("%M", Call.started_at), Integer) // 15
+            stmt = select(key, quarter, func.count(Call.id), missed).where(*where).group_by(key, quarter)
         for k, quarter_no, n, m in (await s.execute(stmt)).all():
             at = datetime.strptime(k, "%Y-%m-%d %H").replace(tzinfo=UTC) + timedelta(minutes=15 * int(quarter_no))
             local = at.astimezone(f.zone)
@@ -339,17 +350,22 @@ async def missed(s: AsyncSession, actor: Actor, f: ReportFilter, settings: Repor
     called_back = (select(func.min(back.started_at)).where(
         back.direction == "outbound", back.callee == Call.caller, back.started_at >= Call.started_at)
         .correlate(Call).scalar_subquery())
-    base = (select(Call.id.label("id"), Call.started_at.label("at"), Call.caller.label("caller"),
-                   Call.caller_name.label("name"), Call.queue.label("queue"), Call.outcome.label("outcome"),
-                   Call.wait_s.label("wait_s"), missed_end.label("ended"), called_back.label("back_at"))
-            .where(*_call_where(actor, f), Call.direction == "inbound", Call.outcome.in_(MISSED_OUTCOMES))
-            .subquery())
-    delay = seconds_between(dialect, base.c.back_at, base.c.ended)
+    base_select = (select(Call.id.label("id"), Call.started_at.label("at"), Call.caller.label("caller"),
+                          Call.caller_name.label("name"), Call.queue.label("queue"), Call.outcome.label("outcome"),
+                          Call.wait_s.label("wait_s"), missed_end.label("ended"), called_back.label("back_at"))
+                   .where(*_call_where(actor, f), Call.direction == "inbound", Call.outcome.in_(MISSED_OUTCOMES)))
+    # the summary reads each call's callback several times: computed once (a materialised CTE) where possible
+    stats = base_select.cte("missed_calls")
+    if _can_materialize(s):
+        stats = stats.prefix_with("MATERIALIZED")
+    delay = seconds_between(dialect, stats.c.back_at, stats.c.ended)
     edges = [m * 60 for m in settings.callback_buckets_min]
-    bucket_cols = [_flag(and_(base.c.back_at.is_not(None), delay <= e)) for e in edges]
+    bucket_cols = [_flag(and_(stats.c.back_at.is_not(None), delay <= e)) for e in edges]
     summary_row = (await s.execute(select(
-        func.count(base.c.id), func.count(base.c.back_at), func.avg(delay), func.avg(base.c.wait_s),
-        _flag(base.c.outcome == "abandoned"), *bucket_cols))).one()
+        func.count(stats.c.id), func.count(stats.c.back_at), func.avg(delay), func.avg(stats.c.wait_s),
+        _flag(stats.c.outcome == "abandoned"), *bucket_cols))).one()
+    base = base_select.subquery()
+    delay = seconds_between(dialect, base.c.back_at, base.c.ended)
     total, back_n, avg_delay, avg_wait, abandoned = summary_row[:5]
     cumulative = [int(x) for x in summary_row[5:]]
     buckets = []
@@ -373,6 +389,13 @@ async def missed(s: AsyncSession, actor: Actor, f: ReportFilter, settings: Repor
                            "avg_wait_s": None if avg_wait is None else float(avg_wait),
                            "buckets": buckets},
                   truncated=len(found) > limit)
+
+
+def _can_materialize(s: AsyncSession) -> bool:
+    dialect = s.bind.dialect
+    if dialect.name == "sqlite":
+        return sqlite3.sqlite_version_info >= (3, 35, 0)
+    return dialect.name == "postgresql" and (dialect.server_version_info or (0,)) >= (12,)
 
 
 # --- the cold list -----------------------------------------------------------------------------------------

@@ -180,3 +180,12 @@ def test_bad_filter_values_are_named():
     assert errors == {"date_to": "reports.err.order"}
     f, errors = parse_filter({"date_from": "2026-03-02", "date_to": "2026-03-08", "department": "7"}, ZONE)
     assert not errors and f.department_id == 7 and f.working_days == 5
+
+
+async def test_heatmap_in_a_half_hour_zone(world):
+    """Kolkata is UTC+5:30: Monday 06:10 and 06:20 UTC are 11:40 and 11:50 there; Saturday 21:30 UTC is
+    Sunday 03:00."""
+    kolkata = ZoneInfo("Asia/Kolkata")
+    f = ReportFilter(date(2026, 3, 1), date(2026, 3, 9), kolkata)
+    grid = (await _run(world, "root", "heatmap", f)).chart["grid"]
+    assert grid[0][11] == 2 and grid[6][3] == 1 and sum(map(sum, grid)) == 5
