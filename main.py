@@ -17,6 +17,8 @@ from pathlib import Path
 from config import Settings, SettingsError, load_settings
 from routing.cli import add_parser as add_simulate_parser
 from routing.cli import cmd_simulate
+from speech.cli import add_parsers as add_speech_parsers
+from speech.cli import cmd_speech_eval, cmd_speech_worker
 
 log = logging.getLogger("hub")
 EXIT_CONFIG = 2
@@ -50,6 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     imp.add_argument("--report", type=Path, help="write the per-row error report to this CSV file")
     sub.add_parser("demo-data", help="load a small demo agency")
     add_simulate_parser(sub)
+    add_speech_parsers(sub)
     return p.parse_args(argv)
 
 
@@ -64,6 +67,7 @@ def cli(argv: list[str] | None = None) -> int:
     commands = {
         "run": cmd_run, "migrate": cmd_migrate, "create-user": cmd_create_user,
         "import-clients": cmd_import_clients, "demo-data": cmd_demo_data, "simulate": cmd_simulate,
+        "speech-eval": cmd_speech_eval, "speech-worker": cmd_speech_worker,
     }
     return commands[args.command](settings, args)
 

@@ -169,3 +169,12 @@ def test_migrate_with_database_down_says_so(tmp_path, unused_tcp_port):
                                      "HUB_DATABASE__PASSWORD": "hunter2-secret"}, cwd=tmp_path)
     assert result.returncode == 1 and "database unreachable" in result.stderr
     assert "hunter2-secret" not in result.stderr
+
+
+def test_the_speech_commands_say_what_they_need_when_it_is_missing(capsys):
+    from main import cli
+
+    assert cli(["speech-eval"]) == 2
+    assert cli(["speech-worker"]) == 2
+    err = capsys.readouterr().err
+    assert "--model and --manifest are needed" in err and "set [speech] model_path" in err
