@@ -291,7 +291,7 @@ PEERS_SQLITE = {
     "missed": """SELECT count(*), count(back) FROM (SELECT c.id, (SELECT min(o.started_at) FROM calls o
         WHERE o.direction = 'outbound' AND o.callee = c.caller AND o.started_at >= c.started_at) AS back
         FROM calls c WHERE c.direction = 'inbound' AND c.outcome IN ('abandoned','no_answer')
-        AND c.started_at >= :a AND c.started_at < :b)""",
+        AND c.started_at >= :a AND c.started_at < :b) AS m""",
     "cold": """SELECT c.caller, count(*), max(c.started_at) FROM calls c LEFT JOIN clients k ON k.id = c.client_id
         WHERE c.direction = 'inbound' AND c.caller IS NOT NULL AND k.owner_id IS NULL AND c.started_at >= :a
         AND c.started_at < :b GROUP BY c.caller ORDER BY max(c.started_at) DESC LIMIT 501""",
@@ -387,6 +387,15 @@ async def _explain(raw, dialect: str, statement: str, params) -> str:  # noqa: A
     return "\n".join(r[0] for r in rows)
 
 
+def _print(r: dict) -> None:
+    print(f"\n== {r['backend']}: median of 3, ms (peer = hand-written SQL of the same aggregate, admin, year)")
+    print(f"{'report':<11}{'admin year':>11}{'admin 30d':>11}{'head year':>11}{'peer':>9}{'ratio':>7}  indexes")
+    for name, e in r["reports"].items():
+        print(f"{name:<11}{e['admin_year_ms']:>11}{e['admin_30d_ms']:>11}{e['head_year_ms']:>11}"
+              f"{e.get('peer_bare_sql_year_ms', '—')!s:>9}{e.get('ratio', '—')!s:>7}  {', '.join(e['indexes'])}",
+              flush=True)
+
+
 async def main_async(quick: bool) -> None:
     sizes = _sizes(quick)
     db = DB.with_name("reports-quick.sqlite3") if quick else DB
@@ -396,6 +405,7 @@ async def main_async(quick: bool) -> None:
     print(f"sqlite: {sizes[0]:,} calls, {sizes[1]:,} inquiries at {db} (generated in {generated:.1f} s)")
     peer = sqlite3.connect(db, check_same_thread=False)
     results.append(await bench_backend(f"sqlite+aiosqlite:///{db}", "sqlite", peer))
+    _print(results[-1])
     peer.close()
     if not quick:
         url, pg_generated, why = await ensure_postgres(sizes)
@@ -405,13 +415,8 @@ async def main_async(quick: bool) -> None:
             print(f"postgresql: {PG_NAME} (generated with COPY in {pg_generated:.1f} s)")
             conn = await _pg_connect(PG_NAME)
             results.append(await bench_backend(url, "postgresql", conn))
+            _print(results[-1])
             await conn.close()
-    for r in results:
-        print(f"\n== {r['backend']}: median of 3, ms (peer = hand-written SQL of the same aggregate, admin, year)")
-        print(f"{'report':<11}{'admin year':>11}{'admin 30d':>11}{'head year':>11}{'peer':>9}{'ratio':>7}  indexes")
-        for name, e in r["reports"].items():
-            print(f"{name:<11}{e['admin_year_ms']:>11}{e['admin_30d_ms']:>11}{e['head_year_ms']:>11}"
-                  f"{e.get('peer_bare_sql_year_ms', '—')!s:>9}{e.get('ratio', '—')!s:>7}  {', '.join(e['indexes'])}")
     first = results[0]["reports"]
     hub = sum(e["admin_year_ms"] for n, e in first.items() if "ratio" in e)
     bare = sum(e["peer_bare_sql_year_ms"] for e in first.values() if "ratio" in e)
