@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Table, and_, false, func, insert, or_, select, text, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -582,47 +582,92 @@ async def import_owner_leads(sessions: async_sessionmaker[AsyncSession], rows: A
     return report
 
 
+async def _known_leads(s: AsyncSession, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (address, phone) pairs already imported: one probe of the unique index per pair on PostgreSQL (see
+    _clients_by_phone); on SQLite by the address (the index's first column) and the pairs compared here, since
+    an IN on both columns would probe every address × phone combination."""
+    if (await s.connection()).dialect.name == "postgresql":
+        rows = await s.execute(text(
+            "SELECT v.a, v.p FROM unnest(CAST(:a AS varchar[]), CAST(:p AS varchar[])) AS v(a, p) "
+            "WHERE EXISTS (SELECT 1 FROM agency_owner_leads l WHERE l.address_key = v.a AND l.phone = v.p)"
+        ), {"a": [a for a, _ in pairs], "p": [p for _, p in pairs]})
+        return {(r[0], r[1]) for r in rows}
+    found = await s.execute(select(OwnerLead.address_key, OwnerLead.phone).where(
+        OwnerLead.address_key.in_({a for a, _ in pairs})))
+    return set(found.all()) & set(pairs)
+
+
+async def _clients_by_phone(s: AsyncSession, phones: set[str]) -> dict[str, int]:
+    """Known owners by phone. On PostgreSQL one index probe per phone (LATERAL … LIMIT 1): with a plain IN on a
+    table that grows during the import, the planner, before its statistics catch up, scans every phone."""
+    if (await s.connection()).dialect.name == "postgresql":
+        rows = await s.execute(text(
+            "SELECT v.value, c.client_id FROM unnest(CAST(:phones AS varchar[])) AS v(value) "
+            "CROSS JOIN LATERAL (SELECT client_id FROM contacts WHERE kind = 'phone' AND value = v.value LIMIT 1) c"
+        ), {"phones": sorted(phones)})
+        return {r[0]: r[1] for r in rows}
+    return dict((await s.execute(select(Contact.value, Contact.client_id).where(
+        Contact.kind == ContactKind.PHONE, Contact.value.in_(phones)))).all())
+
+
+async def _allocate_ids(s: AsyncSession, table: Table, n: int) -> list[int]:
+    """``n`` primary keys for rows inserted in bulk (so one statement per table, not one per row, can
+    insert them): from the sequence on PostgreSQL; after the highest id on SQLite, whose single writer turns
+    a simultaneous import's collision into an IntegrityError that the caller answers by redoing the chunk."""
+    if n == 0:
+        return []
+    if (await s.connection()).dialect.name == "postgresql":
+        rows = await s.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                               {"t": table.name, "n": n})
+        return [r[0] for r in rows]
+    start = (await s.execute(select(func.coalesce(func.max(table.c.id), 0)))).scalar_one()
+    return list(range(start + 1, start + n + 1))
+
+
 async def _store_leads(sessions: async_sessionmaker[AsyncSession], parsed: list[tuple[int, LeadRow, str, str]], *,
                        department_id: int | None, source: str | None, now: datetime, actor_id: int | None
                        ) -> tuple[int, int, list[int]]:
     if not parsed:
         return 0, 0, []
     async with sessions() as s, s.begin():
-        phones = {p for _, _, _, p in parsed}
-        known = set((await s.execute(select(OwnerLead.address_key, OwnerLead.phone).where(
-            OwnerLead.phone.in_(phones), OwnerLead.address_key.in_({a for _, _, a, _ in parsed})))).all())
+        known = await _known_leads(s, [(a, p) for _, _, a, p in parsed])
         fresh = [item for item in parsed if (item[2], item[3]) not in known]
-        owners = dict((await s.execute(select(Contact.value, Contact.client_id).where(
-            Contact.kind == ContactKind.PHONE, Contact.value.in_({p for _, _, _, p in fresh})))).all())
-        new_clients: dict[str, Client] = {}
+        if not fresh:
+            return 0, len(parsed), []
+        owners = await _clients_by_phone(s, {p for _, _, _, p in fresh})
+        new_owner_names: dict[str, str] = {}
         for _, row, _, phone in fresh:
-            if phone not in owners and phone not in new_clients:
-                new_clients[phone] = Client(name=(row.owner_name or "")[:300], created_at=now)
-        s.add_all(new_clients.values())
-        await s.flush()
-        s.add_all(Contact(client_id=c.id, kind=ContactKind.PHONE, value=p, label="собственник")
-                  for p, c in new_clients.items())
-        owners.update({p: c.id for p, c in new_clients.items()})
-        props, tasks = [], []
-        for _, row, key, phone in fresh:
-            prop = Property(address=row.address, address_key=key, department_id=None, agent_id=None)
-            _apply(prop, row)
-            prop.owner_client_id = owners[phone]
-            props.append(prop)
-            tasks.append(Task(kind="cold_call", status="open", client_id=owners[phone], department_id=department_id,
-                              due_at=now, phone=phone, note=row.address[:2000], created_at=now))
-        s.add_all(props)
-        s.add_all(tasks)
-        await s.flush()
-        leads = [OwnerLead(address_key=key, phone=phone, owner_name=row.owner_name, property_id=prop.id,
-                           department_id=department_id, source=(row.source or source or None),
-                           task_id=task.id, created_at=now, updated_at=now)
-                 for (_, row, key, phone), prop, task in zip(fresh, props, tasks, strict=True)]
-        s.add_all(leads)
-        s.add_all(TimelineEntry(client_id=prop.owner_client_id, at=now, kind="property_added", ref_id=prop.id,
-                                actor_id=actor_id, summary=prop.address[:200]) for prop in props)
-        await s.flush()
-        return len(fresh), len(parsed) - len(fresh), [lead.id for lead in leads]
+            if phone not in owners and phone not in new_owner_names:
+                new_owner_names[phone] = (row.owner_name or "")[:300]
+        client_ids = await _allocate_ids(s, Client.__table__, len(new_owner_names))
+        owners.update(zip(new_owner_names, client_ids, strict=True))
+        prop_ids = await _allocate_ids(s, Property.__table__, len(fresh))
+        task_ids = await _allocate_ids(s, Task.__table__, len(fresh))
+        lead_ids = await _allocate_ids(s, OwnerLead.__table__, len(fresh))
+        if new_owner_names:
+            await s.execute(insert(Client), [{"id": cid, "name": name, "created_at": now}
+                                             for cid, name in zip(client_ids, new_owner_names.values(), strict=True)])
+            await s.execute(insert(Contact), [{"client_id": owners[p], "kind": ContactKind.PHONE, "value": p,
+                                               "label": "собственник", "created_at": now} for p in new_owner_names])
+        await s.execute(insert(Property), [
+            {"id": pid, "address": row.address, "address_key": key, "district": row.district, "metro": row.metro,
+             "lat": row.lat, "lon": row.lon, "property_type": row.property_type, "deal_type": row.deal_type,
+             "price": row.price, "liquidity": row.liquidity, "owner_client_id": owners[phone], "archived": False,
+             "created_at": now} for pid, (_, row, key, phone) in zip(prop_ids, fresh, strict=True)])
+        await s.execute(insert(Task), [
+            {"id": tid, "kind": "cold_call", "status": "open", "client_id": owners[phone],
+             "department_id": department_id, "due_at": now, "attempts": 0, "phone": phone,
+             "note": row.address[:2000], "created_at": now}
+            for tid, (_, row, _, phone) in zip(task_ids, fresh, strict=True)])
+        await s.execute(insert(OwnerLead), [
+            {"id": lid, "address_key": key, "phone": phone, "owner_name": row.owner_name, "property_id": pid,
+             "department_id": department_id, "status": "calling", "source": row.source or source or None,
+             "task_id": tid, "attempts": 0, "created_at": now, "updated_at": now}
+            for lid, pid, tid, (_, row, key, phone) in zip(lead_ids, prop_ids, task_ids, fresh, strict=True)])
+        await s.execute(insert(TimelineEntry), [
+            {"client_id": owners[phone], "at": now, "kind": "property_added", "ref_id": pid, "actor_id": actor_id,
+             "summary": row.address[:200]} for pid, (_, row, _, phone) in zip(prop_ids, fresh, strict=True)])
+        return len(fresh), len(parsed) - len(fresh), lead_ids
 
 
 def read_lead_file(data: bytes, filename: str) -> Iterator[list[tuple[int, dict]]]:
