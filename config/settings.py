@@ -15,6 +15,7 @@ from connectors.asterisk.settings import AsteriskSettings
 from connectors.email.settings import EmailSettings
 from connectors.telegram.settings import TelegramSettings
 from connectors.webforms.settings import WebFormsSettings
+from crm_core.deals import AgencySettings
 from routing.settings import RoutingSettings
 from speech.settings import SpeechSettings
 
@@ -75,6 +76,7 @@ class Settings(Section):
     asterisk: AsteriskSettings = AsteriskSettings()
     routing: RoutingSettings = RoutingSettings()
     speech: SpeechSettings = SpeechSettings()
+    agency: AgencySettings = Field(default_factory=AgencySettings)  # reads HUB_AGENCY__* when built
     telegram: TelegramSettings = TelegramSettings()
     email: EmailSettings = EmailSettings()
     webforms: WebFormsSettings = WebFormsSettings()

@@ -87,6 +87,8 @@ async def test_json_api_takes_owner_leads_with_its_token_only(running, monkeypat
     resp = await http.post(url, json=body)
     assert resp.status == 404  # no token configured: the endpoint is off
     monkeypatch.setenv("HUB_AGENCY__IMPORT_TOKEN", "token-for-tests-0123456789")
+    hub = running.hub  # the administrator sets the token: the [agency] section as read from the environment
+    hub.settings = hub.settings.model_copy(update={"agency": type(hub.settings.agency)()})
     resp = await http.post(url, json=body, headers={"Authorization": "Bearer wrong"})
     assert resp.status == 401
     resp = await http.post(url, json=body, headers={"Authorization": "Bearer token-for-tests-0123456789"})

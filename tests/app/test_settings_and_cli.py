@@ -178,3 +178,10 @@ def test_the_speech_commands_say_what_they_need_when_it_is_missing(capsys):
     assert cli(["speech-worker"]) == 2
     err = capsys.readouterr().err
     assert "--model and --manifest are needed" in err and "set [speech] model_path" in err
+
+
+def test_the_agency_section_is_read_from_the_environment(monkeypatch):
+    from config.loader import load_settings
+
+    monkeypatch.setenv("HUB_AGENCY__RETRY_AFTER_MINUTES", "15")
+    assert load_settings(None).agency.retry_after_minutes == 15
