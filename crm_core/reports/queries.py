@@ -315,11 +315,12 @@ async def sources(s: AsyncSession, actor: Actor, f: ReportFilter, dids: dict[str
 async def properties(s: AsyncSession, actor: Actor, f: ReportFilter, limit: int = 500) -> Report:
     """Calls about each property: linked to it directly, or made on an inquiry about it."""
     await check_reach(s, actor, f.department_id, f.agent_id)
+    in_range = (Call.started_at >= f.start, Call.started_at < f.end)  # narrows each branch before the union
     pairs = union(
         select(PropertyLink.property_id.label("property_id"), PropertyLink.call_id.label("call_id"))
-        .where(PropertyLink.call_id.is_not(None)),
+        .join(Call, Call.id == PropertyLink.call_id).where(*in_range),
         select(Inquiry.property_id, Call.id).join(Call, Call.inquiry_id == Inquiry.id)
-        .where(Inquiry.property_id.is_not(None)),
+        .where(Inquiry.property_id.is_not(None), *in_range),
     ).subquery()
     n = func.count(Call.id)
     stmt = (select(Property.id, Property.address, Property.district, n, _flag(Call.answered_at.is_not(None)),
