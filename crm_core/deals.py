@@ -548,8 +548,8 @@ async def funnel(session: AsyncSession, actor: Actor, *, department_id: int | No
 # ---------------------------------------------------------------- cold calls to owner leads
 
 class AgencySettings(BaseSettings):
-    """The ``[agency]`` settings section. Until config/settings.py has it, read from the environment
-    (``HUB_AGENCY__RETRY_AFTER_MINUTES``, ``HUB_AGENCY__IMPORT_TOKEN`` …) with these defaults."""
+    """The ``[agency]`` settings section (config/settings.py); every key also from the environment
+    (``HUB_AGENCY__RETRY_AFTER_MINUTES``, ``HUB_AGENCY__IMPORT_TOKEN`` …)."""
 
     model_config = SettingsConfigDict(env_prefix="HUB_AGENCY__", extra="forbid", frozen=True)
 

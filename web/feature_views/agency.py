@@ -19,12 +19,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from crm_core import deals
-from crm_core.access import NotFound, check_inquiry_write, get_inquiry
+from crm_core.access import Forbidden, NotFound, check_inquiry_write, get_inquiry
 from crm_core.deals import DealError, ResultInput, StepInput
 from crm_core.manual_intake import KINDS, ManualInquiry, SourceChange, register, set_source
 from crm_core.models import Department, Role, User, utcnow
-from crm_core.models.agency import Deal, DealStep
-from crm_core.properties import PropertyRow, search_properties
+from crm_core.models.agency import Deal, DealStep, FunnelStage
+from crm_core.properties import PropertyRow, get_property, search_properties
 from web.features import NavItem
 from web.guard import allow
 from web.i18n import add_texts
@@ -233,7 +233,6 @@ async def _inquiry_work(request: web.Request, inquiry_id: int, *, notice: str | 
         found: list[PropertyRow] = await search_properties(s, actor, q) if q else []
         linked = None
         if inquiry.property_id is not None:
-            from crm_core.properties import get_property
             try:
                 linked = await get_property(s, actor, inquiry.property_id)
             except NotFound:
@@ -241,7 +240,7 @@ async def _inquiry_work(request: web.Request, inquiry_id: int, *, notice: str | 
     try:
         check_inquiry_write(actor, inquiry)
         can_write = True
-    except Exception:  # noqa: BLE001 - Forbidden: read only
+    except Forbidden:
         can_write = False
     return render(request, "agency_inquiry.html", {
         "inquiry": inquiry, "deal_id": deal, "can_write": can_write, "q": q, "found": found, "linked": linked,
@@ -385,8 +384,6 @@ async def stage_change(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
     action = form.get("action", "")
     async with sessions(request)() as s:
-        from crm_core.models.agency import FunnelStage
-
         stage = await s.get(FunnelStage, stage_id)
         if stage is None:
             raise NotFound("stage")

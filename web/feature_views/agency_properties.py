@@ -267,8 +267,8 @@ async def link_call(request: web.Request) -> web.StreamResponse:
 # ---------------------------------------------------------------- owner leads and cold calls
 
 def agency_settings(request: web.Request) -> deals.AgencySettings:
-    """The [agency] section when config/settings.py has it; until then, the environment and defaults."""
-    return getattr(request.app[HUB].settings, "agency", None) or deals.AgencySettings()
+    """The [agency] settings section."""
+    return request.app[HUB].settings.agency
 
 
 @allow(*WORKERS)
