@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from bus.events import InquiryOpened
+from bus.events import InquiryAssigned, InquiryOpened
 from crm_core.access import Actor, Forbidden, NotFound, check_inquiry_write, get_inquiry, inquiry_scope
 from crm_core.forms import blank_to_none
 from crm_core.intake import OPEN_STATUSES
@@ -652,29 +652,50 @@ async def cold_call_result(sessions: async_sessionmaker[AsyncSession], bus, acto
         s.add(TimelineEntry(client_id=task.client_id, at=now, kind="inquiry_opened", channel="manual",
                             inquiry_id=inquiry.id, ref_id=inquiry.id, actor_id=actor.user_id,
                             summary=inquiry.subject or ""))
-        inquiry_id, client_id, lead_id = inquiry.id, task.client_id, lead.id
-    await bus.publish(InquiryOpened(inquiry_id, client_id or 0, "manual", f"owner-lead:{lead_id}"))
-    async with sessions() as s, s.begin():
-        inquiry = await s.get(Inquiry, inquiry_id)
-        prop = await s.get(Property, inquiry.property_id)
-        agent_id = inquiry.owner_id
-        department_id = inquiry.department_id
-        if agent_id is not None:
-            prop.agent_id = agent_id
-            prop.department_id = (await s.execute(select(User.department_id).where(User.id == agent_id))).scalar()
-        viewing = Task(kind="viewing", status="open", client_id=client_id, inquiry_id=inquiry_id,
-                       assignee_id=agent_id, department_id=department_id or prop.department_id,
-                       due_at=now + timedelta(hours=settings.viewing_due_hours),
+        # The «назначить просмотр» task exists before routing hears of the inquiry; whoever gets the inquiry —
+        # now, or later by claiming an offer — gets the task (follow_owner_inquiry, in either order).
+        viewing = Task(kind="viewing", status="open", client_id=task.client_id, inquiry_id=inquiry.id,
+                       department_id=lead.department_id, due_at=now + timedelta(hours=settings.viewing_due_hours),
                        note=f"Назначить просмотр: {prop.address}"[:2000], created_at=now)
         s.add(viewing)
         await s.flush()
-        s.add(TimelineEntry(client_id=client_id, at=now, kind="viewing_task", inquiry_id=inquiry_id, ref_id=viewing.id,
-                            actor_id=actor.user_id, summary=viewing.note[:200]))
-        viewing_id = viewing.id
+        s.add(TimelineEntry(client_id=task.client_id, at=now, kind="viewing_task", inquiry_id=inquiry.id,
+                            ref_id=viewing.id, actor_id=actor.user_id, summary=viewing.note[:200]))
+        inquiry_id, client_id, lead_id, viewing_id = inquiry.id, task.client_id, lead.id, viewing.id
+    await bus.publish(InquiryOpened(inquiry_id, client_id or 0, "manual", f"owner-lead:{lead_id}"))
+    agent_id = await follow_owner_inquiry(sessions, inquiry_id)
     log.info("cold call task=%s reached: inquiry=%s agent=%s viewing task=%s", task_id, inquiry_id, agent_id,
              viewing_id)
     return ColdCallOutcome(lead_id, "reached", None, inquiry_id, agent_id, viewing_id)
 
+
+async def follow_owner_inquiry(sessions: async_sessionmaker[AsyncSession], inquiry_id: int) -> int | None:
+    """An owner's inquiry has an agent (routed, or claimed from an offer): its open «назначить просмотр» task
+    and its property (while nobody's) become theirs. Idempotent; returns the agent."""
+    async with sessions() as s, s.begin():
+        inquiry = await s.get(Inquiry, inquiry_id)
+        if inquiry is None or inquiry.owner_id is None or not inquiry.external_id.startswith("owner-lead:"):
+            return None
+        agent_id = inquiry.owner_id
+        department_id = (await s.execute(select(User.department_id).where(User.id == agent_id))).scalar()
+        await s.execute(update(Task).where(Task.inquiry_id == inquiry_id, Task.kind == "viewing",
+                                           Task.status == "open", Task.assignee_id.is_(None))
+                        .values(assignee_id=agent_id, department_id=department_id)
+                        .execution_options(synchronize_session=False))
+        if inquiry.property_id is not None:
+            await s.execute(update(Property).where(Property.id == inquiry.property_id, Property.agent_id.is_(None))
+                            .values(agent_id=agent_id, department_id=department_id)
+                            .execution_options(synchronize_session=False))
+        return agent_id
+
+
+def subscribe(bus, sessions: async_sessionmaker[AsyncSession]) -> None:  # noqa: ANN001 - bus.bus.EventBus
+    """Wire the agency's bus handlers (bootstrap): a claimed owner's inquiry takes its viewing task along."""
+    async def on_assigned(event: InquiryAssigned) -> None:
+        if event.owner_id is not None:
+            await follow_owner_inquiry(sessions, event.inquiry_id)
+
+    bus.subscribe(InquiryAssigned, on_assigned)
 
 
 # ---------------------------------------------------------------- «Контроль»: the department head's view

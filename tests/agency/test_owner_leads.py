@@ -5,6 +5,7 @@ deal stage that follow are counted in the funnel."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from crm_core.deals import ColdCallSettings, DealError, StepInput
 from crm_core.importer import ImportFileError
 from crm_core.models import Client, Contact, Inquiry, Property, RoutingDecision, Task, User
 from crm_core.models.agency import OwnerLead, ResultKind
+from crm_core.models.routing import TeamOffer
 from crm_core.properties import chunks_in_thread, chunks_of, import_owner_leads, read_lead_file
 from crm_core.routing_service import RoutingService, save_rule_data
 
@@ -165,3 +167,37 @@ async def test_leads_from_json_items_are_deduplicated_like_the_file(world):
     async with world.sessions() as s:
         owners = (await s.execute(select(Property.owner_client_id))).scalars().all()
     assert len(set(owners)) == 1  # one owner with two properties
+
+
+async def test_a_reached_owner_offered_to_all_agents_goes_to_the_one_who_claims_first(world, bus):
+    sales = world.departments["sales"]
+    async with world.sessions() as s, s.begin():
+        await s.execute(update(User).where(User.id.in_([world.users["anna"], world.users["oleg"]]))
+                        .values(status="available"))
+    await save_rule_data(world.sessions, {"rules": [
+        {"id": "claim", "priority": 10, "target": {"departments": [sales]}, "strategy": "team_claim",
+         "owner_first": False, "offer_seconds": 600}]})
+    routing = RoutingService(world.sessions, bus, clock=Clock(T0))
+    await routing.start()
+    await routing.caught_up()
+    deals.subscribe(bus, world.sessions)  # as bootstrap wires it
+    try:
+        report = await _import(world)
+        task = await _task(world, report.lead_ids[0])
+        out = await deals.cold_call_result(world.sessions, bus, world.actors["caller"], task.id, "reached", now=T0)
+        assert out.agent_id is None  # offered, nobody's yet
+        async with world.sessions() as s:
+            offer = (await s.execute(select(TeamOffer).where(TeamOffer.inquiry_id == out.inquiry_id))).scalar_one()
+            assert (await s.get(Task, out.viewing_task_id)).assignee_id is None
+        wins = await asyncio.gather(routing.claim_offer(offer.id, world.users["anna"]),
+                                    routing.claim_offer(offer.id, world.users["oleg"]))
+        assert sorted(wins) == [False, True]
+        winner = world.users["anna"] if wins[0] else world.users["oleg"]
+        async with world.sessions() as s:
+            inquiry = await s.get(Inquiry, out.inquiry_id)
+            viewing = await s.get(Task, out.viewing_task_id)
+            prop = await s.get(Property, inquiry.property_id)
+        assert inquiry.owner_id == viewing.assignee_id == prop.agent_id == winner
+        assert prop.department_id == sales
+    finally:
+        await routing.stop()
