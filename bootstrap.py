@@ -136,6 +136,9 @@ def build_hub(settings: Settings) -> Hub:
     from crm_core.sla_scheduler import wire_routing
 
     wire_routing(hub)
+    from crm_core import deals
+
+    deals.subscribe(hub.bus, hub.database.sessions)  # a claimed owner lead hands its viewing task to the winner
     hub.connectors["webforms"] = _webforms(hub)
     if settings.email.enabled and settings.email.imap_user:
         hub.connectors["email"] = _imap(hub)

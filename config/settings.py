@@ -16,6 +16,7 @@ from connectors.email.settings import EmailSettings
 from connectors.telegram.settings import TelegramSettings
 from connectors.webforms.settings import WebFormsSettings
 from crm_core.deals import AgencySettings
+from crm_core.reports.settings import ReportSettings
 from routing.settings import RoutingSettings
 from speech.settings import SpeechSettings
 
@@ -76,6 +77,7 @@ class Settings(Section):
     asterisk: AsteriskSettings = AsteriskSettings()
     routing: RoutingSettings = RoutingSettings()
     speech: SpeechSettings = SpeechSettings()
+    reports: ReportSettings = ReportSettings()
     agency: AgencySettings = Field(default_factory=AgencySettings)  # reads HUB_AGENCY__* when built
     telegram: TelegramSettings = TelegramSettings()
     email: EmailSettings = EmailSettings()
