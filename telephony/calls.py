@@ -115,11 +115,15 @@ def on_agent_called(state: CallState, event: AmiEvent) -> Result:
     if call is None:
         return state, NO_EFFECTS
     ext = extension_of(event.get("Interface") or event.get("MemberName"))
+    call = replace(_rings(_touch(call, event), ext), queue=call.queue or event.get("Queue") or None)
+    return _with_call(state, call), (Ringing(ext, call),)
+
+
+def _rings(call: Call, ext: str) -> Call:
+    """The agent's phone rings for this call: remember they were rung and that it rings now."""
     rung = call.agents_rung if ext in call.agents_rung else (*call.agents_rung, ext)
     ringing = call.ringing if ext in call.ringing else (*call.ringing, ext)
-    call = replace(_touch(call, event), agents_rung=rung, ringing=ringing,
-                   queue=call.queue or event.get("Queue") or None)
-    return _with_call(state, call), (Ringing(ext, call),)
+    return replace(call, agents_rung=rung, ringing=ringing)
 
 
 def on_agent_ring_no_answer(state: CallState, event: AmiEvent) -> Result:
@@ -163,9 +167,7 @@ def on_dial_begin(state: CallState, event: AmiEvent) -> Result:
     if found is None:
         return state, NO_EFFECTS
     call, ext = found
-    rung = call.agents_rung if ext in call.agents_rung else (*call.agents_rung, ext)
-    ringing = call.ringing if ext in call.ringing else (*call.ringing, ext)
-    call = replace(_touch(call, event), agents_rung=rung, ringing=ringing)
+    call = _rings(_touch(call, event), ext)
     return _with_call(state, call), (Ringing(ext, call),)
 
 
