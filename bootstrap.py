@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import importlib.util
 import logging
 import os
 import secrets
@@ -149,8 +151,22 @@ def build_hub(settings: Settings) -> Hub:
     if settings.asterisk.enabled or settings.asterisk.demo:
         hub.telephony = _telephony(hub)
         hub.connectors["asterisk"] = hub.telephony
+    wire_capabilities(hub)
     _elect_single_consumers(hub)
     return hub
+
+
+# Capabilities that plug services into the hub, each from `<package>/wiring.py` with `wire(hub)`: it may
+# subscribe to the bus, listen to the PBX (`hub.telephony.add_listener`) and add services with
+# start/stop/state to `hub.connectors` (they show on /healthz). Listed here so the order is explicit.
+CAPABILITIES = ("notifications", "wallboard", "workflow", "callfeed")
+
+
+def wire_capabilities(hub: Hub) -> None:
+    for package in CAPABILITIES:
+        if importlib.util.find_spec(package) is None:
+            continue
+        importlib.import_module(f"{package}.wiring").wire(hub)
 
 
 SINGLE_CONSUMERS = ("email", "telegram", "asterisk")
@@ -260,12 +276,13 @@ def _webforms(hub: Hub):  # noqa: ANN202
 
 
 def wire_web_pushes(hub: Hub, sockets) -> None:  # noqa: ANN001 - web.wshub.SocketHub, kept loose to avoid a cycle
-    """Pushes reach this instance's browsers; on PostgreSQL every instance's, through LISTEN/NOTIFY."""
-    dsn = hub.pg_dsn
-    if dsn is not None:
-        from bus.fanout import PgFanout
+    """Pushes reach this instance's browsers; with a broker (PostgreSQL LISTEN/NOTIFY by default, Redis or
+    NATS by `[cluster] broker`) every instance's."""
+    from bus.fanout import make_fanout
 
-        hub.fanout = fanout = PgFanout(dsn, sockets.push)
+    fanout = make_fanout(hub.settings.cluster, hub.pg_dsn, sockets.push)
+    if fanout is not None:
+        hub.fanout = fanout
 
         async def on_push(event: Push) -> None:
             await fanout.publish(event)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import asyncpg
 
 from bus.events import Push
+from bus.settings import ClusterSettings
 
 log = logging.getLogger("hub.fanout")
 CHANNEL = "hub_push"
@@ -81,3 +82,11 @@ class PgFanout:
             self._deliver(tuple(data["u"]), data["k"], data["p"])
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("bad fan-out message skipped: %s", exc)
+
+
+def make_fanout(settings: ClusterSettings, pg_dsn: str | None,
+                deliver: Callable[[tuple[int, ...], str, dict], object]) -> PgFanout | None:
+    """The broker carrying pushes between instances, or None for a single SQLite instance."""
+    if settings.broker == "postgres":
+        return PgFanout(pg_dsn, deliver) if pg_dsn is not None else None
+    raise ValueError(f"fan-out broker {settings.broker!r} is not available yet")

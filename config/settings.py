@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from bus.settings import ClusterSettings
 from connectors.asterisk.settings import AsteriskSettings
 from connectors.email.settings import EmailSettings
 from connectors.telegram.settings import TelegramSettings
@@ -83,5 +84,6 @@ class Settings(Section):
     email: EmailSettings = EmailSettings()
     webforms: WebFormsSettings = WebFormsSettings()
     log: LogSettings = LogSettings()
+    cluster: ClusterSettings = ClusterSettings()
     time_zone: str = "Europe/Moscow"
     dids: dict[str, str] = Field(default_factory=dict, description="DID (dialed number) → advertising source")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -78,6 +78,9 @@ class IntakeService:
         self._sessions = sessions
         self._bus = bus
         self._region = region
+        self.moderation_gate: Callable[[IntakeRequest], bool] | None = None
+        """Set by the moderation capability: True → the new inquiry waits for a moderator (status
+        ``moderation``; routing leaves it alone until it is accepted)."""
 
     async def accept(self, req: IntakeRequest) -> IntakeResult:
         if not req.external_id:
@@ -221,6 +224,8 @@ class IntakeService:
             source=req.source, did=req.did, utm=dict(req.utm), department_id=department_id,
             created_at=now, updated_at=now, last_action_at=now,
         )
+        if self.moderation_gate is not None and self.moderation_gate(req):
+            inquiry.status = InquiryStatus.MODERATION
         s.add(inquiry)
         await s.flush()
         s.add(InquiryEvent(inquiry_id=inquiry.id, at=now, kind="opened",

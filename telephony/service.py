@@ -103,6 +103,17 @@ class TelephonyService:
         self.idle = asyncio.Event()
         self.idle.set()
         self._missing: dict[str, float] = {}  # extension -> when we last looked for it in vain
+        self._listeners: list[Callable[[AmiEvent], None]] = []
+        self._rebuilt: list[Callable[[], Awaitable[None]]] = []
+
+    def add_listener(self, on_event: Callable[[AmiEvent], None],
+                     on_rebuilt: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Other capabilities (wallboard, department call feed) see every AMI event after the call state
+        took it (synchronously: keep it quick, queue the slow part), and are told when the state was
+        rebuilt after a (re)connect (``self.calls``, ``self.queues`` and ``self.queue_members`` fresh)."""
+        self._listeners.append(on_event)
+        if on_rebuilt is not None:
+            self._rebuilt.append(on_rebuilt)
 
     # --- life -----------------------------------------------------------------------------------
     @property
@@ -145,6 +156,11 @@ class TelephonyService:
         if event.name in ("QueueMemberPause", "QueueMemberStatus"):
             self._track_member(event.headers)
             self._member_paused(event)
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the calls
+                log.exception("telephony listener failed on %s", event.name)
 
     def _carry_out(self, effects: tuple[Effect, ...]) -> None:
         for effect in effects:
@@ -171,6 +187,11 @@ class TelephonyService:
             self._read_queues(answer if isinstance(answer, list) else [answer])
         log.info("telephony state rebuilt: %d live calls kept, %d closed as lost track, %d queues",
                  len(self.calls.calls), closed, len(self.queues))
+        for on_rebuilt in self._rebuilt:
+            try:
+                await on_rebuilt()
+            except Exception:  # noqa: BLE001 - as above
+                log.exception("telephony rebuild listener failed")
 
     def _member_paused(self, event: AmiEvent) -> None:
         """A pause set on the phone (or by another tool) shows in the hub: break with its reason, or back."""

@@ -1,6 +1,7 @@
 """The capabilities that plug pages into the workspace, each from its own module in `web/feature_views/`.
 
-A feature module has `add_routes(router)` and may list `NAV` items; its interface texts go to
+A feature module has `add_routes(router)` and may list `NAV` items and `SCRIPTS` (static paths loaded
+on every page for a logged-in user, e.g. "/static/notices.js"); its interface texts go to
 `web.i18n.add_texts` when the module is imported. Adding a capability is adding its module.
 """
 
@@ -38,3 +39,8 @@ def features() -> tuple[ModuleType, ...]:
 def nav_items(role: str) -> list[NavItem]:
     items = [item for feature in features() for item in getattr(feature, "NAV", ())]
     return sorted((i for i in items if i.shown_to(role)), key=lambda i: (i.order, i.href))
+
+
+def page_scripts() -> list[str]:
+    """Scripts every workspace page loads (live features that listen for `hub:<kind>` pushes)."""
+    return sorted({src for feature in features() for src in getattr(feature, "SCRIPTS", ())})

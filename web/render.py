@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 
-from web.features import nav_items
+from web.features import nav_items, page_scripts
 from web.i18n import translator
 from web.keys import JINJA, LOCALE, SESSION, USER
 
@@ -37,6 +37,7 @@ def render(request: web.Request, name: str, context: dict[str, Any], status: int
     page = request.app[JINJA].get_template(name).render(
         t=translator(locale), locale=locale, user=user,
         feature_nav=nav_items(user.role) if user else [],
+        feature_scripts=page_scripts() if user else [],
         csrf=session.csrf if session else "", path=request.path, **context,
     )
     return web.Response(text=page, content_type="text/html", charset="utf-8", status=status)

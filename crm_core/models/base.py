@@ -75,6 +75,7 @@ class Channel(StrEnum):
 
 
 class InquiryStatus(StrEnum):
+    MODERATION = "moderation"  # waits for a moderator (per-source setting) before routing sees it
     NEW = "new"
     OFFERED = "offered"
     IN_WORK = "in_work"
