@@ -122,6 +122,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "role.dept_head": ("Руководитель отдела", "Department head"),
     "role.director": ("Директор", "Director"),
     "role.admin": ("Администратор", "Administrator"),
+    "role.service_engineer": ("Сервисный инженер", "Service engineer"),
     "status.new": ("Новое", "New"),
     "status.offered": ("Предложено", "Offered"),
     "status.in_work": ("В работе", "In work"),

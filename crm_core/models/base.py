@@ -55,6 +55,7 @@ class Role(StrEnum):
     DEPT_HEAD = "dept_head"
     DIRECTOR = "director"
     ADMIN = "admin"
+    SERVICE_ENGINEER = "service_engineer"  # keeps the phones running: reads duty schedules, no client records
 
 
 class AgentStatus(StrEnum):
