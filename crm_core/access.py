@@ -2,8 +2,9 @@
 
 The agency's rules: an agent sees their own clients and inquiries, their
 department's pool and the common pool; a department manager or head sees
-their department; a director reads everything in their division; an
-administrator sees everything. A record out of reach is reported as
+their department (a manager-administrator also the departments they serve,
+``served_departments``); a director reads everything in their division; an
+administrator sees everything; a service engineer sees no client records. A record out of reach is reported as
 "not found", never as "forbidden", so ids cannot be probed.
 """
 
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.models import Client, Department, Inquiry, Pool, Role, User
+from crm_core.models import Call, Client, Department, Inquiry, Pool, Role, User
+from crm_core.models.staff import ServedDepartment
 
 
 class NotFound(LookupError):
@@ -31,10 +33,23 @@ class Actor:
     role: Role
     department_id: int | None
     division_id: int | None = None
+    served: tuple[int, ...] = ()
+    """Departments a manager serves besides their own."""
 
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+    @property
+    def department_ids(self) -> tuple[int, ...]:
+        """The departments this actor manages (their own first), empty for those who manage none."""
+        if not self.manages_department:
+            return ()
+        own = (self.department_id,) if self.department_id is not None else ()
+        return own + tuple(d for d in self.served if d != self.department_id)
+
+    def manages(self, department_id: int | None) -> bool:
+        return department_id is not None and department_id in self.department_ids
 
     @property
     def manages_department(self) -> bool:
@@ -51,7 +66,12 @@ async def actor_for(session: AsyncSession, user_id: int) -> Actor:
     ).one_or_none()
     if row is None:
         raise NotFound("user")
-    return Actor(row.id, Role(row.role), row.department_id, row.division_id)
+    served: tuple[int, ...] = ()
+    if row.role in (Role.DEPT_MANAGER, Role.DEPT_HEAD):
+        served = tuple((await session.execute(
+            select(ServedDepartment.department_id).where(ServedDepartment.user_id == row.id)
+            .order_by(ServedDepartment.department_id))).scalars())
+    return Actor(row.id, Role(row.role), row.department_id, row.division_id, served)
 
 
 def _in_division(actor: Actor, department_col: ColumnElement) -> ColumnElement[bool]:
@@ -60,10 +80,34 @@ def _in_division(actor: Actor, department_col: ColumnElement) -> ColumnElement[b
     return department_col.in_(select(Department.id).where(Department.division_id == actor.division_id))
 
 
-def _user_in_department(user_col: ColumnElement, department_id: int | None) -> ColumnElement[bool]:
-    if department_id is None:
+def _user_in_departments(user_col: ColumnElement, department_ids: tuple[int, ...]) -> ColumnElement[bool]:
+    if not department_ids:
         return false()
-    return user_col.in_(select(User.id).where(User.department_id == department_id))
+    return user_col.in_(select(User.id).where(User.department_id.in_(department_ids)))
+
+
+def _in_departments(department_col: ColumnElement, department_ids: tuple[int, ...]) -> ColumnElement[bool]:
+    return department_col.in_(department_ids) if department_ids else false()
+
+
+def staff_scope(actor: Actor, user_col: ColumnElement) -> ColumnElement[bool]:
+    """Records that belong to a member of staff (calls they took, tasks given to them): an agent their own,
+    a department's manager or head their departments' people, a director the division's, the administrator all."""
+    if actor.is_admin:
+        return true()
+    if actor.role == Role.AGENT:
+        return user_col == actor.user_id
+    if actor.manages_department:
+        return _user_in_departments(user_col, actor.department_ids)
+    if actor.role == Role.DIRECTOR and actor.division_id is not None:
+        staff = select(User.id).join(Department, Department.id == User.department_id)
+        return user_col.in_(staff.where(Department.division_id == actor.division_id))
+    return false()
+
+
+def call_scope(actor: Actor) -> ColumnElement[bool]:
+    """The calls an actor may read: by who took or made them (see staff_scope)."""
+    return staff_scope(actor, Call.agent_id)
 
 
 def inquiry_scope(actor: Actor) -> ColumnElement[bool]:
@@ -76,8 +120,8 @@ def inquiry_scope(actor: Actor) -> ColumnElement[bool]:
         return or_(Inquiry.owner_id == actor.user_id, own_pool, common)
     if actor.manages_department:
         return or_(
-            Inquiry.department_id == actor.department_id,
-            _user_in_department(Inquiry.owner_id, actor.department_id),
+            _in_departments(Inquiry.department_id, actor.department_ids),
+            _user_in_departments(Inquiry.owner_id, actor.department_ids),
             common,
         )
     if actor.role == Role.DIRECTOR:
@@ -94,8 +138,8 @@ def client_scope(actor: Actor) -> ColumnElement[bool]:
         return or_(Client.owner_id == actor.user_id, via_inquiry)
     if actor.manages_department:
         return or_(
-            Client.department_id == actor.department_id,
-            _user_in_department(Client.owner_id, actor.department_id),
+            _in_departments(Client.department_id, actor.department_ids),
+            _user_in_departments(Client.owner_id, actor.department_ids),
             via_inquiry,
         )
     if actor.role == Role.DIRECTOR:
@@ -138,7 +182,7 @@ def check_inquiry_write(actor: Actor, inquiry: Inquiry) -> None:
         return
     if actor.role == Role.AGENT and inquiry.owner_id == actor.user_id:
         return
-    if actor.manages_department and inquiry.department_id == actor.department_id:
+    if actor.manages(inquiry.department_id):
         return
     raise Forbidden("inquiry")
 
@@ -150,7 +194,7 @@ def can_claim(actor: Actor, inquiry: Inquiry) -> bool:
         return actor.role != Role.DIRECTOR
     if inquiry.pool == Pool.DEPARTMENT:
         return actor.is_admin or inquiry.department_id == actor.department_id
-    return actor.is_admin or (actor.manages_department and inquiry.department_id == actor.department_id)
+    return actor.is_admin or actor.manages(inquiry.department_id)
 
 
 def can_write_client(actor: Actor, client: Client) -> bool:
@@ -159,7 +203,7 @@ def can_write_client(actor: Actor, client: Client) -> bool:
     if actor.role == Role.AGENT:
         return client.owner_id == actor.user_id
     if actor.manages_department:
-        return client.department_id == actor.department_id
+        return actor.manages(client.department_id)
     return False
 
 

@@ -9,39 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from crm_core.access import Actor, NotFound
-from crm_core.models import Call, Client, Department, Role, Task, User
+from crm_core.access import Actor, NotFound, call_scope, staff_scope
+from crm_core.models import Call, Client, Role, Task, User
 
 PAGE = 100
-
-
-def _agent_in_scope(actor: Actor, user_column: ColumnElement) -> ColumnElement[bool]:
-    if actor.is_admin:
-        return true()
-    if actor.role == Role.AGENT:
-        return user_column == actor.user_id
-    staff = aliased(User)
-    if actor.role in (Role.DEPT_MANAGER, Role.DEPT_HEAD) and actor.department_id is not None:
-        return user_column.in_(select(staff.id).where(staff.department_id == actor.department_id))
-    if actor.role == Role.DIRECTOR and actor.division_id is not None:
-        dept = aliased(Department)
-        return user_column.in_(select(staff.id).join(dept, dept.id == staff.department_id)
-                               .where(dept.division_id == actor.division_id))
-    return false()
-
-
-def call_scope(actor: Actor) -> ColumnElement[bool]:
-    return _agent_in_scope(actor, Call.agent_id)
 
 
 def callback_scope(actor: Actor) -> ColumnElement[bool]:
     if actor.is_admin:
         return true()
-    mine = _agent_in_scope(actor, Task.assignee_id)
+    mine = staff_scope(actor, Task.assignee_id)
     if actor.department_id is None:
         return mine
     if actor.role == Role.DIRECTOR:

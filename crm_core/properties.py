@@ -24,8 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from crm_core.access import Actor, Forbidden, NotFound, get_client, get_inquiry, inquiry_scope
-from crm_core.call_queries import call_scope
+from crm_core.access import Actor, Forbidden, NotFound, call_scope, get_client, get_inquiry, inquiry_scope
 from crm_core.forms import blank_to_none
 from crm_core.importer.reading import TooLong, open_sheet
 from crm_core.importer.report import ImportFileError

@@ -16,32 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from markupsafe import Markup, escape
-from sqlalchemy import ColumnElement, column, event, false, func, literal_column, select, table, text, true
+from sqlalchemy import column, event, func, literal_column, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from crm_core.access import Actor
-from crm_core.models import Call, Department, Role, User
+from crm_core.access import Actor, call_scope
+from crm_core.models import Call, User
 from crm_core.models.speech import SpeechDocument
 from speech.analytics import stem, tokens
 
 START, STOP = "\x02", "\x03"
 _INSTALLED: weakref.WeakSet = weakref.WeakSet()  # engines whose connections get the FTS file attached
-
-
-def call_scope(actor: Actor) -> ColumnElement[bool]:
-    """The calls an actor may read, by the agency's rules in crm_core/access.py: an agent their own calls,
-    a department's manager or head the calls of its agents, a director their division, the administrator all."""
-    if actor.is_admin:
-        return true()
-    if actor.role == Role.AGENT:
-        return Call.agent_id == actor.user_id
-    if actor.manages_department and actor.department_id is not None:
-        return Call.agent_id.in_(select(User.id).where(User.department_id == actor.department_id))
-    if actor.role == Role.DIRECTOR and actor.division_id is not None:
-        return Call.agent_id.in_(select(User.id).join(Department, Department.id == User.department_id)
-                                 .where(Department.division_id == actor.division_id))
-    return false()
 
 
 def fts_file(engine: AsyncEngine) -> str:

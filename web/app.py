@@ -54,6 +54,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/language", pages.set_language)
     r.add_get("/admin/users", admin.users_page)
     r.add_post("/admin/users", admin.users_create)
+    r.add_post(r"/admin/users/{id:\d+}/served", admin.users_served)
     r.add_get("/admin/departments", admin.departments_page)
     r.add_post("/admin/departments", admin.departments_create)
     r.add_get("/admin/import", imports.import_page)

@@ -20,7 +20,7 @@ def _departments(actor: Actor) -> Select | list[int] | None:
     if actor.is_admin:
         return None
     if actor.manages_department:
-        return [actor.department_id] if actor.department_id is not None else []
+        return list(actor.department_ids)
     if actor.role == Role.DIRECTOR:
         if actor.division_id is None:
             return []

@@ -6,9 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from crm_core import queries
-from crm_core.access import Forbidden, NotFound, actor_for, get_client, get_inquiry
+from crm_core.access import Forbidden, NotFound, actor_for, call_scope, get_client, get_inquiry
 from crm_core.inquiries import AlreadyTaken, claim_inquiry
-from crm_core.models import Client, Department, Division, Inquiry, Pool, Role, User
+from crm_core.models import Call, Client, Department, Division, Inquiry, Pool, Role, User
+from crm_core.models.staff import ServedDepartment
 from crm_core.users import hash_password
 
 SHARED_HASH = hash_password("password-123")  # one argon2 hash for every test user: hashing is slow by design
@@ -115,6 +116,53 @@ async def test_department_head_may_change_the_departments_inquiries_only(db):
         assert (await get_inquiry(s, head, inq["oleg-own"], write=True)).id == inq["oleg-own"]
         with pytest.raises(NotFound):
             await get_inquiry(s, head, inq["maria-own"], write=True)
+
+
+async def test_a_manager_serving_another_department_sees_and_controls_it_too(db):
+    """Manager-administrators can serve a list of departments: the rent manager also serves sales."""
+    users, inq = await make_agency(db)
+    assert await visible(db, users["mgr"]) == EXPECTED["mgr"]
+    async with db.sessions() as s, s.begin():
+        sales = (await s.execute(select(Department.id).where(Department.name == "Продажи"))).scalar_one()
+        s.add(ServedDepartment(user_id=users["mgr"], department_id=sales))
+    assert await visible(db, users["mgr"]) == EXPECTED["mgr"] | EXPECTED["head"]
+    async with db.sessions() as s:
+        mgr = await actor_for(s, users["mgr"])
+        assert (await get_inquiry(s, mgr, inq["oleg-own"], write=True)).id == inq["oleg-own"]
+        with pytest.raises(NotFound):
+            await get_inquiry(s, mgr, inq["spb-own"])
+        # the head of sales does not gain the rent department by it
+        head = await actor_for(s, users["head"])
+        with pytest.raises(NotFound):
+            await get_inquiry(s, head, inq["maria-own"])
+
+
+async def test_served_departments_widen_the_calls_a_manager_reads(db):
+    users, _ = await make_agency(db)
+    async with db.sessions() as s, s.begin():
+        s.add_all([Call(uniqueid="c-anna", linkedid="c-anna", direction="inbound", agent_id=users["anna"]),
+                   Call(uniqueid="c-maria", linkedid="c-maria", direction="inbound", agent_id=users["maria"])])
+    async with db.sessions() as s:
+        mgr = await actor_for(s, users["mgr"])
+        assert set((await s.execute(select(Call.linkedid).where(call_scope(mgr)))).scalars()) == {"c-maria"}
+    async with db.sessions() as s, s.begin():
+        sales = (await s.execute(select(Department.id).where(Department.name == "Продажи"))).scalar_one()
+        s.add(ServedDepartment(user_id=users["mgr"], department_id=sales))
+    async with db.sessions() as s:
+        mgr = await actor_for(s, users["mgr"])
+        assert set((await s.execute(select(Call.linkedid).where(call_scope(mgr)))).scalars()) == {"c-anna", "c-maria"}
+
+
+async def test_a_service_engineer_reads_no_client_records(db):
+    users, inq = await make_agency(db)
+    async with db.sessions() as s, s.begin():
+        engineer = User(login="eng", password_hash=SHARED_HASH, full_name="eng", role=Role.SERVICE_ENGINEER)
+        s.add(engineer)
+    assert await visible(db, engineer.id) == set()
+    async with db.sessions() as s:
+        actor = await actor_for(s, engineer.id)
+        with pytest.raises(NotFound):
+            await get_inquiry(s, actor, inq["common"])
 
 
 async def test_agent_sees_clients_owned_or_behind_visible_inquiries(db):

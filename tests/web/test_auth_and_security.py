@@ -110,3 +110,22 @@ async def test_admin_creates_a_user_with_field_errors_shown(running):
     assert resp.status == 303
     resp, _ = await fresh.get("/api/me")
     assert (await resp.json())["role"] == "agent"
+
+
+async def test_admin_gives_a_manager_departments_to_serve_and_agents_cannot(running):
+    mgr = running.agency.users["mgr"]
+    agent = await running.browser("anna")
+    await agent.get("/inbox")
+    resp, _ = await agent.post(f"/admin/users/{mgr}/served", {"department_id": str(running.agency.sales)})
+    assert resp.status == 403
+    root = await running.browser("root")
+    await root.get("/admin/users")
+    resp, _ = await root.post(f"/admin/users/{mgr}/served", {"department_id": "999999"})
+    assert resp.status == 422
+    resp, _ = await root.post(f"/admin/users/{running.agency.users['anna']}/served",
+                              {"department_id": str(running.agency.sales)})
+    assert resp.status == 404  # only department managers and heads serve departments
+    resp, _ = await root.post(f"/admin/users/{mgr}/served", {"department_id": str(running.agency.sales)})
+    assert resp.status == 303
+    _, text = await root.get("/admin/users")
+    assert f'<option value="{running.agency.sales}" selected>' in text

@@ -1,6 +1,6 @@
 """Speech pages: transcript search, a call's transcript as a dialogue with its recording, flagged calls.
 
-Every page reads calls through ``speech.search.call_scope`` (the agency's rules of crm_core/access.py): an agent
+Every page reads calls through ``crm_core.access.call_scope`` (the agency's rules of crm_core/access.py): an agent
 sees their own calls, a department's manager or head its agents' calls, a director the division, the
 administrator everything. A call out of reach is "not found".
 """
@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import func, select
 
+from crm_core.access import call_scope
 from crm_core.models import Call, Recording, Role, Transcript, User
 from crm_core.models.speech import SpeechFlag, SpeechJob, SpeechWord
 from speech import search
@@ -123,7 +124,7 @@ async def transcripts_page(request: web.Request) -> web.StreamResponse:
     search.install(request.app[HUB].database.engine)
     async with sessions(request)() as s:
         agents = (await s.execute(select(User.id, User.full_name).join(Call, Call.agent_id == User.id)
-                                  .where(search.call_scope(actor)).distinct().order_by(User.full_name))).all()
+                                  .where(call_scope(actor)).distinct().order_by(User.full_name))).all()
         if q and not errors:
             hits = await search.search(s, actor, q, agent_id=_int(form["agent"]), queue=form["queue"] or None,
                                        date_from=dates["date_from"], date_to=dates["date_to"])
@@ -133,7 +134,7 @@ async def transcripts_page(request: web.Request) -> web.StreamResponse:
 
 
 async def _call_in_reach(s, actor, call_id: int) -> Call:  # noqa: ANN001
-    call = (await s.execute(select(Call).where(Call.id == call_id, search.call_scope(actor)))).scalar_one_or_none()
+    call = (await s.execute(select(Call).where(Call.id == call_id, call_scope(actor)))).scalar_one_or_none()
     if call is None:
         raise web.HTTPNotFound()
     return call
@@ -199,7 +200,7 @@ async def flags_page(request: web.Request) -> web.StreamResponse:
     stmt = (select(Call.id, Call.started_at, Call.caller, User.full_name,
                    func.count(SpeechFlag.id).label("n"))
             .join(SpeechFlag, SpeechFlag.call_id == Call.id).outerjoin(User, User.id == Call.agent_id)
-            .where(search.call_scope(actor))
+            .where(call_scope(actor))
             .group_by(Call.id, Call.started_at, Call.caller, User.full_name)
             .order_by(Call.started_at.desc(), Call.id.desc()).limit(200))
     if category in categories:

@@ -6,11 +6,12 @@ import logging
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from crm_core import queries
-from crm_core.models import Department, Division, Role
+from crm_core.models import Department, Division, Role, User
+from crm_core.models.staff import ServedDepartment
 from crm_core.users import UserError, create_user
 from web.guard import allow
 from web.keys import USER, sessions
@@ -42,9 +43,39 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     return {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in exc.errors(include_input=False)}
 
 
+MANAGERS = (Role.DEPT_MANAGER, Role.DEPT_HEAD)
+
+
 async def _users_context(request: web.Request) -> dict:
     async with sessions(request)() as s:
-        return {"users": await queries.users(s), "departments": await queries.departments(s), "roles": list(Role)}
+        served: dict[int, set[int]] = {}
+        for user_id, department_id in (await s.execute(select(ServedDepartment.user_id,
+                                                              ServedDepartment.department_id))).all():
+            served.setdefault(user_id, set()).add(department_id)
+        return {"users": await queries.users(s), "departments": await queries.departments(s), "roles": list(Role),
+                "served": served, "managers": [r.value for r in MANAGERS]}
+
+
+@allow(Role.ADMIN)
+async def users_served(request: web.Request) -> web.StreamResponse:
+    """A manager-administrator serves a list of departments besides their own: they see and control those too."""
+    user_id = int(request.match_info["id"])
+    form = await request.post()
+    try:
+        wanted = {int(v) for v in form.getall("department_id", [])}
+    except ValueError as exc:
+        raise web.HTTPUnprocessableEntity(text="department_id must be a number") from exc
+    async with sessions(request)() as s, s.begin():
+        user = await s.get(User, user_id)
+        if user is None or user.role not in MANAGERS:
+            raise web.HTTPNotFound(text="no such department manager")
+        known = set((await s.execute(select(Department.id).where(Department.id.in_(wanted)))).scalars())
+        if known != wanted:
+            raise web.HTTPUnprocessableEntity(text="unknown department")
+        await s.execute(delete(ServedDepartment).where(ServedDepartment.user_id == user_id))
+        s.add_all(ServedDepartment(user_id=user_id, department_id=d) for d in sorted(wanted - {user.department_id}))
+    log.info("served departments user=%s departments=%s by admin=%s", user_id, sorted(wanted), request[USER].id)
+    raise web.HTTPSeeOther("/admin/users")
 
 
 @allow(Role.ADMIN)
