@@ -146,8 +146,7 @@ def build_hub(settings: Settings) -> Hub:
         hub.connectors["email"] = _imap(hub)
     if settings.telegram.enabled:
         hub.connectors["telegram"] = _telegram(hub)
-    if settings.speech.model_path is not None:
-        hub.connectors["speech"] = _speech(hub)
+    hub.connectors["speech"] = _speech(hub)  # without a model it shows "disabled": transcription is off
     if settings.asterisk.enabled or settings.asterisk.demo:
         hub.telephony = _telephony(hub)
         hub.connectors["asterisk"] = hub.telephony
@@ -208,9 +207,12 @@ def _telephony(hub: Hub):  # noqa: ANN202
     s = hub.settings.asterisk
     region = hub.settings.phones.default_region
     sessions = hub.database.sessions
+    speech = hub.connectors.get("speech")
     call_log = CallLog(sessions, hub.intake, region=region, recordings_dir=s.recordings_dir,
                        callback_delay_s=s.callback_delay_s, callback_attempts=s.callback_attempts,
-                       transcribe=hub.settings.speech.model_path is not None)
+                       transcribe=hub.settings.speech.model_path is not None,
+                       transcribe_attempts=hub.settings.speech.max_attempts,
+                       transcription_queued=getattr(speech, "poke", None))
 
     async def lookup(number: str):  # noqa: ANN202
         async with sessions() as session:

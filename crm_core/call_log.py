@@ -7,6 +7,7 @@ doubles a call, an inquiry or a callback.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -63,9 +64,13 @@ class CallLog:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], intake: IntakeService, *, region: str = "RU",
         recordings_dir: str = "", callback_delay_s: float = 900.0, callback_attempts: int = 3,
-        transcribe: bool = False,
+        transcribe: bool = False, transcribe_attempts: int = 3,
+        transcription_queued: Callable[[], None] | None = None,
     ) -> None:
         self.transcribe = transcribe
+        self.transcribe_attempts = transcribe_attempts
+        self.transcription_queued = transcription_queued
+        """Told after the commit when a call's recordings were queued (the speech service looks at once)."""
         self.sessions = sessions
         self.intake = intake
         self.region = region
@@ -83,6 +88,7 @@ class CallLog:
         inquiry_id, client_id = await self._inquiry_for(record)
         agent = agents.get(record.answered_by or "") or (
             agents.get(record.caller or "") if record.direction == "outbound" else None)
+        queued: list = []
         try:
             async with self.sessions() as s, s.begin():
                 call = Call(
@@ -100,7 +106,7 @@ class CallLog:
                     s.add(Recording(call_id=call.id, path=call.recording_path))
                     if self.transcribe:
                         await s.flush()
-                        await enqueue_call(s, call.id)
+                        queued = await enqueue_call(s, call.id, max_attempts=self.transcribe_attempts)
                 if client_id is not None:
                     s.add(TimelineEntry(client_id=client_id, at=call.ended_at or call.created_at, kind="call",
                                         channel=Channel.CALL, inquiry_id=inquiry_id, ref_id=call.id,
@@ -116,6 +122,8 @@ class CallLog:
             return StoredCall(row[0], row[1], row[2], duplicate=True)
         log.info("call stored uniqueid=%s linkedid=%s call=%s inquiry=%s outcome=%s agent=%s", uniqueid,
                  record.linkedid, call.id, inquiry_id, record.outcome, record.answered_by)
+        if queued and self.transcription_queued is not None:
+            self.transcription_queued()
         return StoredCall(call.id, inquiry_id, client_id, duplicate=False)
 
     async def _inquiry_for(self, record: CallRecord) -> tuple[int | None, int | None]:

@@ -218,8 +218,9 @@ async def test_a_finished_call_with_a_recording_is_queued_for_transcription_when
     from telephony.model import CallRecord
 
     await seed(db)
+    told = []
     log = CallLog(db.sessions, IntakeService(db.sessions, EventBus()), recordings_dir="/var/spool/asterisk/monitor",
-                  transcribe=True)
+                  transcribe=True, transcribe_attempts=5, transcription_queued=lambda: told.append(1))
     record = CallRecord("r.1", "r.1", "inbound", "+79161234567", "74950000001", "Иван Петров", "74950000001",
                         "sales", ("101",), "101", 1_800_000_000.0, 1_800_000_000.0, 1_800_000_005.0,
                         1_800_000_065.0, 5.0, 60.0, "answered", "r.1.wav", None)
@@ -230,3 +231,4 @@ async def test_a_finished_call_with_a_recording_is_queued_for_transcription_when
         [recording] = (await s.execute(select(Recording))).scalars()
     assert again.duplicate and recording.call_id == stored.call_id and job.recording_id == recording.id
     assert recording.path == "/var/spool/asterisk/monitor/r.1.wav" and job.status == "queued"
+    assert job.max_attempts == 5 and told == [1]  # the configured retries; the speech service looks at once

@@ -184,6 +184,7 @@ async def test_health_reports_database_and_connectors(running):
     resp, text = await b.get("/healthz")
     body = json.loads(text)
     assert resp.status == 200 and body["database"]["state"] == "up" and body["status"] == "ok"
+    assert body["connectors"]["speech"] == "disabled"  # no model configured: transcription is off, said so
 
 
 async def test_form_fields_over_the_limit_are_refused_cleanly(running):
