@@ -16,7 +16,7 @@ from connectors.asterisk.settings import AsteriskSettings
 from connectors.email.settings import EmailSettings
 from connectors.telegram.settings import TelegramSettings
 from connectors.webforms.settings import WebFormsSettings
-from crm_core.deals import AgencySettings
+from crm_core.agency_settings import AgencySettings
 from crm_core.reports.settings import ReportSettings
 from routing.settings import RoutingSettings
 from speech.settings import SpeechSettings

@@ -49,6 +49,16 @@ def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cur.close()
 
 
+async def write_first(session: AsyncSession) -> None:
+    """Begin this transaction as a writer on SQLite (BEGIN IMMEDIATE): one that reads before it writes
+    would otherwise fail at once ("database is locked") when another writer committed in between, as
+    WAL cannot move a reader's snapshot forward; this way it waits its turn (busy_timeout) instead.
+    Nothing to do on PostgreSQL. Call it first in the transaction."""
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

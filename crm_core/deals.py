@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import case, false, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +23,7 @@ from sqlalchemy.orm import aliased
 
 from bus.events import InquiryAssigned, InquiryOpened
 from crm_core.access import Actor, Forbidden, NotFound, check_inquiry_write, get_inquiry, inquiry_scope
+from crm_core.agency_settings import AgencySettings
 from crm_core.forms import blank_to_none
 from crm_core.intake import OPEN_STATUSES
 from crm_core.models import Channel, Client, Inquiry, InquiryEvent, Property, Role, Task, TimelineEntry, User, utcnow
@@ -546,20 +546,6 @@ async def funnel(session: AsyncSession, actor: Actor, *, department_id: int | No
 
 
 # ---------------------------------------------------------------- cold calls to owner leads
-
-class AgencySettings(BaseSettings):
-    """The ``[agency]`` settings section (config/settings.py); every key also from the environment
-    (``HUB_AGENCY__RETRY_AFTER_MINUTES``, ``HUB_AGENCY__IMPORT_TOKEN`` …)."""
-
-    model_config = SettingsConfigDict(env_prefix="HUB_AGENCY__", extra="forbid", frozen=True)
-
-    retry_after_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
-    max_attempts: int = Field(default=5, ge=1, le=50)
-    viewing_due_hours: int = Field(default=24, ge=1, le=24 * 30)
-    lead_source: str = Field(default="Собственник (холодный обзвон)", max_length=200)
-    import_token: SecretStr | None = Field(default=None, description="Bearer token of POST /api/agency/owner-leads")
-    call_center_department: int | None = Field(default=None, description="Department that gets cold calls")
-
 
 ColdCallSettings = AgencySettings
 

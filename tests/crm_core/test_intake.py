@@ -100,3 +100,39 @@ async def test_a_failing_subscriber_does_not_stop_the_others_nor_lose_the_inquir
 
 async def _append(target, item):
     target.append(item)
+
+
+async def test_forms_arriving_together_share_commits_and_each_is_stored_once(db, bus):
+    """Group commit: 60 forms at once (two of them the same key, two the same new phone) → few commits,
+    every form stored exactly once, the same key answered as a duplicate of the same inquiry."""
+    intake = IntakeService(db.sessions, bus)
+    reqs = [form(f"g{i}", phone=f"+7916000{i:04d}") for i in range(56)]
+    reqs += [form("g0", phone="+79160000000"), form("twin-a", phone="+79165550000"),
+             form("twin-b", phone="+79165550000"), form("g57", phone="+79160000057")]
+    results = await asyncio.gather(*(intake.accept(r) for r in reqs))
+    assert intake._group.commits < len(reqs) / 4
+    assert await count(db, Message) == 59 and await count(db, Inquiry) == 59
+    assert results[56].inquiry_id == results[0].inquiry_id and (results[0].duplicate or results[56].duplicate)
+    assert results[57].client_id == results[58].client_id and await count(db, Client) == 58
+
+
+async def test_a_request_that_fails_inside_a_shared_commit_loses_nobody_elses(db, bus):
+    intake = IntakeService(db.sessions, bus)
+    good = [form(f"ok{i}", phone=f"+7916111{i:04d}") for i in range(10)]
+    bad = form("bad", phone="+79162220000", name="x" * 10)
+
+    real = intake._store_in
+
+    async def store_in(s, req):
+        if req.external_id == "bad":
+            raise RuntimeError("a bug while storing this one")
+        return await real(s, req)
+
+    intake._store_in = store_in
+    results = await asyncio.gather(*(intake.accept(r) for r in [*good[:5], bad, *good[5:]]),
+                                   return_exceptions=True)
+    assert isinstance(results[5], RuntimeError)
+    assert all(not isinstance(r, BaseException) for i, r in enumerate(results) if i != 5)
+    assert await count(db, Message) == 10
+    async with db.sessions() as s:
+        assert not (await s.execute(select(Message).where(Message.external_id == "bad"))).first()
