@@ -237,7 +237,8 @@ def _telegram(hub: Hub):  # noqa: ANN202
     from crm_core.telegram_service import TelegramService
 
     service = TelegramService(hub.database.sessions, hub.intake, hub.settings.phones.default_region)
-    return TelegramConnector(hub.settings.telegram, service.handle, DbCheckpoint(hub.database.sessions))
+    return TelegramConnector(hub.settings.telegram, service.handle, DbCheckpoint(hub.database.sessions),
+                             files_dir=hub.var_dir / "attachments" / "telegram")
 
 
 def _imap(hub: Hub):  # noqa: ANN202

@@ -14,7 +14,8 @@ import logging
 import random
 import warnings
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
 
 from aiohttp import web
 from telegram import Bot, KeyboardButton, ReplyKeyboardMarkup
@@ -45,13 +46,14 @@ OnEvent = Callable[[TelegramInbound], Awaitable[list[Reply]]]
 
 class TelegramConnector:
     def __init__(self, settings: TelegramSettings, on_event: OnEvent, checkpoint, *,  # noqa: ANN001
-                 backoff_cap_s: float = 30.0) -> None:
+                 backoff_cap_s: float = 30.0, files_dir: Path | None = None) -> None:
         self.settings = settings
+        self.files_dir = files_dir
         self._on_event = on_event
         self._checkpoint = checkpoint
         self._backoff_cap_s = backoff_cap_s
         token = settings.token.get_secret_value() if settings.token else ""
-        self.bot = Bot(token, base_url=settings.base_url,
+        self.bot = Bot(token, base_url=settings.base_url, base_file_url=settings.base_file_url,
                        request=HTTPXRequest(read_timeout=settings.poll_timeout_s + 10, connect_timeout=10),
                        get_updates_request=HTTPXRequest(read_timeout=settings.poll_timeout_s + 10))
         self._state = "stopped"
@@ -140,6 +142,8 @@ class TelegramConnector:
                 log.info("telegram update %s already handled", update_id)
                 return
             event = update_to_event(update)
+            if event is not None and event.files:
+                event = await self._keep_files(event)
             if event is not None:
                 for reply in await self._on_event(event):
                     try:
@@ -149,6 +153,32 @@ class TelegramConnector:
                 self.handled += 1
             if isinstance(update_id, int):
                 await self._checkpoint.save(self.key, {"offset": update_id + 1})
+
+    async def _keep_files(self, event: TelegramInbound) -> TelegramInbound:
+        """Download the message's photos, documents and voice notes to disk before the hub sees it; a file
+        too large or a failed download becomes a note, and the message goes on without it."""
+        if self.files_dir is None:
+            return event
+        saved: list[str] = []
+        notes: list[str] = []
+        for n, ref in enumerate(event.files):
+            kind, _, file_id = ref.partition(":")
+            try:
+                file = await self.bot.get_file(file_id)
+                if file.file_size and file.file_size > self.settings.max_file_bytes:
+                    notes.append(f"{kind}: {file.file_size} bytes, over the {self.settings.max_file_bytes} limit; "
+                                 "not downloaded")
+                    continue
+                name = _safe_name(PurePosixPath(file.file_path or kind).name) or kind
+                path = self.files_dir / f"{event.chat_id}-{event.message_id}-{n}-{name}"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                await file.download_to_drive(path)
+                saved.append(str(path))
+            except (TelegramError, OSError) as exc:
+                log.warning("telegram update %s: %s not downloaded: %s", event.update_id, kind, exc)
+                notes.append(f"{kind}: not downloaded ({type(exc).__name__}: {str(exc)[:200]})")
+        log.info("telegram update %s: %d files kept, %d notes", event.update_id, len(saved), len(notes))
+        return replace(event, saved=tuple(saved), notes=tuple(notes))
 
     async def send(self, reply: Reply) -> None:
         """Send, waiting out flood limits (RetryAfter); a client who blocked the bot is a permanent failure."""
@@ -182,6 +212,12 @@ class TelegramChannel:
 
     async def deliver(self, out) -> None:  # noqa: ANN001 - crm_core.outbox.Outgoing
         await self._connector.send(Reply(int(out.to), out.text))
+
+
+def _safe_name(name: str) -> str:
+    """A file name Telegram gave, made harmless for the disk: no path parts, no odd characters, short."""
+    kept = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name).lstrip(".")
+    return kept[-100:]
 
 
 def _seconds(value: object) -> float:

@@ -17,3 +17,8 @@ class TelegramInbound:
     text: str = ""
     phone: str | None = None
     files: tuple[str, ...] = ()
+    """``kind:file_id`` of each photo, document, voice note… as Telegram names them."""
+    saved: tuple[str, ...] = ()
+    """Where the connector kept each file it could download (paths on disk)."""
+    notes: tuple[str, ...] = ()
+    """What could not be kept and why (too large, download failed): the message itself is never lost."""

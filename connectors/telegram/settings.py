@@ -11,6 +11,9 @@ class TelegramSettings(BaseModel):
     enabled: bool = False
     token: SecretStr | None = None
     base_url: str = Field(default="https://api.telegram.org/bot", description="Bot API address (tests: a fake)")
+    base_file_url: str = Field(default="https://api.telegram.org/file/bot", description="Where files are fetched")
+    max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=0,
+                                description="Files above it are not downloaded (the Bot API serves up to 20 MB)")
     mode: str = Field(default="polling", pattern="^(polling|webhook)$")
     webhook_path: str = "/telegram/webhook"
     webhook_secret: SecretStr | None = None

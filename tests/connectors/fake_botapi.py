@@ -19,12 +19,24 @@ class FakeBotApi:
         self.flood_next = 0
         self.offsets: list[int] = []
         self.calls: list[str] = []
+        self.files: dict[str, bytes] = {}  # file_id → content served by getFile and the file address
+        self.file_limit = 20 * 1024 * 1024  # getFile refuses larger files, as the real Bot API does
         self._new = asyncio.Event()
         self.server: TestServer | None = None
 
     @property
     def base_url(self) -> str:
         return str(self.server.make_url("/bot"))
+
+    @property
+    def base_file_url(self) -> str:
+        return str(self.server.make_url("/file/bot"))
+
+    async def download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["path"].rsplit("/", 1)[-1].split(".", 1)[0]
+        if request.match_info["token"] != self.token or file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id], content_type="application/octet-stream")
 
     def push(self, update: dict) -> None:
         self.updates.append(update)
@@ -33,6 +45,7 @@ class FakeBotApi:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self.handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self.download)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
 
@@ -55,6 +68,8 @@ class FakeBotApi:
             return await self._get_updates(params)
         if method == "sendMessage":
             return self._send(params)
+        if method == "getFile":
+            return self._get_file(str(params.get("file_id")))
         return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
 
     async def _get_updates(self, params: dict) -> web.Response:
@@ -82,6 +97,18 @@ class FakeBotApi:
         self.sent.append(params)
         return _ok({"message_id": len(self.sent), "date": int(time.time()),
                     "chat": {"id": chat_id, "type": "private"}, "text": params.get("text", "")})
+
+
+    def _get_file(self, file_id: str) -> web.Response:
+        content = self.files.get(file_id)
+        if content is None:
+            return web.json_response({"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"},
+                                     status=400)
+        if len(content) > self.file_limit:
+            return web.json_response({"ok": False, "error_code": 400, "description": "Bad Request: file is too big"},
+                                     status=400)
+        return _ok({"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": len(content),
+                    "file_path": f"documents/{file_id}.bin"})
 
 
 def _ok(result: object) -> web.Response:

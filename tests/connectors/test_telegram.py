@@ -146,3 +146,50 @@ async def test_webhook_checks_the_secret_and_handles_an_update_once(db, bus, bot
     assert "caption 123<b>abc</b>" in bodies  # an HTML caption is kept as text (the pages escape it)
     assert "+78005553535" in phones  # the contact in the corpus identified its sender
     assert await count(db, Client) >= 2
+
+
+async def test_photos_documents_and_voice_notes_are_kept_on_disk_and_a_too_large_one_becomes_a_note(botapi, tmp_path):
+    """A real document update (../shared/corpora) and a photo with its sizes are downloaded through getFile; a
+    voice note over the limit is not, and the message still reaches the hub with a note saying why."""
+    document = json.loads((SHARED / "corpora/telegram/zammad_private_document.json").read_text())
+    botapi.files["documentfileid"] = b"%PDF-1.4 plan of the flat"
+    botapi.files["photo-big"] = b"\xff\xd8\xff jpeg bytes"
+    botapi.files["voice-1"] = b"O" * 2048
+    botapi.push(document)
+    botapi.push(message(3, 3, caption="Вот фото кухни и голосовое",
+                        photo=[{"file_id": "photo-small", "file_unique_id": "s", "width": 90, "height": 90},
+                               {"file_id": "photo-big", "file_unique_id": "b", "width": 1280, "height": 960}],
+                        voice={"file_id": "voice-1", "file_unique_id": "v", "duration": 3}))
+    seen = []
+
+    async def on_event(event):
+        seen.append(event)
+        return []
+
+    cfg = TelegramSettings(enabled=True, token=TOKEN, base_url=botapi.base_url, base_file_url=botapi.base_file_url,
+                           poll_timeout_s=1, max_file_bytes=1024)
+    bot = TelegramConnector(cfg, on_event, MemoryCheckpoint(), backoff_cap_s=0.5, files_dir=tmp_path / "tg")
+    await bot.start()
+    try:
+        async def both():
+            return len(seen) == 2
+        await until(both)
+    finally:
+        await bot.stop()
+    doc, media = seen
+    assert [open(p, "rb").read() for p in doc.saved] == [b"%PDF-1.4 plan of the flat"] and doc.notes == ()
+    assert [open(p, "rb").read() for p in media.saved] == [b"\xff\xd8\xff jpeg bytes"]  # the largest size only
+    assert media.text == "Вот фото кухни и голосовое"
+    assert len(media.notes) == 1 and media.notes[0].startswith("voice: 2048 bytes, over the 1024 limit")
+    assert all(p.startswith(str(tmp_path / "tg")) for p in doc.saved + media.saved)
+
+
+class MemoryCheckpoint:
+    def __init__(self):
+        self.saved = {}
+
+    async def load(self, key):
+        return self.saved.get(key)
+
+    async def save(self, key, value):
+        self.saved[key] = value
