@@ -93,7 +93,8 @@ class CallLog:
             async with self.sessions() as s, s.begin():
                 call = Call(
                     uniqueid=uniqueid, linkedid=record.linkedid or None, direction=record.direction,
-                    caller=record.caller, callee=record.callee, caller_name=(record.caller_name or "")[:200] or None,
+                    caller=self._number(record.caller), callee=self._number(record.callee),
+                    caller_name=(record.caller_name or "")[:200] or None,
                     did=record.did, queue=record.queue, agent_id=agent.user_id if agent else None,
                     agents_rung=list(record.agents_rung), client_id=client_id, inquiry_id=inquiry_id,
                     started_at=_at(record.started), queued_at=_at(record.queued), answered_at=_at(record.answered),
@@ -125,6 +126,11 @@ class CallLog:
         if queued and self.transcription_queued is not None:
             self.transcription_queued()
         return StoredCall(call.id, inquiry_id, client_id, duplicate=False)
+
+    def _number(self, raw: str | None) -> str | None:
+        """A phone number as +E.164 (so a missed call and the callback to it match whatever form the PBX
+        wrote each in); an extension or anything else not a phone number stays as the PBX wrote it."""
+        return try_normalize_phone(raw, self.region) or raw if raw else raw
 
     async def _inquiry_for(self, record: CallRecord) -> tuple[int | None, int | None]:
         """An inbound call from a number is an inquiry of that client (a new client for an unknown number)."""

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from routing.calendar import DayKind, ProductionCalendar, production_calendar
+
 MAX_DAYS = 3 * 366
 DEFAULT_DAYS = 30
 
@@ -22,6 +24,8 @@ class ReportFilter:
     department_id: int | None = None
     agent_id: int | None = None
     source: str | None = None
+    calendar: ProductionCalendar | None = None
+    """The production calendar the KPI norm counts working days by (None: the holidays library's)."""
 
     @property
     def start(self) -> datetime:
@@ -35,9 +39,11 @@ class ReportFilter:
 
     @property
     def working_days(self) -> int:
-        """Monday to Friday in the range (the KPI norm is per working day)."""
+        """Working days in the range by the Russian production calendar (public holidays off, transferred
+        working Saturdays on, shortened eves counted as working): the KPI norm is per working day."""
+        calendar = self.calendar or production_calendar()
         days = (self.last_day - self.first_day).days + 1
-        return sum(1 for i in range(days) if (self.first_day + timedelta(days=i)).weekday() < 5)
+        return sum(1 for i in range(days) if calendar.day_kind(self.first_day + timedelta(days=i)) != DayKind.DAY_OFF)
 
     def query(self) -> dict[str, str]:
         q = {"date_from": self.first_day.isoformat(), "date_to": self.last_day.isoformat()}

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -177,11 +178,15 @@ async def test_photos_documents_and_voice_notes_are_kept_on_disk_and_a_too_large
     finally:
         await bot.stop()
     doc, media = seen
-    assert [open(p, "rb").read() for p in doc.saved] == [b"%PDF-1.4 plan of the flat"] and doc.notes == ()
-    assert [open(p, "rb").read() for p in media.saved] == [b"\xff\xd8\xff jpeg bytes"]  # the largest size only
+    assert contents(doc.saved) == [b"%PDF-1.4 plan of the flat"] and doc.notes == ()
+    assert contents(media.saved) == [b"\xff\xd8\xff jpeg bytes"]  # the largest size only
     assert media.text == "Вот фото кухни и голосовое"
     assert len(media.notes) == 1 and media.notes[0].startswith("voice: 2048 bytes, over the 1024 limit")
     assert all(p.startswith(str(tmp_path / "tg")) for p in doc.saved + media.saved)
+
+
+def contents(paths):
+    return [Path(p).read_bytes() for p in paths]
 
 
 class MemoryCheckpoint:

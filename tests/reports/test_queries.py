@@ -189,3 +189,24 @@ async def test_heatmap_in_a_half_hour_zone(world):
     f = ReportFilter(date(2026, 3, 1), date(2026, 3, 9), kolkata)
     grid = (await _run(world, "root", "heatmap", f)).chart["grid"]
     assert grid[0][11] == 2 and grid[6][3] == 1 and sum(map(sum, grid)) == 5
+
+
+def test_the_kpi_norm_counts_working_days_by_the_official_production_calendar():
+    """Every month of 2025–2026 has the official number of working days (../shared/corpora/calendar summary):
+    New Year holidays, moved days off and working Saturdays included, not just Monday to Friday."""
+    from pathlib import Path
+
+    from routing.calendar import production_calendar
+    from tests.conftest import SHARED
+
+    folder = SHARED / "corpora" / "calendar"
+    calendar = production_calendar(Path(folder))
+    zone = ZoneInfo("Europe/Moscow")
+    rows = [line.split("\t") for line in (folder / "SUMMARY_ru_2025_2026_derived.tsv").read_text().splitlines()[1:]]
+    assert len(rows) == 24
+    for year, month, working, *_ in rows:
+        first = date(int(year), int(month), 1)
+        last = date(int(year) + (first.month == 12), first.month % 12 + 1, 1).fromordinal(
+            date(int(year) + (first.month == 12), first.month % 12 + 1, 1).toordinal() - 1)
+        assert ReportFilter(first, last, zone, calendar=calendar).working_days == int(working), (year, month)
+    assert ReportFilter(date(2026, 1, 1), date(2026, 1, 31), zone).working_days == 15  # not 22 weekdays

@@ -232,3 +232,39 @@ async def test_a_finished_call_with_a_recording_is_queued_for_transcription_when
     assert again.duplicate and recording.call_id == stored.call_id and job.recording_id == recording.id
     assert recording.path == "/var/spool/asterisk/monitor/r.1.wav" and job.status == "queued"
     assert job.max_attempts == 5 and told == [1]  # the configured retries; the speech service looks at once
+
+
+async def test_a_missed_call_and_the_callback_match_whatever_form_the_pbx_wrote_the_number_in(db):
+    """The PBX writes the caller as 79161234567 and the trunk dials 89161234567: both are stored as +E.164,
+    so the missed-calls report sees the callback."""
+    from datetime import date, timedelta
+    from zoneinfo import ZoneInfo
+
+    from crm_core.access import actor_for
+    from crm_core.reports import queries
+    from crm_core.reports.filters import ReportFilter
+    from crm_core.reports.settings import ReportSettings
+    from telephony.model import CallRecord
+
+    ids = await seed(db)
+    async with db.sessions() as s, s.begin():
+        root = User(login="root", password_hash="x", full_name="Root", role="admin")
+        s.add(root)
+    log = CallLog(db.sessions, IntakeService(db.sessions, EventBus()))
+    agents = await load_agents(db.sessions)
+    t0 = 1_800_000_000.0
+    await log.store(CallRecord("m.1", "m.1", "inbound", "79161234567", "74950000001", "", "74950000001", "sales",
+                               ("101",), None, t0, t0, None, t0 + 40, 40.0, None, "abandoned", None, None), agents)
+    await log.store(CallRecord("b.1", "b.1", "outbound", "101", "89161234567", "", None, None, (), "101", t0 + 300,
+                               None, t0 + 305, t0 + 360, None, 55.0, "answered", None, None), agents)
+    async with db.sessions() as s:
+        callers = set((await s.execute(select(Call.caller))).scalars())
+        callees = set((await s.execute(select(Call.callee))).scalars())
+        actor = await actor_for(s, root.id)
+        day = date.fromtimestamp(t0)
+        report = await queries.missed(s, actor, ReportFilter(day - timedelta(days=1), day + timedelta(days=1),
+                                                             ZoneInfo("Europe/Moscow")), ReportSettings())
+    assert "+79161234567" in callers and "101" in callers and "+79161234567" in callees
+    assert report.summary["total"] == 1 and report.summary["called_back"] == 1
+    assert report.rows[0][7] == pytest.approx(260.0)  # called back 260 s after the missed call ended
+    assert ids["ivan"]

@@ -9,7 +9,10 @@ A department or agent filter beyond that reach is refused with 403.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime
+from functools import cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -22,6 +25,7 @@ from crm_core.reports import charts, export, queries
 from crm_core.reports.filters import ReportFilter, parse_filter
 from crm_core.reports.scope import user_scope
 from crm_core.reports.settings import ReportSettings, report_settings
+from routing.calendar import ProductionCalendar, production_calendar
 from web.features import NavItem
 from web.guard import allow
 from web.i18n import add_texts, translator
@@ -143,6 +147,17 @@ LIST_REPORTS = ("properties", "missed", "cold")
 
 def _zone(request: web.Request) -> ZoneInfo:
     return ZoneInfo(request.app[HUB].settings.time_zone)
+
+
+def _filter(request: web.Request, zone: ZoneInfo) -> tuple[ReportFilter, dict[str, str]]:
+    """The query's filters, with the agency's production calendar (the official files when configured)."""
+    f, errors = parse_filter(request.query, zone)
+    return replace(f, calendar=_calendar(request.app[HUB].settings.routing.hours.production_calendar_dir)), errors
+
+
+@cache
+def _calendar(xml_dir: Path | None) -> ProductionCalendar:
+    return production_calendar(xml_dir)
 
 
 def _settings(request: web.Request) -> ReportSettings:
@@ -270,7 +285,7 @@ async def _report(request: web.Request, name: str, f: ReportFilter, group: str, 
 
 @allow()
 async def index_page(request: web.Request) -> web.StreamResponse:
-    f, errors = parse_filter(request.query, _zone(request))
+    f, errors = _filter(request, _zone(request))
     t = translator(request.get(LOCALE, "ru"))
     funnel = None
     if not errors:
@@ -285,7 +300,7 @@ async def index_page(request: web.Request) -> web.StreamResponse:
 async def report_page(request: web.Request) -> web.StreamResponse:
     name = _name(request)
     zone = _zone(request)
-    f, errors = parse_filter(request.query, zone)
+    f, errors = _filter(request, zone)
     group = _group(request, errors)
     actor = request[ACTOR]
     departments, people = await _choices(request, actor)
@@ -312,7 +327,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
 async def export_file(request: web.Request) -> web.StreamResponse:
     name, fmt = _name(request), request.match_info["fmt"]
     zone = _zone(request)
-    f, errors = parse_filter(request.query, zone)
+    f, errors = _filter(request, zone)
     group = _group(request, errors)
     t = translator(request.get(LOCALE, "ru"))
     if errors:
