@@ -28,7 +28,8 @@ from bench.common import emit, parse_args
 from config.settings import DatabaseSettings
 from crm_core.db import create_engine, session_factory
 from crm_core.migrate import migrate
-from crm_core.models import Client, Contact, Inquiry, Message, utcnow
+from crm_core.models import AgentStatus, Client, Contact, Department, Inquiry, Message, Role, User, utcnow
+from crm_core.routing_service import save_rule_data
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = Path("var/bench/intake")
@@ -118,12 +119,30 @@ async def bare_loop(rows: int) -> float:
     return rows / elapsed
 
 
+async def seed_agents(db_file: Path, count: int = 50) -> None:
+    """The hub's database before it starts: one sales department with available agents to route to."""
+    engine = create_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{db_file}"))
+    await migrate(engine)
+    async with session_factory(engine)() as s, s.begin():
+        department = Department(name="Продажи")
+        s.add(department)
+        await s.flush()
+        s.add_all(User(login=f"agent{n}", password_hash="!", full_name=f"Агент {n}", role=Role.AGENT,
+                       department_id=department.id, status=AgentStatus.AVAILABLE) for n in range(count))
+    await save_rule_data(session_factory(engine), {"rules": [{
+        "id": "site-sales", "name": "Заявки с сайта — отдел продаж", "priority": 10,
+        "when": {"channels": ["webform"]}, "target": {"departments": [department.id]},
+        "strategy": "least_loaded", "on_no_agent": "department_pool"}]})
+    await engine.dispose()
+
+
 async def run(quick: bool) -> dict:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     per_step = 300 if quick else 2000
     peer = await bare_loop(per_step)
     db_file, port = WORK / "hub.sqlite3", free_port()
+    await seed_agents(db_file)
     hub = await start_hub(db_file, port)
     accepted: list[str] = []
     steps, n = [], 0
@@ -142,10 +161,12 @@ async def run(quick: bool) -> dict:
         await hub.wait()
     with sqlite3.connect(db_file) as conn:
         stored = {r[0] for r in conn.execute("SELECT external_id FROM messages WHERE channel='webform'")}
+        routed = conn.execute("SELECT count(*) FROM routing_decisions").fetchone()[0]
+        assigned = conn.execute("SELECT count(*) FROM inquiries WHERE owner_id IS NOT NULL").fetchone()[0]
     lost = len(set(accepted) - stored)
     return {"bench": "intake", "unit": "forms/s", "value": best, "peer": "bare SQLAlchemy insert+commit loop",
             "peer_value": round(peer, 1), "lost": lost, "accepted": len(accepted), "steps": steps,
-            "overload": overload, "routed": False}
+            "overload": overload, "routed": routed, "assigned_to_agents": assigned}
 
 
 def main() -> None:
@@ -157,6 +178,7 @@ def main() -> None:
     print(f"overload (256 at once): {o['accepted_per_s']} forms/s accepted, {o['shed_503']} shed with 503, "
           f"{o['errors']} errors; 2xx answered but missing from the database: {result['lost']}")
     print(f"bare insert+commit loop of the same rows: {result['peer_value']} rows/s")
+    print(f"routing decisions stored: {result['routed']} ({result['assigned_to_agents']} to agents)")
     emit(result)
 
 
