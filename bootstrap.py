@@ -163,7 +163,7 @@ CAPABILITIES = ("notifications", "wallboard", "workflow", "callfeed")
 
 def wire_capabilities(hub: Hub) -> None:
     for package in CAPABILITIES:
-        if importlib.util.find_spec(package) is None:
+        if importlib.util.find_spec(package) is None or importlib.util.find_spec(f"{package}.wiring") is None:
             continue
         importlib.import_module(f"{package}.wiring").wire(hub)
 
