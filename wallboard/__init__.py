@@ -1,0 +1,1 @@
+"""The supervisors' live wallboard (queues, agents, overdue inquiries, flagged calls) and their actions."""

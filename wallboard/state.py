@@ -1,0 +1,483 @@
+"""The wallboard as a pure reducer: AMI events and database readings in, snapshots and deltas out.
+
+No I/O here. ``wallboard/wiring.py`` feeds it (every AMI event, the live calls of the telephony state, the
+agents' hub states, the periodic database readings) and sends what changed to the supervisors' browsers.
+
+Per queue it keeps the callers waiting (from ``QueueCallerJoin``/``Leave``/``Abandon``) and today's
+outcomes keyed by the caller's Linkedid — answered (``AgentConnect``, with its ``HoldTime``), abandoned
+(``QueueCallerAbandon``), talk time (``AgentComplete``). Keyed outcomes make every source idempotent: an
+event seen twice, or a call counted from the events and again from the stored calls read after a
+reconnect, counts once. The service level is answered within ``service_level_s`` over answered + abandoned.
+
+Times are Unix seconds (floats); the browser shows "for how long" by counting from them, so nothing needs
+a push every second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from connectors.asterisk.events import AmiEvent
+from telephony.calls import extension_of
+from telephony.model import Call
+
+# Asterisk's device states as QueueMemberStatus/QueueMember ``Status`` numbers them.
+DEVICE_STATES = {"0": "unknown", "1": "idle", "2": "in_use", "3": "busy", "4": "invalid", "5": "unavailable",
+                 "6": "ringing", "7": "ringing", "8": "on_hold"}
+QUEUE_EVENTS = frozenset({"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect",
+                          "AgentComplete", "QueueMemberStatus", "QueueMemberPause", "QueueMemberAdded",
+                          "QueueMemberRemoved"})
+# Events after which the live calls may have changed who talks or rings (the wiring re-reads them then).
+CALL_EVENTS = frozenset({"AgentCalled", "AgentConnect", "AgentRingNoAnswer", "AgentComplete", "BridgeEnter",
+                         "BridgeLeave", "DialBegin", "DialEnd", "Hangup", "QueueCallerAbandon", "QueueCallerLeave",
+                         "BlindTransfer", "AttendedTransfer", "Newstate"})
+Scope = frozenset[int] | None
+"""The departments a supervisor may see (None: all of them)."""
+
+
+def _num(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _known(value: str | None) -> str | None:
+    return value if value and value != "<unknown>" else None
+
+
+@dataclass(slots=True)
+class Waiting:
+    key: str
+    caller: str | None
+    name: str | None
+    since: float
+
+
+@dataclass(slots=True)
+class Outcome:
+    answered: bool
+    wait_s: float
+    talk_s: float | None = None
+
+
+@dataclass
+class QueueBoard:
+    name: str
+    service_level_s: float
+    waiting: dict[str, Waiting] = field(default_factory=dict)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    pbx: dict[str, str] = field(default_factory=dict)
+    answered: int = 0
+    abandoned: int = 0
+    within: int = 0
+    wait_sum: float = 0.0
+    talk_sum: float = 0.0
+    talk_n: int = 0
+
+    def _count(self, o: Outcome, sign: int) -> None:
+        if o.answered:
+            self.answered += sign
+            self.within += sign * (o.wait_s <= self.service_level_s)
+        else:
+            self.abandoned += sign
+        self.wait_sum += sign * o.wait_s
+        if o.talk_s is not None:
+            self.talk_sum += sign * o.talk_s
+            self.talk_n += sign
+
+    def put(self, key: str, outcome: Outcome) -> bool:
+        old = self.outcomes.get(key)
+        if old == outcome:
+            return False
+        if old is not None:
+            self._count(old, -1)
+        self.outcomes[key] = outcome
+        self._count(outcome, +1)
+        return True
+
+    def clear_day(self) -> None:
+        self.outcomes.clear()
+        self.answered = self.abandoned = self.within = self.talk_n = 0
+        self.wait_sum = self.talk_sum = 0.0
+
+    def render(self) -> dict[str, Any]:
+        handled = self.answered + self.abandoned
+        waiting = sorted(self.waiting.values(), key=lambda w: w.since)
+        return {
+            "name": self.name,
+            "waiting": [{"caller": w.caller, "name": w.name, "since": w.since} for w in waiting],
+            "longest_since": waiting[0].since if waiting else None,
+            "answered": self.answered, "abandoned": self.abandoned,
+            "service_level": round(100.0 * self.within / handled, 1) if handled else None,
+            "avg_wait_s": round(self.wait_sum / handled, 1) if handled else None,
+            "avg_talk_s": round(self.talk_sum / self.talk_n, 1) if self.talk_n else None,
+            "logged_in": _int(self.pbx.get("LoggedIn")), "available": _int(self.pbx.get("Available")),
+            "strategy": self.pbx.get("Strategy"),
+        }
+
+
+def _int(value: str | None) -> int | None:
+    n = _num(value)
+    return int(n) if n is not None else None
+
+
+@dataclass
+class AgentBoard:
+    key: str
+    extension: str | None = None
+    user_id: int | None = None
+    name: str | None = None
+    department_id: int | None = None
+    status: str | None = None  # the hub's state: available / break / wrap_up / on_call / offline
+    status_since: float | None = None
+    reason: str | None = None
+    device: str | None = None  # the PBX's device state of the queue member
+    paused: bool = False
+    paused_reason: str | None = None
+    queues: set[str] = field(default_factory=set)
+    call: dict[str, Any] | None = None
+    ringing: dict[str, Any] | None = None
+    load: int | None = None
+    capacity: int | None = None
+
+    def render(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "user_id": self.user_id, "name": self.name or self.extension, "extension": self.extension,
+            "department_id": self.department_id, "status": self.status, "status_since": self.status_since,
+            "reason": self.reason, "device": self.device, "paused": self.paused, "paused_reason": self.paused_reason,
+            "queues": sorted(self.queues), "call": self.call, "ringing": self.ringing, "load": self.load,
+            "capacity": self.capacity,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRow:
+    """A member of staff as the database knows them (the wiring reads these)."""
+
+    user_id: int
+    name: str
+    extension: str | None
+    department_id: int | None
+    status: str
+    status_since: float
+    load: int | None = None
+    capacity: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """A call stored today that went through a queue (read after a (re)connect)."""
+
+    queue: str
+    key: str  # the caller's Linkedid
+    answered: bool
+    wait_s: float
+    talk_s: float | None
+
+
+@dataclass
+class Changes:
+    full: bool = False
+    queues: set[str] = field(default_factory=set)
+    agents: set[str] = field(default_factory=set)
+    lists: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return self.full or bool(self.queues or self.agents or self.lists)
+
+
+class Wallboard:
+    """The state. Every mutator returns whether something visible changed (and remembers what)."""
+
+    def __init__(self, *, service_level_s: float = 20, time_zone: str = "Europe/Moscow") -> None:
+        self.service_level_s = service_level_s
+        self.zone = ZoneInfo(time_zone)
+        self.queues: dict[str, QueueBoard] = {}
+        self.agents: dict[str, AgentBoard] = {}
+        self._by_ext: dict[str, str] = {}
+        self._by_user: dict[int, str] = {}
+        self.inquiries: list[dict[str, Any]] = []
+        self.flags: list[dict[str, Any]] = []
+        self.day: date | None = None
+        self.version = 0
+        self.changes = Changes(full=True)
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def _queue(self, name: str) -> QueueBoard:
+        board = self.queues.get(name)
+        if board is None:
+            board = self.queues[name] = QueueBoard(name, self.service_level_s)
+            self.changes.queues.add(name)
+        return board
+
+    def _agent_for_ext(self, ext: str) -> AgentBoard:
+        key = self._by_ext.get(ext)
+        if key is None:
+            key = f"x{ext}"
+            self.agents[key] = AgentBoard(key, extension=ext)
+            self._by_ext[ext] = key
+            self.changes.agents.add(key)
+        return self.agents[key]
+
+    def _rollover(self, at: float) -> None:
+        """A new day (in the agency's time zone) starts today's counts from zero."""
+        day = datetime.fromtimestamp(at, self.zone).date()
+        if self.day is None:
+            self.day = day
+        elif day != self.day:
+            self.day = day
+            for board in self.queues.values():
+                board.clear_day()
+                self.changes.queues.add(board.name)
+
+    def is_today(self, at: float) -> bool:
+        return self.day is None or datetime.fromtimestamp(at, self.zone).date() == self.day
+
+    # --- AMI events ------------------------------------------------------------------------------
+    def apply(self, event: AmiEvent) -> bool:
+        name = event.name
+        if name not in QUEUE_EVENTS:
+            return False
+        self._rollover(event.received_at)
+        if name.startswith("QueueMember"):
+            return self._member(event.headers, removed=name == "QueueMemberRemoved")
+        queue = event.get("Queue")
+        if not queue:
+            return False
+        board = self._queue(queue)
+        # AgentComplete after the caller hung up carries only the agent leg (its DestLinkedid is the call's)
+        key = event.get("Linkedid") or event.get("DestLinkedid") or event.get("Uniqueid")
+        if not key:
+            return False
+        if name == "QueueCallerJoin":
+            board.waiting[key] = Waiting(key, _known(event.get("CallerIDNum")), _known(event.get("CallerIDName")),
+                                         event.received_at)
+        elif name == "QueueCallerLeave":
+            if board.waiting.pop(key, None) is None:
+                return False
+        elif name == "QueueCallerAbandon":
+            board.waiting.pop(key, None)
+            board.put(key, Outcome(False, _num(event.get("HoldTime")) or 0.0))
+        elif name == "AgentConnect":
+            board.waiting.pop(key, None)
+            board.put(key, Outcome(True, _num(event.get("HoldTime")) or 0.0))
+        elif name == "AgentComplete":
+            old = board.outcomes.get(key)
+            wait = _num(event.get("HoldTime"))
+            if not board.put(key, Outcome(True, wait if wait is not None else (old.wait_s if old else 0.0),
+                                          _num(event.get("TalkTime")))):
+                return False
+        self.changes.queues.add(queue)
+        return True
+
+    def _member(self, frame: Mapping[str, str], *, removed: bool = False) -> bool:
+        interface = frame.get("Interface") or frame.get("Location") or frame.get("StateInterface") or ""
+        if not interface:
+            return False
+        agent = self._agent_for_ext(extension_of(interface))
+        queue = frame.get("Queue")
+        before = agent.render()
+        if queue:
+            if removed:
+                agent.queues.discard(queue)
+            else:
+                agent.queues.add(queue)
+                self._queue(queue)
+        if not agent.name:
+            agent.name = _known(frame.get("MemberName") or frame.get("Name"))
+        if "Status" in frame:
+            agent.device = DEVICE_STATES.get(frame["Status"], "unknown")
+        if "Paused" in frame:
+            agent.paused = frame["Paused"] in ("1", "true", "yes")
+            agent.paused_reason = (frame.get("PausedReason") or frame.get("Reason") or None) if agent.paused else None
+        if agent.render() == before:
+            return False
+        self.changes.agents.add(agent.key)
+        return True
+
+    def sync_calls(self, calls: Iterable[Call]) -> bool:
+        """Who talks to whom and whose phone rings, from the telephony service's live calls."""
+        talking: dict[str, dict[str, Any]] = {}
+        ringing: dict[str, dict[str, Any]] = {}
+        for call in calls:
+            info = {"id": call.linkedid, "caller": call.caller, "name": call.caller_name, "queue": call.queue,
+                    "direction": call.direction}
+            if call.answered_by and call.talk_ended is None:
+                talking[call.answered_by] = {**info, "since": call.answered}
+            for ext in call.ringing:
+                ringing.setdefault(ext, {**info, "since": call.queued or call.started})
+        changed = False
+        for ext in set(talking) | set(ringing) | {a.extension for a in self.agents.values()
+                                                   if a.extension and (a.call or a.ringing)}:
+            if ext is None:
+                continue
+            if ext not in self._by_ext and ext not in talking and ext not in ringing:
+                continue
+            agent = self._agent_for_ext(ext)
+            call, ring = talking.get(ext), ringing.get(ext)
+            if agent.call != call or agent.ringing != ring:
+                agent.call, agent.ringing = call, ring
+                self.changes.agents.add(agent.key)
+                changed = True
+        return changed
+
+    # --- after a (re)connect ---------------------------------------------------------------------
+    def rebuild(self, queues: Mapping[str, Mapping[str, str]], members: Iterable[Mapping[str, str]],
+                calls: Iterable[Call], now: float) -> None:
+        """Everything the PBX says now replaces what the events had built; today's outcomes stay."""
+        self._rollover(now)
+        calls = list(calls)
+        for name, fields in queues.items():
+            board = self._queue(name)
+            board.pbx = {k: str(v) for k, v in fields.items()
+                         if k in ("Strategy", "LoggedIn", "Available", "Max", "Weight")}
+        for board in self.queues.values():
+            board.waiting = {}
+        for call in calls:
+            if call.queue and call.queued is not None and call.answered is None and not call.abandoned:
+                self._queue(call.queue).waiting[call.linkedid] = Waiting(call.linkedid, call.caller,
+                                                                          call.caller_name, call.queued)
+        for agent in self.agents.values():
+            agent.queues, agent.device, agent.paused, agent.paused_reason = set(), None, False, None
+        for key in [k for k, a in self.agents.items() if a.user_id is None]:
+            ext = self.agents.pop(key).extension
+            self._by_ext.pop(ext or "", None)
+        for frame in members:
+            self._member(frame)
+        self.sync_calls(calls)
+        self.changes.full = True
+
+    def merge_history(self, rows: Iterable[HistoryRow]) -> bool:
+        """Today's stored queue calls: fills in what happened while the hub was not listening."""
+        changed = False
+        for row in rows:
+            board = self._queue(row.queue)
+            known = board.outcomes.get(row.key)
+            outcome = Outcome(row.answered, row.wait_s, row.talk_s if row.talk_s is not None
+                              else (known.talk_s if known else None))
+            if known is not None and known.answered == outcome.answered and (known.talk_s is not None
+                                                                             or outcome.talk_s is None):
+                continue
+            if board.put(row.key, outcome):
+                self.changes.queues.add(row.queue)
+                changed = True
+        return changed
+
+    # --- the hub's side: staff, states, load, inquiries, flags ------------------------------------
+    def set_agents(self, rows: Iterable[AgentRow]) -> bool:
+        """The agents the hub knows (name, extension, department, state, load/capacity)."""
+        changed = False
+        seen: set[str] = set()
+        for row in rows:
+            key = f"u{row.user_id}"
+            seen.add(key)
+            agent = self.agents.get(key)
+            if agent is None:
+                agent = self.agents[key] = AgentBoard(key)
+                changed = True
+            before = agent.render()
+            if row.extension and row.extension in self._by_ext and self._by_ext[row.extension] != key:
+                other = self.agents.pop(self._by_ext[row.extension], None)  # the PBX member is this user
+                if other is not None:
+                    self.changes.agents.add(other.key)
+                    agent.queues, agent.device, agent.call, agent.ringing = (other.queues, other.device, other.call,
+                                                                             other.ringing)
+                    agent.paused, agent.paused_reason = other.paused, other.paused_reason
+            if agent.extension and agent.extension != row.extension:
+                self._by_ext.pop(agent.extension, None)
+            agent.user_id, agent.name, agent.extension = row.user_id, row.name, row.extension
+            agent.department_id, agent.load, agent.capacity = row.department_id, row.load, row.capacity
+            if agent.status != row.status:
+                agent.status, agent.status_since = row.status, row.status_since
+            if row.extension:
+                self._by_ext[row.extension] = key
+            self._by_user[row.user_id] = key
+            if agent.render() != before:
+                self.changes.agents.add(key)
+                changed = True
+        for key in [k for k, a in self.agents.items() if a.user_id is not None and k not in seen]:
+            agent = self.agents.pop(key)
+            self._by_user.pop(agent.user_id or 0, None)
+            if agent.extension and self._by_ext.get(agent.extension) == key:
+                del self._by_ext[agent.extension]
+            self.changes.agents.add(key)
+            changed = True
+        return changed
+
+    def set_status(self, user_id: int, status: str, since: float, reason: str | None = None) -> bool:
+        """An agent's hub state changed (AgentStatusChanged on the bus)."""
+        key = self._by_user.get(user_id)
+        agent = self.agents.get(key) if key else None
+        if agent is None or (agent.status == status and agent.reason == reason):
+            return False
+        agent.status, agent.status_since, agent.reason = status, since, reason
+        self.changes.agents.add(agent.key)
+        return True
+
+    def set_list(self, name: str, rows: list[dict[str, Any]]) -> bool:
+        """``inquiries`` (overdue and soon overdue) or ``flags`` (calls flagged by speech analytics)."""
+        if getattr(self, name) == rows:
+            return False
+        setattr(self, name, rows)
+        self.changes.lists.add(name)
+        return True
+
+    # --- out ---------------------------------------------------------------------------------------
+    def take_changes(self) -> Changes:
+        """What changed since the last call (the wiring renders it once per audience and sends it)."""
+        changes, self.changes = self.changes, Changes()
+        if changes:
+            self.version += 1
+        return changes
+
+    def snapshot(self, now: float, scope: Scope = None) -> dict[str, Any]:
+        return {
+            "v": self.version, "full": True, "now": now, "service_level_s": self.service_level_s,
+            "queues": {n: q.render() for n, q in sorted(self.queues.items())},
+            "agents": {k: a.render() for k, a in self.agents.items() if _visible(a.department_id, scope)},
+            "inquiries": _scoped(self.inquiries, scope), "flags": _scoped(self.flags, scope),
+        }
+
+    def delta(self, changes: Changes, now: float, scope: Scope = None) -> dict[str, Any]:
+        """The frame for ``changes``: changed queues and agents (None: gone) and the lists that changed."""
+        if changes.full:
+            return self.snapshot(now, scope)
+        frame: dict[str, Any] = {"v": self.version, "full": False, "now": now}
+        if changes.queues:
+            frame["queues"] = {n: self.queues[n].render() for n in changes.queues if n in self.queues}
+        agents = {}
+        for key in changes.agents:
+            agent = self.agents.get(key)
+            if agent is None:
+                agents[key] = None
+            elif _visible(agent.department_id, scope):
+                agents[key] = agent.render()
+        if agents:
+            frame["agents"] = agents
+        for name in changes.lists:
+            frame[name] = _scoped(getattr(self, name), scope)
+        return frame
+
+
+def _visible(department_id: int | None, scope: Scope) -> bool:
+    return scope is None or department_id is None or department_id in scope
+
+
+def _scoped(rows: list[dict[str, Any]], scope: Scope) -> list[dict[str, Any]]:
+    if scope is None:
+        return rows
+    return [r for r in rows if any(d in scope for d in r.get("departments", ()))]
+
+
+def epoch(moment: datetime | None) -> float | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+

@@ -1,0 +1,183 @@
+"""The wallboard service: feeds the pure reducer (wallboard/state.py) and sends what changed to supervisors.
+
+Fed by every AMI event (``hub.telephony.add_listener``), rebuilt after every (re)connect from the
+telephony service's fresh ``queues``/``queue_members``/``calls`` plus today's stored queue calls, kept
+current with the agents' hub states (``AgentStatusChanged``) and re-read from the database every
+``refresh_s`` (agents' load and capacity, SLA deadlines, flagged calls, who watches).
+
+Many events close together become one frame: the first change wakes the sender, which waits
+``coalesce_ms`` more, takes every change made meanwhile and renders it once per audience (supervisors who
+see the same departments share one frame: one JSON encoding, however many sockets), as one ``Push``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bus.events import AgentStatusChanged, InquiryAssigned, Push
+from connectors.asterisk.events import AmiEvent
+from crm_core.models import utcnow
+from wallboard import queries
+from wallboard.settings import WallboardSettings
+from wallboard.state import CALL_EVENTS, Scope, Wallboard
+
+log = logging.getLogger("hub.wallboard")
+SOON_S = 0.5  # a change in the database (an inquiry assigned) is re-read this soon, not at the next refresh
+
+
+class WallboardService:
+    """``hub.connectors["wallboard"]``: started and stopped with the hub, its state shown on /healthz."""
+
+    def __init__(self, hub, settings: WallboardSettings, clock=time.time) -> None:  # noqa: ANN001
+        self.hub = hub
+        self.settings = settings
+        self.clock = clock
+        self.zone = ZoneInfo(hub.settings.time_zone)
+        self.board = Wallboard(service_level_s=settings.service_level_s, time_zone=hub.settings.time_zone)
+        self.audience: dict[int, Scope] = {}
+        self.state = "stopped"
+        self.frames = 0
+        self._dirty = asyncio.Event()
+        self._reread = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.flushed = asyncio.Event()  # set after every frame sent (tests wait on it)
+
+    # --- life --------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._sender(), name="wallboard-sender"),
+                       asyncio.create_task(self._reader(), name="wallboard-reader")]
+        self._reread.set()
+        self.state = "running"
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        self.state = "stopped"
+
+    # --- in ----------------------------------------------------------------------------------------
+    def on_event(self, event: AmiEvent) -> None:
+        """Synchronous, for every AMI event: the reducer takes it; the sender is woken if anything changed."""
+        changed = self.board.apply(event)
+        if event.name in CALL_EVENTS and self.hub.telephony is not None:
+            changed = self.board.sync_calls(self.hub.telephony.calls.calls.values()) or changed
+        if changed:
+            self._dirty.set()
+
+    async def on_rebuilt(self) -> None:
+        """After a (re)connect: the PBX's word replaces the events' picture; stored calls fill the gap."""
+        tel = self.hub.telephony
+        self.board.rebuild(tel.queues, tel.queue_members, tel.calls.calls.values(), self.clock())
+        try:
+            async with self.hub.database.sessions() as s:
+                history = await queries.queue_history(s, self._today_start())
+            self.board.merge_history(history)
+        except Exception:  # noqa: BLE001 - the database may be away; the events still count
+            log.exception("today's queue calls could not be read; counting from the events only")
+        log.info("wallboard rebuilt: %d queues, %d agents", len(self.board.queues), len(self.board.agents))
+        self._dirty.set()
+
+    async def on_status(self, event: AgentStatusChanged) -> None:
+        reason = None
+        if event.status == "break":
+            try:
+                async with self.hub.database.sessions() as s:
+                    reason = await queries.break_reason(s, event.user_id)
+            except Exception:  # noqa: BLE001 - the state shows without its reason
+                log.exception("break reason of user=%s", event.user_id)
+        if self.board.set_status(event.user_id, event.status, event.at.timestamp(), reason):
+            self._dirty.set()
+
+    async def on_assigned(self, event: InquiryAssigned) -> None:
+        self._reread.set()
+
+    def watch(self, user_id: int, scope: Scope) -> None:
+        """A supervisor opened the wallboard: they get the frames from now on (also before the next reading)."""
+        self.audience[user_id] = scope
+
+    def snapshot(self, scope: Scope) -> dict:
+        return self.board.snapshot(self.clock(), scope)
+
+    # --- out ---------------------------------------------------------------------------------------
+    async def _sender(self) -> None:
+        while True:
+            await self._dirty.wait()
+            if self.settings.coalesce_ms:
+                await asyncio.sleep(self.settings.coalesce_ms / 1000)
+            self._dirty.clear()
+            try:
+                await self.flush()
+            except Exception:  # noqa: BLE001 - one bad frame must not stop the board
+                log.exception("wallboard frame failed")
+
+    async def flush(self) -> int:
+        """Send what changed since the last frame, once per audience. Returns the frames published."""
+        changes = self.board.take_changes()
+        if not changes:
+            return 0
+        groups: dict[Scope, list[int]] = defaultdict(list)
+        for user_id, scope in self.audience.items():
+            groups[scope].append(user_id)
+        now = self.clock()
+        sent = 0
+        for scope, user_ids in groups.items():
+            await self.hub.bus.publish(Push(tuple(user_ids), "wallboard", self.board.delta(changes, now, scope)))
+            sent += 1
+        self.frames += sent
+        self.flushed.set()
+        self.flushed.clear()
+        return sent
+
+    # --- the database side -------------------------------------------------------------------------
+    async def _reader(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.refresh_s):
+                    await self._reread.wait()
+            await asyncio.sleep(SOON_S if self._reread.is_set() else 0)
+            self._reread.clear()
+            try:
+                await self.read()
+            except Exception:  # noqa: BLE001 - the database may be away; try again at the next turn
+                log.exception("wallboard database reading failed")
+
+    async def read(self) -> None:
+        """Agents and their load, SLA deadlines, flagged calls and the audience, from the database."""
+        now = utcnow()
+        work = getattr(self.hub.connectors.get("routing"), "work", None)
+        async with self.hub.database.sessions() as s:
+            agents = await queries.agents(s, work)
+            inquiries = await queries.deadlines(s, now, timedelta(minutes=self.settings.soon_overdue_min),
+                                                self.settings.max_inquiries)
+            flags = await queries.flagged_calls(s, self._today_start(), self.settings.max_flags)
+            self.audience = await queries.audience(s)
+        changed = self.board.set_agents(agents)
+        changed = self.board.set_list("inquiries", inquiries) or changed
+        changed = self.board.set_list("flags", flags) or changed
+        if changed:
+            self._dirty.set()
+
+    def _today_start(self) -> datetime:
+        local = datetime.fromtimestamp(self.clock(), self.zone)
+        return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def wire(hub) -> None:  # noqa: ANN001 - bootstrap.Hub
+    settings = getattr(hub.settings, "wallboard", None) or WallboardSettings()
+    if not settings.enabled:
+        return
+    service = WallboardService(hub, settings)
+    hub.connectors["wallboard"] = service
+    hub.bus.subscribe(AgentStatusChanged, service.on_status)
+    hub.bus.subscribe(InquiryAssigned, service.on_assigned)
+    if hub.telephony is not None:
+        hub.telephony.add_listener(service.on_event, service.on_rebuilt)
