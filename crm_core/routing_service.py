@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import tomli_w
@@ -65,6 +66,8 @@ from routing.strategies import RoutingState
 log = logging.getLogger("hub.routing")
 OPEN = (InquiryStatus.NEW, InquiryStatus.OFFERED, InquiryStatus.IN_WORK)
 STATE_KEY, DEFAULT_KEY, VERSION_KEY = "state", "default_rule", "rules_version"
+DIRECTORY_KEY = "directory_version"
+MAX_RECHECK = 2000  # agents re-read before a cached decision is written; more: rebuild the snapshot
 SUPERVISOR_ROLES = (Role.DEPT_HEAD, Role.DEPT_MANAGER)
 
 
@@ -148,23 +151,39 @@ def parse_rules_toml(text: str) -> dict[str, Any]:
 async def agent_directory(session: AsyncSession, work: WorkCalendar | None = None) -> AgentDirectory:
     """Every routable agent with status, load per channel (open inquiries + active calls), capacity, teams,
     skills, languages and duty rota. Routable: the profile says so, or (no profile) the role is agent."""
-    rows = (await session.execute(
-        select(User.id, User.role, User.department_id, User.status, User.skills, AgentRoutingProfile)
-        .outerjoin(AgentRoutingProfile, AgentRoutingProfile.user_id == User.id)
-        .where(User.is_active.is_(True))
-    )).all()
+    return AgentDirectory(await agent_snapshots(session), await duty_schedules(session, work),
+                          work.calendar if work else None)
+
+
+async def agent_snapshots(session: AsyncSession, ids: Collection[int] | None = None) -> list[AgentSnapshot]:
+    """The routable agents' snapshots as the database has them now: all of them, or only ``ids`` (an id
+    missing from the answer is no longer routable: inactive, profile switched off, gone)."""
+    stmt = (select(User.id, User.role, User.department_id, User.status, User.skills, AgentRoutingProfile)
+            .outerjoin(AgentRoutingProfile, AgentRoutingProfile.user_id == User.id)
+            .where(User.is_active.is_(True)))
+    members = select(team_members.c.team_id, team_members.c.user_id)
+    open_load = (select(Inquiry.owner_id, Inquiry.channel, func.count())
+                 .where(Inquiry.owner_id.is_not(None), Inquiry.status.in_(OPEN))
+                 .group_by(Inquiry.owner_id, Inquiry.channel))
+    calls = (select(Call.agent_id, func.count())
+             .where(Call.agent_id.is_not(None), Call.answered_at.is_not(None), Call.ended_at.is_(None))
+             .group_by(Call.agent_id))
+    if ids is not None:
+        ids = sorted(set(ids))
+        if not ids:
+            return []
+        stmt = stmt.where(User.id.in_(ids))
+        members = members.where(team_members.c.user_id.in_(ids))
+        open_load = open_load.where(Inquiry.owner_id.in_(ids))
+        calls = calls.where(Call.agent_id.in_(ids))
+    rows = (await session.execute(stmt)).all()
     teams: dict[int, set[int]] = {}
-    for team_id, user_id in (await session.execute(select(team_members.c.team_id, team_members.c.user_id))).all():
+    for team_id, user_id in (await session.execute(members)).all():
         teams.setdefault(user_id, set()).add(team_id)
     load: dict[int, dict[str, int]] = {}
-    for owner, channel, n in (await session.execute(
-            select(Inquiry.owner_id, Inquiry.channel, func.count())
-            .where(Inquiry.owner_id.is_not(None), Inquiry.status.in_(OPEN))
-            .group_by(Inquiry.owner_id, Inquiry.channel))).all():
+    for owner, channel, n in (await session.execute(open_load)).all():
         load.setdefault(owner, {})[str(channel)] = n
-    for agent_id, n in (await session.execute(
-            select(Call.agent_id, func.count()).where(Call.agent_id.is_not(None), Call.answered_at.is_not(None),
-                                                      Call.ended_at.is_(None)).group_by(Call.agent_id))).all():
+    for agent_id, n in (await session.execute(calls)).all():
         per = load.setdefault(agent_id, {})
         per["call"] = per.get("call", 0) + n
     agents = []
@@ -180,13 +199,119 @@ async def agent_directory(session: AsyncSession, work: WorkCalendar | None = Non
             status=str(row.status), load=load.get(row.id, {}), capacity=capacity,
             duty_schedule_id=profile.duty_schedule if profile else None,
         ))
+    return agents
+
+
+async def duty_schedules(session: AsyncSession, work: WorkCalendar | None = None) -> dict[str, DutySchedule]:
     schedules = {}
     for rota in (await session.execute(select(DutyRota))).scalars():
-        schedules[rota.id] = DutySchedule.rota(
-            rota.id, {d: [tuple(i) for i in iv] for d, iv in rota.weekly.items()},
-            {datetime.fromisoformat(d).date(): [tuple(i) for i in iv] for d, iv in rota.exceptions.items()},
-            holidays_off=rota.holidays_off, time_zone=work.hours.time_zone if work else "Europe/Moscow")
-    return AgentDirectory(agents, schedules, work.calendar if work else None)
+        schedules[rota.id] = rota_schedule(rota, work.hours.time_zone if work else "Europe/Moscow")
+    return schedules
+
+
+def rota_schedule(rota: DutyRota, time_zone: str = "Europe/Moscow") -> DutySchedule:
+    return DutySchedule.rota(
+        rota.id, {d: [tuple(i) for i in iv] for d, iv in rota.weekly.items()},
+        {date.fromisoformat(d): [tuple(i) for i in iv] for d, iv in rota.exceptions.items()},
+        holidays_off=rota.holidays_off, time_zone=time_zone)
+
+
+async def bump_directory(s: AsyncSession, now: datetime | None = None) -> None:
+    """Profiles or rotas changed: every routing service (in every hub process) rebuilds its agents' snapshot
+    before its next decision."""
+    row = await s.get(RoutingKV, DIRECTORY_KEY)
+    await _put_kv(s, DIRECTORY_KEY, {"n": (int(row.value.get("n", 0)) if row else 0) + 1}, now or utcnow())
+
+
+async def save_agent_profile(sessions: async_sessionmaker[AsyncSession], user_id: int, *, routable: bool,
+                             capacity: Mapping[str, int], languages: list[str], duty_schedule: str | None) -> None:
+    async with sessions() as s, s.begin():
+        profile = await s.get(AgentRoutingProfile, user_id)
+        if profile is None:
+            profile = AgentRoutingProfile(user_id=user_id)
+            s.add(profile)
+        profile.routable, profile.capacity, profile.languages = routable, dict(capacity), list(languages)
+        profile.duty_schedule = duty_schedule
+        await s.flush()
+        await bump_directory(s)
+
+
+async def save_duty_rota(sessions: async_sessionmaker[AsyncSession], rota_id: str, *, name: str,
+                         weekly: Mapping[str, list[list[str]]], exceptions: Mapping[str, list[list[str]]],
+                         holidays_off: bool) -> None:
+    async with sessions() as s, s.begin():
+        rota = await s.get(DutyRota, rota_id)
+        if rota is None:
+            rota = DutyRota(id=rota_id)
+            s.add(rota)
+        rota.name, rota.weekly, rota.exceptions, rota.holidays_off = name, dict(weekly), dict(exceptions), holidays_off
+        await s.flush()
+        await bump_directory(s)
+
+
+def _same(a: AgentSnapshot, b: AgentSnapshot) -> bool:
+    """Equal as routing judges them (a load of 0 on a channel is no load)."""
+    def load(x: AgentSnapshot) -> dict[str, int]:
+        return {k: v for k, v in x.load.items() if v}
+    return (a.status, load(a), dict(a.capacity), a.department_id, a.team_ids, a.skills, a.languages,
+            a.duty_schedule_id) == (b.status, load(b), dict(b.capacity), b.department_id, b.team_ids, b.skills,
+                                    b.languages, b.duty_schedule_id)
+
+
+class DirectoryCache:
+    """The agents' snapshot kept between decisions (building it for 15,000 agents costs more than deciding).
+
+    Rebuilt whole when older than ``ttl_s`` or when profiles/rotas changed (``directory_version`` in
+    ``routing_kv``, so every process notices); single agents are re-read when an event says they changed
+    (status, an inquiry given to them by someone else). Before a decision is written, the agents it names
+    are re-read in the same transaction and, if the cache was behind, the decision is taken again: an
+    inquiry never goes to an agent who is unavailable or at capacity. Capacity freed elsewhere (an inquiry
+    closed) is seen at the next rebuild, at most ``ttl_s`` later.
+    """
+
+    def __init__(self, work: WorkCalendar, ttl_s: float) -> None:
+        self.work, self.ttl_s = work, ttl_s
+        self.directory: AgentDirectory | None = None
+        self.version = -1
+        self.built_at = 0.0
+        self.dirty: set[int] = set()
+        self.rebuilds = self.refreshes = self.corrections = 0
+
+    def invalidate(self) -> None:
+        self.directory = None
+
+    def touch(self, *agent_ids: int | None) -> None:
+        self.dirty.update(a for a in agent_ids if a is not None)
+
+    async def get(self, s: AsyncSession) -> AgentDirectory:
+        row = await s.get(RoutingKV, DIRECTORY_KEY)
+        version = int(row.value.get("n", 0)) if row is not None else 0
+        if self.directory is None or version != self.version or time.monotonic() - self.built_at > self.ttl_s:
+            self.dirty.clear()
+            self.directory = await agent_directory(s, self.work)
+            self.version, self.built_at = version, time.monotonic()
+            self.rebuilds += 1
+        elif self.dirty:
+            ids, self.dirty = self.dirty, set()
+            await self.refresh(s, ids)
+            self.refreshes += 1
+        return self.directory
+
+    async def refresh(self, s: AsyncSession, ids: Collection[int]) -> bool:
+        """Re-read these agents; True when the cache had any of them wrong."""
+        assert self.directory is not None
+        fresh = {a.id: a for a in await agent_snapshots(s, ids)}
+        wrong = False
+        for agent_id in ids:
+            new, old = fresh.get(agent_id), self.directory.get(agent_id)
+            if new is None:
+                if old is not None:
+                    self.directory.remove(agent_id)
+                    wrong = True
+            elif old is None or not _same(old, new):
+                self.directory.update(new)
+                wrong = True
+        return wrong
 
 
 async def inquiry_facts(session: AsyncSession, inquiry: Inquiry) -> InquiryFacts:
@@ -243,11 +368,13 @@ class RoutingService:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, *,
                  work: WorkCalendar | None = None, sla: SlaConfig | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, directory_ttl_s: float = 0.0) -> None:
         self.sessions, self.bus = sessions, bus
         self.work = work or WorkCalendar()
         self.sla = sla or SlaConfig()
         self.clock = clock
+        # 0: the agents' snapshot is read from the database for every decision; > 0: kept (DirectoryCache)
+        self.cache = DirectoryCache(self.work, directory_ttl_s) if directory_ttl_s > 0 else None
         self.state = "stopped"
         self._lock = asyncio.Lock()
         self._rules: RuleSet | None = None
@@ -264,6 +391,7 @@ class RoutingService:
         if not self._subscribed:
             self.bus.subscribe(InquiryOpened, self.on_inquiry_opened)
             self.bus.subscribe(AgentStatusChanged, self.on_agent_status)
+            self.bus.subscribe(InquiryAssigned, self.on_inquiry_assigned)
             self._subscribed = True
         self.state = "running"
         if self._catch_up is None:
@@ -310,8 +438,21 @@ class RoutingService:
             await self.route(event.inquiry_id)
 
     async def on_agent_status(self, event: AgentStatusChanged) -> None:
+        if self.cache is not None:
+            self.cache.touch(event.user_id)
         if self.state == "running" and event.status in ("offline", "break"):
             await self.agent_unavailable(event.user_id, event.status)
+
+    async def on_inquiry_assigned(self, event: InquiryAssigned) -> None:
+        """Someone else gave an inquiry to an agent (a claim, a supervisor, the inbox): re-read their load.
+        The routing service's own assignments (no actor) are already in its snapshot."""
+        if self.cache is not None and event.actor_id is not None:
+            self.cache.touch(event.owner_id, event.actor_id)
+
+    def agents_changed(self) -> None:
+        """Profiles or rotas were saved in this process (other processes see ``directory_version``)."""
+        if self.cache is not None:
+            self.cache.invalidate()
 
     # rules ----------------------------------------------------------------------------------------------
     async def rules(self, s: AsyncSession) -> RuleSet:
@@ -363,19 +504,50 @@ class RoutingService:
                 s.add(record)
                 await s.flush()
             rules = await self.rules(s)
-            agents = await agent_directory(s, self.work)
             facts = await inquiry_facts(s, inquiry)
             exclude = {int(k): v for k, v in (record.excluded or {}).items()}
-            decision = decide(facts, agents, rules, now, routing_state, exclude=exclude,
-                              offer_expired=offer_expired, zone=self.work.zone)
+            decision = await self._decide(s, facts, rules, now, routing_state, exclude, offer_expired)
             routed = await self._apply(s, inquiry, decision, now, why)
             if routed is None:
                 raise _Abort
+            if self.cache is not None and self.cache.directory is not None and decision.agent_id is not None \
+                    and self.cache.directory.get(decision.agent_id) is not None:
+                self.cache.directory.add_load(decision.agent_id, facts.channel, 1)
             record.decision_id = routed.decision_id
             routing_state.apply(decision)
             await s.execute(update(RoutingKV).where(RoutingKV.key == STATE_KEY)
                             .values(value=routing_state.to_dict()))
         return routed, decision
+
+    async def _decide(self, s: AsyncSession, facts: InquiryFacts, rules: RuleSet, now: datetime,
+                      routing_state: RoutingState, exclude: dict[int, str], offer_expired: bool) -> Decision:
+        """``decide`` over the agents' snapshot: read now, or the cached one checked where it matters (the
+        agents the decision names; everyone it considered when it found nobody) and decided again if the
+        cache was behind."""
+        def run(agents: AgentDirectory) -> Decision:
+            return decide(facts, agents, rules, now, routing_state, exclude=exclude, offer_expired=offer_expired,
+                          zone=self.work.zone)
+
+        if self.cache is None:
+            return run(await agent_directory(s, self.work))
+        agents = await self.cache.get(s)
+        for _ in range(3):
+            decision = run(agents)
+            if decision.agent_id is not None:
+                check: Collection[int] = (decision.agent_id,)
+            elif decision.offer is not None:
+                check = decision.offer.agent_ids
+            else:
+                check = [n.agent_id for n in decision.not_eligible if n.agent_id not in exclude]
+            if len(check) > MAX_RECHECK:
+                self.cache.invalidate()  # re-reading them one by one would cost more than a rebuild
+                agents = await self.cache.get(s)
+                return run(agents)
+            if not check or not await self.cache.refresh(s, check):
+                return decision
+            self.cache.corrections += 1
+        self.cache.invalidate()
+        return run(await self.cache.get(s))
 
     async def _lock_state(self, s: AsyncSession, now: datetime) -> RoutingState:
         """The first statement of a routing transaction: a write to the state row (takes the lock), then read."""

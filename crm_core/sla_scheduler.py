@@ -230,7 +230,8 @@ def wire_routing(hub) -> tuple[RoutingService, SlaScheduler]:  # noqa: ANN001 - 
 
     settings = getattr(hub.settings, "routing", None) or RoutingSettings()
     work = WorkCalendar(settings.hours)
-    routing = RoutingService(hub.database.sessions, hub.bus, work=work, sla=settings.sla)
+    routing = RoutingService(hub.database.sessions, hub.bus, work=work, sla=settings.sla,
+                             directory_ttl_s=settings.directory_ttl_s)
     scheduler = SlaScheduler(hub.database.sessions, hub.bus, routing, poll_s=settings.sla_poll_s)
     if not settings.enabled:
         return routing, scheduler

@@ -1,4 +1,5 @@
-"""The ``[routing]`` settings section: working hours, the SLA thresholds, the scheduler's poll interval."""
+"""The ``[routing]`` settings section: working hours, the SLA thresholds, the scheduler's poll
+interval, how long the agents' snapshot is kept."""
 
 from __future__ import annotations
 
@@ -15,3 +16,5 @@ class RoutingSettings(BaseModel):
     hours: WorkingHours = WorkingHours()
     sla: SlaConfig = SlaConfig()
     sla_poll_s: float = Field(30.0, gt=0, le=3600)  # the scheduler also wakes at the next deadline
+    # the agents' snapshot is kept this long between decisions (0: read for every decision); see DirectoryCache
+    directory_ttl_s: float = Field(5.0, ge=0, le=300)
