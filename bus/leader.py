@@ -1,10 +1,18 @@
-"""Leader election for what must have exactly one consumer (an IMAP mailbox, the Telegram poller, the AMI
-session), with a PostgreSQL advisory lock held on a dedicated connection.
+"""Leader election for what must have exactly one consumer (the AMI session to a PBX, an IMAP mailbox, the
+Telegram poller, the SLA scheduler), with a PostgreSQL advisory lock held on a dedicated connection.
 
 The lock lives as long as that session. The session is its own lease: ``idle_session_timeout`` makes the
 server end it when the holder stops sending heartbeats (a dead, paused or cut-off instance), which frees
-the lock for another instance. A leader whose heartbeat fails stops its consumer before doing anything
-else, so an instance that wakes up after a pause does not go on as a second leader.
+the lock for another instance.
+
+Fencing: the holder also keeps the lease on its own monotonic clock (renewed at each heartbeat, counted
+from the moment the heartbeat was *sent*, so it always ends before the server's). ``holds()`` is false as
+soon as that local lease has lapsed — an instance frozen past its lease (SIGSTOP, a stuck VM) knows it on
+the very first instruction after waking, before any network round trip. The heartbeat loop then stops the
+consumer, and for the AMI session every event that arrives while ``holds()`` is false is dropped, so the
+frames buffered in the socket during the freeze never turn into pop-ups or call records a second time.
+What gets past anyway (a write already in flight) is caught by the database's unique keys and guarded
+updates, which every consumer relies on.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -24,20 +33,33 @@ def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+class LeaseLost(Exception):
+    """The local lease ran out before a heartbeat renewed it (the process was frozen or starved)."""
+
+
 class Leadership:
     def __init__(self, dsn: str, name: str, on_elected: Callable[[], Awaitable[None]],
                  on_deposed: Callable[[], Awaitable[None]], *, heartbeat_s: float = 1.0, lease_s: float = 5.0,
-                 instance: str = "") -> None:
+                 instance: str = "", clock: Callable[[], float] = time.monotonic) -> None:
         self.dsn, self.name, self.instance = dsn, name, instance
         self._on_elected, self._on_deposed = on_elected, on_deposed
         self.heartbeat_s, self.lease_s = heartbeat_s, lease_s
+        self._clock = clock
         self.leading = False
         self.elections = 0
+        self.fenced = 0  # times this instance found its lease lapsed while it thought it led
+        self.elected_at: float | None = None  # wall clock of the last election (shown on /healthz)
+        self._lease_until = 0.0
         self._task: asyncio.Task[None] | None = None
 
     @property
     def state(self) -> str:
-        return "leader" if self.leading else "standby"
+        return "leader" if self.holds() else "standby"
+
+    def holds(self) -> bool:
+        """True while this instance leads and its lease has not lapsed (cheap, synchronous: call it before
+        acting on behalf of the leadership)."""
+        return self.leading and self._clock() < self._lease_until
 
     async def start(self) -> None:
         if self._task is None:
@@ -56,42 +78,70 @@ class Leadership:
             try:
                 conn = await asyncpg.connect(self.dsn, timeout=5)
                 await conn.execute(f"SET idle_session_timeout = {int(self.lease_s * 1000)}")
-                while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_key(self.name)):  # noqa: ASYNC110
+                while True:
+                    sent = self._clock()
+                    if await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_key(self.name)):
+                        break
                     await asyncio.sleep(self.heartbeat_s)  # polling a lock another instance holds
+                self._lease_until = sent + self.lease_s
                 self.leading = True
                 self.elections += 1
+                self.elected_at = time.time()
                 log.info("instance %s leads %s", self.instance, self.name)
                 await self._on_elected()
                 while True:
                     await asyncio.sleep(self.heartbeat_s)
-                    async with asyncio.timeout(self.lease_s / 2):
+                    if not self.holds():
+                        self.fenced += 1
+                        raise LeaseLost(f"no heartbeat for {self._clock() - self._lease_until + self.lease_s:.1f}s")
+                    sent = self._clock()
+                    async with asyncio.timeout(max(0.1, self._lease_until - sent)):
                         await conn.fetchval("SELECT 1")
+                    self._lease_until = sent + self.lease_s
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any loss of the session ends the leadership
                 await self._step_down(f"{type(exc).__name__}: {exc}")
             finally:
                 if conn is not None:
-                    conn.terminate()
+                    conn.terminate()  # frees the lock at once if the server still has the session
             await asyncio.sleep(self.heartbeat_s)
 
     async def _step_down(self, why: str) -> None:
         if self.leading:
             self.leading = False
+            self._lease_until = 0.0
             log.warning("instance %s no longer leads %s (%s): consumer stopped", self.instance, self.name, why)
             await self._on_deposed()
 
 
 class LedConnector:
-    """A single-consumer connector that runs only on the instance holding its leadership."""
+    """A single-consumer connector that runs only on the instance holding its leadership.
+
+    A connector with an AMI-style ``client.on_event`` callback gets it gated by ``holds()``: events read
+    after the lease lapsed are dropped before they change any state.
+    """
 
     def __init__(self, connector, dsn: str, name: str, instance: str, **timing: float) -> None:  # noqa: ANN001
         self.connector = connector
         self.leadership = Leadership(dsn, name, connector.start, connector.stop, instance=instance, **timing)
+        self.dropped_events = 0
+        client = getattr(connector, "client", None)
+        if client is not None and callable(getattr(client, "on_event", None)):
+            client.on_event = self._gate(client.on_event)
+
+    def _gate(self, on_event: Callable[[object], None]) -> Callable[[object], None]:
+        def gated(event: object) -> None:
+            if self.leadership.holds():
+                on_event(event)
+            else:
+                self.dropped_events += 1
+
+        return gated
 
     @property
     def state(self) -> str:
-        return self.connector.state if self.leadership.leading else "standby"
+        return self.connector.state if self.leadership.holds() else "standby"
 
     def routes(self) -> list:
         return getattr(self.connector, "routes", lambda: [])()
