@@ -13,8 +13,10 @@ class WallboardSettings(BaseModel):
     """A call answered within this many seconds of joining the queue counts toward the service level."""
     soon_overdue_min: int = Field(60, ge=1, le=7 * 24 * 60)
     """An inquiry whose next SLA step falls within this many minutes is listed as soon overdue."""
-    coalesce_ms: float = Field(15.0, ge=0, le=1000)
-    """Changes within this window go to the browsers as one frame (one frame per window, not per event)."""
+    coalesce_ms: float = Field(2.0, ge=0, le=1000)
+    """After a quiet spell, a change waits this long for the changes that come with it (one frame for them all)."""
+    min_interval_ms: float = Field(15.0, ge=0, le=5000)
+    """Frames go out at most this often: under a burst, what changed meanwhile goes together in the next."""
     refresh_s: float = Field(10.0, gt=0, le=3600)
     """How often agents' load, SLA deadlines and flagged calls are re-read from the database."""
     supervisor_device: str = "PJSIP/{extension}"

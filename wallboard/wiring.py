@@ -5,9 +5,11 @@ telephony service's fresh ``queues``/``queue_members``/``calls`` plus today's st
 current with the agents' hub states (``AgentStatusChanged``) and re-read from the database every
 ``refresh_s`` (agents' load and capacity, SLA deadlines, flagged calls, who watches).
 
-Many events close together become one frame: the first change wakes the sender, which waits
-``coalesce_ms`` more, takes every change made meanwhile and renders it once per audience (supervisors who
-see the same departments share one frame: one JSON encoding, however many sockets), as one ``Push``.
+Many events close together become one frame: the first change after a quiet spell wakes the sender, which
+waits ``coalesce_ms`` for the events read with it; under a burst frames go out at most every
+``min_interval_ms``, each carrying everything changed meanwhile. A frame is rendered once per audience
+(supervisors who see the same departments share one: one JSON encoding, however many sockets), as one
+``Push``.
 """
 
 from __future__ import annotations
@@ -109,11 +111,15 @@ class WallboardService:
 
     # --- out ---------------------------------------------------------------------------------------
     async def _sender(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = -1e9
         while True:
             await self._dirty.wait()
-            if self.settings.coalesce_ms:
-                await asyncio.sleep(self.settings.coalesce_ms / 1000)
+            wait = max(self.settings.coalesce_ms / 1000, last + self.settings.min_interval_ms / 1000 - loop.time())
+            if wait > 0:
+                await asyncio.sleep(wait)
             self._dirty.clear()
+            last = loop.time()
             try:
                 await self.flush()
             except Exception:  # noqa: BLE001 - one bad frame must not stop the board
