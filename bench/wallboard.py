@@ -90,7 +90,8 @@ async def prepare(workdir: Path) -> tuple[Path, list[str]]:
 
 class Keys:
     """Names each observable change the same way on both sides: ("abandoned", queue, k), ("in", queue,
-    caller, j), ...; the k-th of its kind, so a count or a caller seen again is a new key."""
+    linkedid, 1), ...: the k-th of its kind (a count goes on rising over the rounds; each round's calls have
+    their own Linkedids)."""
 
     def __init__(self) -> None:
         self.seen: dict[tuple, int] = defaultdict(int)
@@ -106,7 +107,8 @@ def sent_keys(log: list[tuple[float, bytes]]) -> dict[tuple, float]:
     waiting: dict[str, set[str]] = defaultdict(set)
     for t, data in log:
         frame = parse_frame(data)
-        name, queue, caller = frame.get("Event"), frame.get("Queue", ""), frame.get("CallerIDNum", "")
+        name, queue = frame.get("Event"), frame.get("Queue", "")
+        caller = frame.get("Linkedid") or frame.get("Uniqueid", "")
         if name == "QueueCallerJoin":
             waiting[queue].add(caller)
             out[keys.next("in", queue, caller)] = t
@@ -131,7 +133,7 @@ class Observer:
 
     def wallboard(self, frame: dict, t: float) -> None:
         for queue, q in (frame.get("queues") or {}).items():
-            now = {w["caller"] for w in q["waiting"]}
+            now = {w["id"] for w in q["waiting"]}
             for caller in sorted(now - self.waiting[queue]):
                 self.arrived[self.keys.next("in", queue, caller)] = t
             for caller in sorted(self.waiting[queue] - now):
@@ -279,7 +281,7 @@ async def bare_relay(workdir: Path, tokens: list[str], rounds: int) -> tuple[lis
             for frame in splitter.feed(data):
                 if frame.get("Event") in WATCHED:
                     text = json.dumps({"type": "peer", "event": frame["Event"], "queue": frame.get("Queue", ""),
-                                       "caller": frame.get("CallerIDNum", "")})
+                                       "caller": frame.get("Linkedid") or frame.get("Uniqueid", "")})
                     for ws in sockets:
                         await ws.send_str(text)
 

@@ -110,7 +110,7 @@ class QueueBoard:
         waiting = sorted(self.waiting.values(), key=lambda w: w.since)
         return {
             "name": self.name,
-            "waiting": [{"caller": w.caller, "name": w.name, "since": w.since} for w in waiting],
+            "waiting": [{"id": w.key, "caller": w.caller, "name": w.name, "since": w.since} for w in waiting],
             "longest_since": waiting[0].since if waiting else None,
             "answered": self.answered, "abandoned": self.abandoned,
             "service_level": round(100.0 * self.within / handled, 1) if handled else None,

@@ -30,6 +30,7 @@ from wallboard.settings import WallboardSettings
 from wallboard.state import CALL_EVENTS, Scope, Wallboard
 
 log = logging.getLogger("hub.wallboard")
+REREAD_ON = frozenset({"speech_flag", "routing.sla"})
 SOON_S = 0.5  # a change in the database (an inquiry assigned) is re-read this soon, not at the next refresh
 
 
@@ -101,6 +102,11 @@ class WallboardService:
 
     async def on_assigned(self, event: InquiryAssigned) -> None:
         self._reread.set()
+
+    async def on_push(self, push: Push) -> None:
+        """A call flagged by speech analytics or an SLA step taken: re-read the lists soon."""
+        if push.kind in REREAD_ON:
+            self._reread.set()
 
     def watch(self, user_id: int, scope: Scope) -> None:
         """A supervisor opened the wallboard: they get the frames from now on (also before the next reading)."""
@@ -185,5 +191,6 @@ def wire(hub) -> None:  # noqa: ANN001 - bootstrap.Hub
     hub.connectors["wallboard"] = service
     hub.bus.subscribe(AgentStatusChanged, service.on_status)
     hub.bus.subscribe(InquiryAssigned, service.on_assigned)
+    hub.bus.subscribe(Push, service.on_push)
     if hub.telephony is not None:
         hub.telephony.add_listener(service.on_event, service.on_rebuilt)
