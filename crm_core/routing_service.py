@@ -357,6 +357,8 @@ class Routed:
     agent_id: int | None
     pool: str | None
     offer_id: int | None
+    channel: str = ""
+    subject: str = ""
 
 
 class _Abort(Exception):
@@ -434,7 +436,7 @@ class RoutingService:
 
     # bus handlers ---------------------------------------------------------------------------------------
     async def on_inquiry_opened(self, event: InquiryOpened) -> None:
-        if self.state == "running":
+        if self.state == "running" and event.owner_id is None:  # an owner already: taken (an answered call)
             await self.route(event.inquiry_id)
 
     async def on_agent_status(self, event: AgentStatusChanged) -> None:
@@ -603,14 +605,15 @@ class RoutingService:
             offer_id = offer.id
         s.add(InquiryEvent(inquiry_id=inquiry.id, at=now, kind="routed", note=explanation["summary"],
                            data={"decision_id": row.id, "why": why}))
-        return Routed(inquiry.id, row.id, decision.outcome, decision.agent_id, decision.pool, offer_id)
+        return Routed(inquiry.id, row.id, decision.outcome, decision.agent_id, decision.pool, offer_id,
+                      str(inquiry.channel), inquiry.subject or "")
 
     async def _announce(self, routed: Routed, decision: Decision) -> None:
         if routed.outcome == "offer":
             assert decision.offer is not None
             await self.bus.publish(Push(decision.offer.agent_ids, "routing.offer", {
-                "inquiry_id": routed.inquiry_id, "offer_id": routed.offer_id,
-                "deadline": decision.offer.deadline.isoformat()}))
+                "inquiry_id": routed.inquiry_id, "offer_id": routed.offer_id, "channel": routed.channel,
+                "subject": routed.subject[:200], "deadline": decision.offer.deadline.isoformat()}))
             return
         await self.bus.publish(InquiryAssigned(routed.inquiry_id, routed.agent_id, routed.pool or str(Pool.NONE)))
         if routed.agent_id is not None:
@@ -618,18 +621,30 @@ class RoutingService:
 
     # team offers ----------------------------------------------------------------------------------------
     async def claim_offer(self, offer_id: int, user_id: int) -> bool:
-        """The first claim wins: the offer row flips open → claimed once, decided by the database."""
+        """The first claim wins: the offer row flips open → claimed once, decided by the database. The rest
+        of the group is told at once (``routing.offer_closed``), so their screens stop offering it."""
         try:
-            inquiry_id = await self._claim(offer_id, user_id)
+            claimed = await self._claim(offer_id, user_id)
         except _Abort:
             return False
-        if inquiry_id is None:
+        if claimed is None:
             return False
+        inquiry_id, others = claimed
         log.info("offer=%s inquiry=%s claimed by user=%s", offer_id, inquiry_id, user_id)
         await self.bus.publish(InquiryAssigned(inquiry_id, user_id, str(Pool.NONE), user_id))
+        await self._closed(offer_id, inquiry_id, others, "claimed")
         return True
 
-    async def _claim(self, offer_id: int, user_id: int) -> int | None:
+    async def _closed(self, offer_id: int, inquiry_id: int, agents: tuple[int, ...], state: str) -> None:
+        if agents:
+            await self.bus.publish(Push(agents, "routing.offer_closed",
+                                        {"offer_id": offer_id, "inquiry_id": inquiry_id, "state": state}))
+
+    async def _offered(self, s: AsyncSession, offer_id: int) -> tuple[int, ...]:
+        return tuple((await s.execute(select(offer_agents.c.user_id).where(offer_agents.c.offer_id == offer_id)
+                                      .order_by(offer_agents.c.user_id))).scalars())
+
+    async def _claim(self, offer_id: int, user_id: int) -> tuple[int, tuple[int, ...]] | None:
         now = self.clock()
         async with self.sessions() as s, s.begin():
             member = select(offer_agents.c.user_id).where(offer_agents.c.offer_id == offer_id,
@@ -657,7 +672,8 @@ class RoutingService:
                                data={"offer_id": offer_id}))
             s.add(TimelineEntry(client_id=client_id, at=now, kind="claimed", inquiry_id=inquiry_id, actor_id=user_id,
                                 summary=""))
-        return inquiry_id
+            others = tuple(a for a in await self._offered(s, offer_id) if a != user_id)
+        return inquiry_id, others
 
     async def expire_offer(self, offer_id: int, note: str = "nobody claimed in time") -> Routed | None:
         """Close an open offer (once, even with two schedulers) and take the rule's next step."""
@@ -668,6 +684,8 @@ class RoutingService:
             if closed.rowcount != 1:
                 return None
             inquiry_id = (await s.execute(select(TeamOffer.inquiry_id).where(TeamOffer.id == offer_id))).scalar_one()
+            offered = await self._offered(s, offer_id)
+        await self._closed(offer_id, inquiry_id, offered, "expired")
         return await self.route(inquiry_id, why="offer_expired", offer_expired=True)
 
     async def open_offers_for(self, user_id: int) -> list[tuple[TeamOffer, Inquiry]]:

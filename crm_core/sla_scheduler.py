@@ -213,6 +213,9 @@ class SlaScheduler:
             await self._store_next(s, fresh, now)
         self.steps_done += 1
         done = StepDone(inquiry_id, step.action, step.reason, str(pool), tuple(sorted(notify)))
+        if offered:
+            await self.bus.publish(Push(tuple(sorted(offered)), "routing.offer_closed",
+                                        {"offer_id": None, "inquiry_id": inquiry_id, "state": "withdrawn"}))
         log.info("SLA inquiry=%s %s (%s) → pool %s; notified %s", inquiry_id, step.action, step.reason, pool,
                  done.notified)
         await self.bus.publish(InquiryAssigned(inquiry_id, None, str(pool)))

@@ -19,10 +19,11 @@ from crm_core.routing_service import RoutingService, load_rule_data, parse_rules
 from routing.rules import RuleProblem, RuleSetError
 from web.features import NavItem
 from web.guard import allow
-from web.i18n import add_texts
-from web.keys import ACTOR, HUB, USER, sessions
+from web.i18n import add_texts, translator
+from web.keys import ACTOR, HUB, LOCALE, USER, sessions
 
 log = logging.getLogger("hub.web.routing")
+SCRIPTS = ["/static/routing.js"]  # live team offers: «Беру работу на себя» on every page
 MAX_RULES_FILE = 1024 * 1024
 _services: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -267,7 +268,13 @@ async def offer_claim(request: web.Request) -> web.StreamResponse:
     svc = service(request)
     async with sessions(request)() as s:
         inquiry_id = (await s.execute(select(TeamOffer.inquiry_id).where(TeamOffer.id == offer_id))).scalar()
-    if inquiry_id is not None and await svc.claim_offer(offer_id, request[USER].id):
+    won = inquiry_id is not None and await svc.claim_offer(offer_id, request[USER].id)
+    if "application/json" in request.headers.get("Accept", ""):  # routing.js, from the live offer card
+        t = translator(request.get(LOCALE, "ru"))
+        return web.json_response({"ok": won, "inquiry_id": inquiry_id if won else None,
+                                  "url": f"/inquiries/{inquiry_id}" if won else None,
+                                  "message": t("routing.claimed" if won else "routing.too_late")})
+    if won:
         raise web.HTTPSeeOther(f"/inquiries/{inquiry_id}?notice=claimed")
     raise web.HTTPSeeOther("/routing/offers?notice=too_late")
 
