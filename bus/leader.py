@@ -123,8 +123,12 @@ class LedConnector:
     """
 
     def __init__(self, connector, dsn: str, name: str, instance: str, **timing: float) -> None:  # noqa: ANN001
+        from bus.handoff import Handoff, state_for
+
         self.connector = connector
-        self.leadership = Leadership(dsn, name, connector.start, connector.stop, instance=instance, **timing)
+        state = state_for(connector)
+        self.handoff = Handoff(dsn, name, instance, state) if state is not None else None
+        self.leadership = Leadership(dsn, name, self._elected, self._deposed, instance=instance, **timing)
         self.dropped_events = 0
         client = getattr(connector, "client", None)
         if client is not None and callable(getattr(client, "on_event", None)):
@@ -138,6 +142,18 @@ class LedConnector:
                 self.dropped_events += 1
 
         return gated
+
+    async def _elected(self) -> None:
+        if self.handoff is not None:
+            await self.handoff.claim()  # the next epoch, and the state the previous leader left
+        await self.connector.start()
+
+    async def _deposed(self) -> None:
+        try:
+            await self.connector.stop()
+        finally:
+            if self.handoff is not None:
+                await self.handoff.release()
 
     @property
     def state(self) -> str:
