@@ -69,6 +69,7 @@ async def test_pausing_an_agent_from_the_wallboard_sends_one_queue_pause_and_the
     await page.wait_for_selector("#wb-result.ok")
     await row.locator("button.wb-unpause").wait_for(timeout=5_000)
     assert await row.locator(".wb-status").text_content() == "Перерыв"
+    assert await row.locator(".wb-reason").text_content() == " (другое)"
     await asyncio.sleep(0.2)  # nothing more may follow
     pauses = [a for a in pbx.received if a.get("Action") == "QueuePause"]
     assert [(a["Interface"], a["Paused"]) for a in pauses] == [("Local/101@agents/n", "true")]

@@ -3,15 +3,19 @@ log, and the live frames while burst20.txt plays."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bus.events import Push
 from connectors.asterisk.fake_pbx import FakePbx
-from crm_core.models import Client, Inquiry, InquiryEvent, User
+from crm_core.models import Call, Client, Inquiry, InquiryEvent, Recording, Transcript, User, utcnow
 from crm_core.models.audit import AuditEntry
+from crm_core.models.routing import SlaDeadline
+from crm_core.models.speech import SpeechFlag
 from tests.telephony.test_ami_client import FAST, until
 from tests.web.conftest import running  # noqa: F401 - the running hub fixture
 
@@ -186,3 +190,50 @@ async def test_the_wallboard_frames_follow_burst20_and_a_reconnect_rebuilds_the_
     last_full = [f for f in frames if f["full"]][-1]
     assert sum(q["abandoned"] for q in last_full["queues"].values()) == 9, "today's counts survive a reconnect"
     assert {"sales", "support"} <= set(last_full["queues"])
+
+
+async def test_overdue_inquiries_and_flagged_calls_show_to_the_supervisors_who_may_see_them(running, pbx):  # noqa: F811
+    users, agency = running.agency.users, running.agency
+    now = utcnow()
+    async with running.hub.database.sessions() as s, s.begin():
+        client = Client(name="Ольга")
+        s.add(client)
+        await s.flush()
+        ids = []
+        for n, (owner, dept) in enumerate([("anna", agency.sales), ("oleg", agency.sales),
+                                                       ("maria", agency.rent), ("oleg", agency.sales)]):
+            inquiry = Inquiry(client_id=client.id, channel="email", external_id=f"sla-{n}", subject=f"Тема {n}",
+                              owner_id=users[owner], department_id=dept)
+            s.add(inquiry)
+            await s.flush()
+            ids.append(inquiry.id)
+        call = Call(uniqueid="f.1", linkedid="f.1", direction="inbound", caller="+79160000000", queue="sales",
+                    agent_id=users["anna"], started_at=now - timedelta(minutes=5), outcome="answered")
+        s.add(call)
+        await s.flush()
+        recording = Recording(call_id=call.id, path="f.wav")
+        s.add(recording)
+        await s.flush()
+        transcript = Transcript(recording_id=recording.id, status="done")
+        s.add(transcript)
+        await s.flush()
+        s.add(SpeechFlag(transcript_id=transcript.id, call_id=call.id, category="rudeness", phrase="идиот"))
+    service = running.hub.connectors["wallboard"]
+    await service.read()  # what the reader does every refresh_s; the scheduler may have filled routing_sla
+    async with running.hub.database.sessions() as s, s.begin():
+        await s.execute(delete(SlaDeadline))
+        for inquiry_id, due in zip(ids, (now - timedelta(minutes=1), now + timedelta(minutes=30),
+                                        now - timedelta(minutes=2), now + timedelta(hours=5)), strict=True):
+            s.add(SlaDeadline(inquiry_id=inquiry_id, due_at=due, action="to_department_pool", reason="not_accepted"))
+    await service.read()
+    boss, mgr = await running.browser("boss"), await running.browser("mgr")
+    _, text = await boss.get("/wallboard/state")
+    board = json.loads(text)
+    assert [(i["id"], i["overdue"], i["owner"]) for i in board["inquiries"]] == [(ids[0], True, "Anna"),
+                                                                                  (ids[1], False, "Oleg")]
+    # ids[3] is due in 5 hours: beyond the soon-overdue window (60 minutes), not listed
+    assert [(f["call_id"], f["categories"], f["agent"]) for f in board["flags"]] == [(call.id, ["rudeness"], "Anna")]
+    _, text = await mgr.get("/wallboard/state")
+    board = json.loads(text)
+    assert [i["id"] for i in board["inquiries"]] == [ids[2]] and board["flags"] == []
+    assert {a["name"] for a in board["agents"].values()} == {"Maria"}

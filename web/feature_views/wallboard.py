@@ -14,6 +14,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from crm_core import audit
+from crm_core.agent_states import BREAK_REASONS
 from crm_core.models import User
 from wallboard import actions
 from wallboard.queries import ACT_ROLES, VIEW_ROLES, scope_for
@@ -141,6 +142,7 @@ def _labels(locale: str) -> dict[str, str]:
     i = 1 if locale == "en" else 0
     labels = {k.removeprefix("wallboard."): t(k) for k in TEXTS}
     labels.update({f"state.{s}": t(f"state.{s}") for s in STATES})
+    labels.update({f"reason.{r}": t(f"reason.{r}") for r in BREAK_REASONS})
     labels.update({f"device.{k}": v[i] for k, v in DEVICES.items()})
     for c in ("rudeness", "forbidden", "competitors", "missing_script"):
         labels[f"cat.{c}"] = t(f"speech.cat.{c}")

@@ -108,7 +108,7 @@
     tr.appendChild(el("td", "wb-ext", a.extension || "—"));
     var st = el("td", "wb-state");
     st.appendChild(el("span", "wb-status", a.status ? (L["state." + a.status] || a.status) : "—"));
-    if (a.reason) st.appendChild(el("span", "wb-reason", " (" + a.reason + ")"));
+    if (a.reason) st.appendChild(el("span", "wb-reason", " (" + (L["reason." + a.reason] || a.reason) + ")"));
     if (a.device) st.appendChild(el("div", "wb-device muted", L["device." + a.device] || a.device));
     if (a.paused) st.appendChild(el("div", "wb-paused", L.paused + (a.paused_reason ? ": " + a.paused_reason : "")));
     tr.appendChild(st);
