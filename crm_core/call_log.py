@@ -85,9 +85,9 @@ class CallLog:
                                      .where(Call.uniqueid == uniqueid))).first()
         if found is not None:
             return StoredCall(found[0], found[1], found[2], duplicate=True)
-        inquiry_id, client_id = await self._inquiry_for(record)
         agent = agents.get(record.answered_by or "") or (
             agents.get(record.caller or "") if record.direction == "outbound" else None)
+        inquiry_id, client_id = await self._inquiry_for(record, agent, agents)
         queued: list = []
         try:
             async with self.sessions() as s, s.begin():
@@ -132,8 +132,12 @@ class CallLog:
         wrote each in); an extension or anything else not a phone number stays as the PBX wrote it."""
         return try_normalize_phone(raw, self.region) or raw if raw else raw
 
-    async def _inquiry_for(self, record: CallRecord) -> tuple[int | None, int | None]:
-        """An inbound call from a number is an inquiry of that client (a new client for an unknown number)."""
+    async def _inquiry_for(self, record: CallRecord, agent: Agent | None,
+                           agents: dict[str, Agent]) -> tuple[int | None, int | None]:
+        """An inbound call from a number is an inquiry of that client (a new client for an unknown number);
+        answered, it is the answering agent's (or the one it was transferred to) and in work: routing has
+        nothing left to decide."""
+        taker = agents.get(record.transferred_to or "") or agent
         if record.inquiry_id and record.inquiry_id.isdigit():
             return await self._linked_inquiry(int(record.inquiry_id))
         if record.direction != "inbound" or not record.caller:
@@ -145,6 +149,7 @@ class CallLog:
             channel=Channel.CALL, external_id=record.linkedid or record.uniqueid, phone=phone,
             name=record.caller_name, subject=_summary(record), source=record.did, did=record.did,
             received_at=_at(record.started), meta={"queue": record.queue, "outcome": record.outcome},
+            taken_by=taker.user_id if taker is not None and record.answered else None,
         ))
         return result.inquiry_id, result.client_id
 

@@ -63,6 +63,8 @@ class IntakeRequest:
     meta: dict = field(default_factory=dict)
     notes: Sequence[str] = ()
     """Problems found while reading the input (bad charset, cut attachment) kept on the inquiry."""
+    taken_by: int | None = None
+    """The agent who already took it (answered the call): a new inquiry is theirs and in work, not routed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +254,12 @@ class IntakeService:
             source=req.source, did=req.did, utm=dict(req.utm), department_id=department_id,
             created_at=now, updated_at=now, last_action_at=now,
         )
-        if self.moderation_gate is not None and self.moderation_gate(req):
+        if req.taken_by is not None:
+            inquiry.owner_id, inquiry.status, inquiry.accepted_at = req.taken_by, InquiryStatus.IN_WORK, now
+            if inquiry.department_id is None:
+                inquiry.department_id = (await s.execute(
+                    select(User.department_id).where(User.id == req.taken_by))).scalar_one_or_none()
+        elif self.moderation_gate is not None and self.moderation_gate(req):
             inquiry.status = InquiryStatus.MODERATION
         s.add(inquiry)
         await s.flush()
@@ -265,7 +272,8 @@ class IntakeService:
     async def _publish(self, req: IntakeRequest, result: IntakeResult) -> None:
         if result.new_inquiry:
             await self._bus.publish(
-                InquiryOpened(result.inquiry_id, result.client_id, str(req.channel), req.external_id)
+                InquiryOpened(result.inquiry_id, result.client_id, str(req.channel), req.external_id,
+                              owner_id=req.taken_by)
             )
         await self._bus.publish(
             MessageReceived(result.inquiry_id, result.client_id, result.message_id, str(req.channel),

@@ -268,3 +268,33 @@ async def test_a_missed_call_and_the_callback_match_whatever_form_the_pbx_wrote_
     assert report.summary["total"] == 1 and report.summary["called_back"] == 1
     assert report.rows[0][7] == pytest.approx(260.0)  # called back 260 s after the missed call ended
     assert ids["ivan"]
+
+
+async def test_an_answered_call_is_the_answering_agents_inquiry_in_work_and_a_missed_one_is_left_to_routing(db):
+    from bus.events import InquiryOpened
+    from telephony.model import CallRecord
+
+    ids = await seed(db)
+    bus, opened = EventBus(), []
+
+    async def seen(event):
+        opened.append(event)
+
+    bus.subscribe(InquiryOpened, seen)
+    log = CallLog(db.sessions, IntakeService(db.sessions, bus))
+    agents = await load_agents(db.sessions)
+    t0 = 1_800_000_000.0
+    answered = await log.store(CallRecord("a.1", "a.1", "inbound", "+79035550001", "74950000001", "", "74950000001",
+                                          "sales", ("101", "102"), "102", t0, t0, t0 + 4, t0 + 60, 4.0, 56.0,
+                                          "answered", None, None), agents)
+    missed = await log.store(CallRecord("a.2", "a.2", "inbound", "+79035550002", "74950000001", "", "74950000001",
+                                        "sales", ("101",), None, t0, t0, None, t0 + 30, 30.0, None, "abandoned",
+                                        None, None), agents)
+    async with db.sessions() as s:
+        taken = await s.get(Inquiry, answered.inquiry_id)
+        left = await s.get(Inquiry, missed.inquiry_id)
+    assert (taken.owner_id, taken.status, taken.department_id) == (ids["oleg"], "in_work", ids["sales"])
+    assert taken.accepted_at is not None
+    assert (left.owner_id, left.status) == (None, "new")
+    assert [(e.inquiry_id, e.owner_id) for e in opened] == [(answered.inquiry_id, ids["oleg"]),
+                                                             (missed.inquiry_id, None)]
