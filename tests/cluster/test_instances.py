@@ -117,7 +117,8 @@ async def test_a_paused_leader_loses_its_lease_and_steps_down_when_it_wakes(dsn)
         await b.stop()
 
 
-async def test_a_push_from_one_instance_reaches_a_browser_on_another(pg_url, tmp_path):
+@pytest.mark.parametrize("broker", ["postgres", "redis", "nats"])
+async def test_a_push_from_one_instance_reaches_a_browser_on_another(pg_url, tmp_path, broker):
     if pg_url is None:
         missing_part("PostgreSQL unreachable")
     from aiohttp import ClientSession, CookieJar
@@ -128,7 +129,7 @@ async def test_a_push_from_one_instance_reaches_a_browser_on_another(pg_url, tmp
 
     hubs, servers = [], []
     for n in range(2):
-        hub = build_hub(settings_for(pg_url, tmp_path / f"i{n}"))
+        hub = build_hub(settings_for(pg_url, tmp_path / f"i{n}", {"cluster": {"broker": broker}}))
         server = TestServer(create_app(hub), host="127.0.0.1")
         await server.start_server()
         await hub.started.wait()
@@ -149,6 +150,7 @@ async def test_a_push_from_one_instance_reaches_a_browser_on_another(pg_url, tmp
             await hubs[0].bus.publish(Push((agency.users["anna"],), "popup", {"name": "Иван Петров"}))
             got = await asyncio.wait_for(ws.receive_json(), 5)
             assert got == {"type": "popup", "name": "Иван Петров"}
+            assert hubs[0].fanout.broker == broker and hubs[1].fanout.received >= 1
             await ws.close()
     finally:
         for server in servers:
