@@ -131,10 +131,17 @@ class WallboardService:
             except Exception:  # noqa: BLE001 - one bad frame must not stop the board
                 log.exception("wallboard frame failed")
 
+    @property
+    def speaks(self) -> bool:
+        """Frames come from the instance holding the PBX session (on several instances, one board speaks;
+        the others' boards have no queue events and would only contradict it), or from the only one."""
+        tel = self.hub.telephony
+        return tel is None or tel.client.state != "stopped"
+
     async def flush(self) -> int:
         """Send what changed since the last frame, once per audience. Returns the frames published."""
         changes = self.board.take_changes()
-        if not changes:
+        if not changes or not self.speaks:
             return 0
         groups: dict[Scope, list[int]] = defaultdict(list)
         for user_id, scope in self.audience.items():

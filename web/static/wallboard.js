@@ -230,7 +230,10 @@
       renderAll();
       return;
     }
-    if (!board || frame.v !== board.v + 1) { refetch(); return; }
+    if (!board) { refetch(); return; }
+    // a missed frame: what this one carries is whole (queues, agents, lists), so it is applied; the rest
+    // of the board comes with a fresh copy (asked for at most every few seconds)
+    if (frame.v !== board.v + 1) refetch();
     board.v = frame.v;
     if (frame.queues) {
       Object.keys(frame.queues).forEach(function (n) { board.queues[n] = frame.queues[n]; });
@@ -249,9 +252,11 @@
     if (frame.flags) { board.flags = frame.flags; renderFlags(); }
   }
 
+  var lastFetch = 0;
   function refetch() {
-    if (fetching) return;
+    if (fetching || Date.now() - lastFetch < 3000) return;
     fetching = true;
+    lastFetch = Date.now();
     fetch("/wallboard/state", { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { return r.json(); })
       .then(function (snap) { take(snap); })
