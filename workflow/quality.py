@@ -128,6 +128,8 @@ async def sample(sessions: async_sessionmaker[AsyncSession], rule: QcRule, now: 
     start, end = week_bounds(now, zone)
     added = 0
     async with sessions() as s, s.begin():
+        if rule.speech_flags:  # first: a flagged call counts toward its agent's share
+            added += await _flagged(s, now)
         if rule.inquiries and rule.percent > 0:
             done = (await s.execute(select(Inquiry.id, Inquiry.owner_id).where(
                 Inquiry.status.in_(CLOSED), Inquiry.owner_id.is_not(None), Inquiry.closed_at >= start,
@@ -148,8 +150,6 @@ async def sample(sessions: async_sessionmaker[AsyncSession], rule: QcRule, now: 
                 for call_id in _pick(ids, taken, rule.percent, f"c:{agent_id}:{start.date()}"):
                     added += await _add(s, QcItem(kind="call", call_id=call_id, agent_id=agent_id, reason="sample",
                                                   created_at=now))
-        if rule.speech_flags:
-            added += await _flagged(s, now)
     if added:
         log.info("quality control: %d items added to the queue", added)
     return added

@@ -39,6 +39,7 @@ from crm_core.models.agency import PropertyLink
 from crm_core.reports.filters import ReportFilter
 from crm_core.reports.scope import call_scope, check_reach, inquiry_scope, user_scope
 from crm_core.reports.settings import ReportSettings
+from workflow.quality import agent_scores
 
 MISSED_OUTCOMES = ("abandoned", "no_answer")
 WEEKDAYS = 7
@@ -188,13 +189,14 @@ async def kpi(s: AsyncSession, actor: Actor, f: ReportFilter, settings: ReportSe
     if f.source is not None:
         inq = inq.where(_source_label() == f.source)
     by_inq = {r.owner_id: r for r in (await s.execute(inq))}
+    qc = await agent_scores(s, list(agents), f.start, f.end)
     rows = []
     for agent_id, a in agents.items():
         c, i = by_calls.get(agent_id), by_inq.get(agent_id)
         answered, talk_min = (int(c.answered), float(c.talk) / 60) if c else (0, 0.0)
         rec, proc, pos = (int(i.received), int(i.processed), int(i.positive)) if i else (0, 0, 0)
         rows.append((a.full_name, a.dept, answered, round(talk_min, 1), rec, proc, pos,
-                     _share(proc, rec), _share(pos, rec)))
+                     _share(proc, rec), _share(pos, rec), qc[agent_id][0] if agent_id in qc else None))
     return _kpi_report(rows, f, settings)
 
 
@@ -209,14 +211,14 @@ def _kpi_report(rows: list[tuple], f: ReportFilter, settings: ReportSettings) ->
                     None if r[7] is None else _share(r[7], norms["processed_share"]),
                     None if r[8] is None else _share(r[8], norms["conversion"])]
         known = [a for a in attained if a is not None]
-        out.append((*r, sum(known) / len(known) if known else None))
+        out.append((*r[:9], sum(known) / len(known) if known else None, *r[9:]))
     return Report(
         "kpi",
         [Col("agent"), Col("department"), Col("answered", "int"), Col("talk_min", "num"), Col("received", "int"),
          Col("processed", "int"), Col("positive", "int"), Col("processed_share", "pct"), Col("conversion", "pct"),
-         Col("norm_attained", "pct")],
+         Col("norm_attained", "pct"), Col("qc_score", "pct")],
         out, None,
-        chart={"bars": [(r[0], r[-1] or 0.0) for r in out[:40]]},
+        chart={"bars": [(r[0], r[9] or 0.0) for r in out[:40]]},
         summary={"norms": norms, "working_days": days},
     )
 

@@ -90,6 +90,7 @@ add_texts({
     "reports.col.answered": ("Отвечено звонков", "Calls answered"),
     "reports.col.talk_min": ("Разговор, мин", "Talk, min"),
     "reports.col.norm_attained": ("Выполнение нормы", "Norm attained"),
+    "reports.col.qc_score": ("Оценка качества", "QC score"),
     "reports.col.weekday": ("День недели", "Weekday"),
     "reports.col.kind": ("Тип", "Kind"),
     "reports.col.ad_source": ("Рекламный источник", "Advertising source"),
