@@ -224,7 +224,7 @@ class Wallboard:
             self.changes.agents.add(key)
         return self.agents[key]
 
-    def _rollover(self, at: float) -> None:
+    def _rollover(self, at: float) -> bool:
         """A new day (in the agency's time zone) starts today's counts from zero."""
         day = datetime.fromtimestamp(at, self.zone).date()
         if self.day is None:
@@ -234,6 +234,12 @@ class Wallboard:
             for board in self.queues.values():
                 board.clear_day()
                 self.changes.queues.add(board.name)
+            return True
+        return False
+
+    def tick(self, now: float) -> bool:
+        """Called now and then without events: at midnight the counts start again even if the PBX is quiet."""
+        return self._rollover(now)
 
     def is_today(self, at: float) -> bool:
         return self.day is None or datetime.fromtimestamp(at, self.zone).date() == self.day

@@ -179,7 +179,8 @@ class WallboardService:
                                                 self.settings.max_inquiries)
             flags = await queries.flagged_calls(s, self._today_start(), self.settings.max_flags)
             self.audience = await queries.audience(s)
-        changed = self.board.set_agents(agents)
+        changed = self.board.tick(self.clock())
+        changed = self.board.set_agents(agents) or changed
         changed = self.board.set_list("inquiries", inquiries) or changed
         changed = self.board.set_list("flags", flags) or changed
         if changed:

@@ -103,6 +103,10 @@ def test_a_new_day_starts_the_counts_from_zero():
     board = Wallboard()
     play(board, "abandon_rna.txt")
     assert board.snapshot(T0)["queues"]["sales"]["abandoned"] == 1
+    board.take_changes()
+    assert not board.tick(T0 + 3600) and not board.take_changes()
+    assert board.tick(T0 + 86_400), "midnight passed with the PBX quiet: the counts start again"
+    assert board.take_changes().queues == {"sales"} and board.snapshot(T0)["queues"]["sales"]["abandoned"] == 0
     play(board, "answered.txt", t0=T0 + 86_400)
     sales = board.snapshot(T0 + 86_400)["queues"]["sales"]
     assert (sales["answered"], sales["abandoned"]) == (1, 0)
