@@ -1,0 +1,43 @@
+"""Failed logins count across instances: five wrong passwords spread over two instances lock the login on
+both (the limiter in PostgreSQL, or in Redis when Redis is the broker)."""
+
+import uuid
+
+import pytest
+
+from config.settings import DatabaseSettings
+from crm_core.db import create_engine, session_factory
+from tests.conftest import missing_part
+from web.ratelimit import DbStore, LoginLimiter, RedisStore
+
+
+@pytest.fixture(params=["postgres", "redis"])
+async def two_instances(request, pg_url):
+    if request.param == "redis":
+        prefix = f"hub-test:{uuid.uuid4().hex}:"
+        stores = [RedisStore("redis://127.0.0.1:6379/0", prefix=prefix) for _ in range(2)]
+        yield [LoginLimiter(5, 300, store=s) for s in stores]
+        for s in stores:
+            await s.redis.aclose()
+        return
+    if pg_url is None:
+        missing_part("PostgreSQL unreachable")
+    engines = [create_engine(DatabaseSettings(url=pg_url)) for _ in range(2)]
+    yield [LoginLimiter(5, 300, store=DbStore(session_factory(e))) for e in engines]
+    for e in engines:
+        await e.dispose()
+
+
+async def test_five_failures_over_two_instances_lock_the_login_on_both(two_instances):
+    a, b = two_instances
+    login = f"anna-{uuid.uuid4().hex[:6]}"
+    for n in range(5):
+        assert await (a if n % 2 else b).check("10.0.0.1", login) == 0
+        await (a if n % 2 else b).record_failure("10.0.0.1", login)
+    for limiter in (a, b):
+        wait = await limiter.check("10.0.0.9", login)  # another address: the login itself is locked
+        assert 290 < wait <= 301
+    assert await a.check("10.0.0.9", "someone-else") == 0
+    await b.record_success(login)
+    assert await a.check("10.0.0.9", login) == 0  # a right password clears the login's count…
+    assert await a.check("10.0.0.1", login) > 0  # …but not the address that made the five tries
