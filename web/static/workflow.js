@@ -41,7 +41,16 @@
       box.setAttribute("aria-live", "polite");
       (inline ? (document.querySelector("main") || document.body) : document.body).appendChild(box);
     }
+    if (!inline) place(box);
     return box;
+  }
+
+  // Beside the pop-up cards whatever their width: the panels' right edge stays left of the cards' column.
+  function place(box) {
+    var cards = document.getElementById("popups");
+    if (!cards || !cards.children.length) return;
+    var gap = window.innerWidth - cards.getBoundingClientRect().left + 12;
+    box.style.right = Math.max(gap, 16) + "px";
   }
 
   function csrf() {
@@ -194,6 +203,7 @@
       if (panel && !panel.path.length) setTimeout(function () { if (!panel.path.length) panel.remove(); }, 8000);
       return;
     }
+    if (document.getElementById("script-panels")) place(document.getElementById("script-panels"));
     if (panel || asked[key]) return;
     asked[key] = true;
     getJson("/scripts/for-call/" + encodeURIComponent(key)).then(function (data) {
