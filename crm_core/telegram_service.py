@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.telegram.connector import Reply
@@ -19,8 +23,12 @@ from crm_core.models import (
     InquiryEvent,
     Message,
     TimelineEntry,
+    User,
     utcnow,
 )
+from crm_core.models.agency import Deal, DealStep
+from crm_core.models.notifications import TelegramLinkCode
+from crm_core.models.work import Property
 from crm_core.phones import try_normalize_phone
 
 log = logging.getLogger("hub.telegram")
@@ -28,13 +36,36 @@ GREETING = ("Здравствуйте! Напишите, что вы ищете 
             "Поделитесь номером телефона, чтобы мы узнали вас. /status — ваши обращения.")
 STATUS_RU = {"new": "новое", "offered": "передано агенту", "in_work": "в работе", "done": "закрыто",
              "archived": "в архиве"}
+LINK_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a screen and typed
+LINK_CODE_LEN = 8
+STAFF_CHAT = ("Это чат уведомлений сотрудника: сюда приходят ваши уведомления из хаба. "
+              "/unlink — отвязать этот чат.")
+
+
+def link_code_hash(code: str) -> str:
+    return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+
+
+async def issue_link_code(sessions: async_sessionmaker[AsyncSession], user_id: int, ttl: timedelta,
+                          now: datetime | None = None) -> str:
+    """A one-time code for ``/link CODE`` (only its hash is stored; an older code of the user is dropped)."""
+    now = now or utcnow()
+    code = "".join(secrets.choice(LINK_ALPHABET) for _ in range(LINK_CODE_LEN))
+    async with sessions() as s, s.begin():
+        await s.execute(delete(TelegramLinkCode).where(
+            (TelegramLinkCode.user_id == user_id) | (TelegramLinkCode.expires_at <= now)))
+        s.add(TelegramLinkCode(code_hash=link_code_hash(code), user_id=user_id, expires_at=now + ttl))
+    return code
 
 
 class TelegramService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], intake: IntakeService, region: str = "RU") -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], intake: IntakeService, region: str = "RU",
+                 clock=utcnow, time_zone: str = "Europe/Moscow") -> None:  # noqa: ANN001 - () -> aware datetime
+        self._zone = ZoneInfo(time_zone)
         self._sessions = sessions
         self._intake = intake
         self._region = region
+        self._clock = clock
 
     async def handle(self, event: TelegramInbound) -> list[Reply]:
         handler = {"start": self._start, "contact": self._contact, "text": self._message, "media": self._message,
@@ -48,6 +79,14 @@ class TelegramService:
         return [Reply(event.chat_id, GREETING, ask_contact=True)]
 
     async def _message(self, event: TelegramInbound) -> list[Reply]:
+        words = event.text.strip().split()
+        command = words[0].split("@")[0].lower() if words and words[0].startswith("/") else ""
+        if command == "/link":
+            return await self._link(event, words[1] if len(words) > 1 else "")
+        if command == "/unlink":
+            return await self._unlink(event)
+        if event.kind == "text" and await self._staff_user(event.chat_id) is not None:
+            return [Reply(event.chat_id, STAFF_CHAT)]  # an agent's own chat is not a client's inquiry
         thread = f"tg:{event.chat_id}"
         result = await self._intake.accept(IntakeRequest(
             channel=Channel.TELEGRAM, external_id=f"{event.chat_id}:{event.message_id}", name=event.name,
@@ -88,17 +127,70 @@ class TelegramService:
         return [Reply(event.chat_id, "Спасибо, мы вас узнали. Напишите ваш вопрос.")]
 
     async def _status(self, event: TelegramInbound) -> list[Reply]:
+        """The client's open inquiries (with their agent and how to reach them) and planned viewings."""
         tg = str(event.user_id or event.chat_id)
+        now = self._clock()
         async with self._sessions() as s:
+            client_id = (await s.execute(select(Contact.client_id).where(
+                Contact.kind == ContactKind.TELEGRAM, Contact.value == tg))).scalar()
+            if client_id is None:
+                return [Reply(event.chat_id, "Открытых обращений нет. Напишите, чем помочь.")]
             rows = (await s.execute(
-                select(Inquiry.id, Inquiry.status, Inquiry.subject)
-                .join(Contact, (Contact.client_id == Inquiry.client_id) & (Contact.kind == ContactKind.TELEGRAM))
-                .where(Contact.value == tg, Inquiry.status.in_(OPEN_STATUSES)).order_by(Inquiry.id)
+                select(Inquiry.id, Inquiry.status, Inquiry.subject, User.full_name, User.email)
+                .outerjoin(User, User.id == Inquiry.owner_id)
+                .where(Inquiry.client_id == client_id, Inquiry.status.in_(OPEN_STATUSES)).order_by(Inquiry.id)
             )).all()
-        if not rows:
+            viewings = (await s.execute(
+                select(DealStep.at, Property.address, User.full_name, User.email)
+                .join(Deal, Deal.id == DealStep.deal_id)
+                .outerjoin(Property, Property.id == DealStep.property_id)
+                .outerjoin(User, User.id == DealStep.agent_id)
+                .where(Deal.client_id == client_id, DealStep.kind == "viewing", DealStep.status == "planned",
+                       DealStep.at >= now).order_by(DealStep.at).limit(10)
+            )).all()
+        parts = []
+        if rows:
+            lines = [f"№{r.id}: {STATUS_RU.get(r.status, r.status)}" + (f", {r.subject}" if r.subject else "")
+                     + _agent(r.full_name, r.email) for r in rows]
+            parts.append("Ваши обращения:\n" + "\n".join(lines))
+        if viewings:
+            lines = [f"{v.at.astimezone(self._zone):%d.%m.%Y %H:%M}" + (f", {v.address}" if v.address else "")
+                     + _agent(v.full_name, v.email) for v in viewings]
+            parts.append("Запланированные просмотры:\n" + "\n".join(lines))
+        if not parts:
             return [Reply(event.chat_id, "Открытых обращений нет. Напишите, чем помочь.")]
-        lines = [f"№{r.id}: {STATUS_RU.get(r.status, r.status)}" for r in rows]
-        return [Reply(event.chat_id, "Ваши обращения:\n" + "\n".join(lines))]
+        return [Reply(event.chat_id, "\n\n".join(parts))]
+
+    async def _staff_user(self, chat_id: int) -> int | None:
+        async with self._sessions() as s:
+            return (await s.execute(select(User.id).where(User.telegram_chat_id == str(chat_id)))).scalar()
+
+    async def _link(self, event: TelegramInbound, code: str) -> list[Reply]:
+        """An agent links this chat for their notices with the one-time code from their settings page."""
+        now = self._clock()
+        async with self._sessions() as s, s.begin():
+            row = await s.get(TelegramLinkCode, link_code_hash(code)) if code else None
+            if row is None or row.expires_at <= now:
+                return [Reply(event.chat_id, "Код не подошёл или устарел. Получите новый на странице "
+                                             "«Уведомления» в хабе.")]
+            await s.delete(row)
+            await s.execute(update(User).where(User.telegram_chat_id == str(event.chat_id))
+                            .values(telegram_chat_id=None).execution_options(synchronize_session=False))
+            user = await s.get(User, row.user_id)
+            assert user is not None
+            user.telegram_chat_id = str(event.chat_id)
+            name = user.full_name
+        log.info("telegram chat=%s linked to user=%s for notices", event.chat_id, row.user_id)
+        return [Reply(event.chat_id, f"Готово, {name}: уведомления хаба будут приходить сюда. /unlink — отвязать.")]
+
+    async def _unlink(self, event: TelegramInbound) -> list[Reply]:
+        async with self._sessions() as s, s.begin():
+            done = await s.execute(update(User).where(User.telegram_chat_id == str(event.chat_id))
+                                   .values(telegram_chat_id=None).execution_options(synchronize_session=False))
+        if done.rowcount:
+            log.info("telegram chat=%s unlinked from notices", event.chat_id)
+            return [Reply(event.chat_id, "Чат отвязан: уведомления сюда больше не придут.")]
+        return [Reply(event.chat_id, "Этот чат не привязан к сотруднику.")]
 
     async def _edited(self, event: TelegramInbound) -> list[Reply]:
         external_id = f"{event.chat_id}:{event.message_id}"
@@ -123,6 +215,12 @@ class TelegramService:
                                     channel=Channel.TELEGRAM))
         log.info("telegram chat=%s %s the bot", event.chat_id, event.kind)
         return []
+
+
+def _agent(name: str | None, email: str | None) -> str:
+    if not name:
+        return ""
+    return f" — агент {name}" + (f", {email}" if email else "")
 
 
 async def _contact(s: AsyncSession, kind: ContactKind, value: str) -> Contact | None:

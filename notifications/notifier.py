@@ -1,0 +1,181 @@
+"""The notifier: a notice is stored once per user (unique dedup key, so a second hub instance or a second
+look at the same happening stores nothing), shown in the browser, and queued for the user's Telegram chat
+and email per their preferences. The queue is sent by ``deliver_due`` with retries, like the replies'
+outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bus.events import Push
+from connectors.email.errors import PermanentSendError, TemporarySendError
+from crm_core.models import User, utcnow
+from crm_core.models.notifications import NoticeDelivery, Notification
+from notifications.prefs import channels_for, load_prefs
+
+log = logging.getLogger("hub.notifications")
+STALE_SENDING = timedelta(minutes=10)
+Publish = Callable[[Push], Awaitable[None]]
+
+
+class Sender(Protocol):
+    async def deliver(self, to: str, subject: str, text: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A notice that was new for this user (not a repeat)."""
+
+    notification_id: int
+    user_id: int
+
+
+def insert_ignoring_duplicates(s: AsyncSession, table, index_elements: list[str]):  # noqa: ANN001, ANN201
+    """INSERT … ON CONFLICT DO NOTHING on either backend: the unique key decides "once"."""
+    dialect = s.bind.dialect.name
+    stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
+    return stmt.on_conflict_do_nothing(index_elements=index_elements)
+
+
+class Notifier:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], publish: Publish, *,
+                 senders: dict[str, Sender] | None = None, retry_delays: Sequence[float] = (60, 300, 1800),
+                 public_url: str = "", clock: Callable[[], datetime] = utcnow) -> None:
+        self.sessions = sessions
+        self.publish = publish
+        self.senders: dict[str, Sender] = dict(senders or {})
+        self.retry_delays = tuple(retry_delays)
+        self.public_url = public_url.rstrip("/")
+        self.clock = clock
+        self.wakeup = asyncio.Event()
+        self.stored = 0
+        self.sent = 0
+
+    async def notify(self, kind: str, user_ids: Iterable[int], text: str, url: str | None = None, *,
+                     dedup_key: str) -> list[Stored]:
+        """Store the notice for each user who does not have it yet, push it to their browsers and queue
+        it for Telegram/email as they chose. Returns the notices that were new."""
+        ids = sorted({int(u) for u in user_ids if u})
+        if not ids:
+            return []
+        now = self.clock()
+        text = text[:4000]
+        new: list[Stored] = []
+        queued = 0
+        browser: list[int] = []
+        async with self.sessions() as s, s.begin():
+            users = {u.id: u for u in (await s.execute(
+                select(User).where(User.id.in_(ids), User.is_active.is_(True)))).scalars()}
+            prefs = await load_prefs(s, users)
+            for uid in ids:
+                user = users.get(uid)
+                if user is None:
+                    continue
+                stmt = insert_ignoring_duplicates(s, Notification.__table__, ["user_id", "dedup_key"]).values(
+                    user_id=uid, kind=kind, text=text, url=url, dedup_key=dedup_key[:200], created_at=now,
+                ).returning(Notification.__table__.c.id)
+                notice_id = (await s.execute(stmt)).scalar()
+                if notice_id is None:
+                    continue  # already notified of this happening
+                new.append(Stored(notice_id, uid))
+                channels = channels_for(prefs.get(uid), kind)
+                if "browser" in channels:
+                    browser.append(uid)
+                for channel, address in (("telegram", user.telegram_chat_id), ("email", user.email)):
+                    if channel in channels and address and channel in self.senders:
+                        queued += await self.queue(s, f"notice:{notice_id}", channel, address,
+                                                   _subject(text), self._with_link(text, url), now)
+        self.stored += len(new)
+        if browser:
+            await self.publish(Push(tuple(browser), "notice", {"kind": kind, "text": text, "url": url or ""}))
+        if queued:
+            self.wakeup.set()
+        if new:
+            log.info("notice %s (%s) stored for users %s", dedup_key, kind, [n.user_id for n in new])
+        return new
+
+    def _with_link(self, text: str, url: str | None) -> str:
+        if url and self.public_url and url.startswith("/"):
+            return f"{text}\n{self.public_url}{url}"
+        return text
+
+    @staticmethod
+    async def queue(s: AsyncSession, source: str, channel: str, to: str, subject: str, text: str,
+                    now: datetime) -> int:
+        """Queue one delivery (once per source and channel); 1 when it was new."""
+        stmt = insert_ignoring_duplicates(s, NoticeDelivery.__table__, ["source", "channel"]).values(
+            source=source, channel=channel, to=to[:320], subject=subject[:300], text=text, status="queued",
+            attempts=0, next_attempt_at=now, created_at=now,
+        ).returning(NoticeDelivery.__table__.c.id)
+        return 1 if (await s.execute(stmt)).scalar() is not None else 0
+
+    # delivery -----------------------------------------------------------------------------------------
+    async def deliver_due(self, batch: int = 20) -> int:
+        """Send what is due; returns how many were tried. Each row is claimed with a conditional UPDATE
+        before it is sent, so two instances never send the same one."""
+        now = self.clock()
+        channels = list(self.senders)
+        if not channels:
+            return 0
+        async with self.sessions() as s:
+            due = (await s.execute(select(NoticeDelivery.id).where(
+                NoticeDelivery.channel.in_(channels),
+                or_(NoticeDelivery.status.in_(("queued", "retry")) & (NoticeDelivery.next_attempt_at <= now),
+                    (NoticeDelivery.status == "sending") & (NoticeDelivery.next_attempt_at <= now - STALE_SENDING)),
+            ).order_by(NoticeDelivery.id).limit(batch))).scalars().all()
+        tried = 0
+        for delivery_id in due:
+            async with self.sessions() as s, s.begin():
+                won = await s.execute(
+                    update(NoticeDelivery).where(NoticeDelivery.id == delivery_id,
+                                                 NoticeDelivery.status.in_(("queued", "retry", "sending")))
+                    .values(status="sending", next_attempt_at=now, attempts=NoticeDelivery.attempts + 1)
+                    .execution_options(synchronize_session=False))
+                if won.rowcount != 1:
+                    continue
+                row = await s.get(NoticeDelivery, delivery_id)
+                assert row is not None
+                channel, to, subject, text, attempts = row.channel, row.to, row.subject, row.text, row.attempts
+            tried += 1
+            values = await self._send(delivery_id, channel, to, subject, text, attempts, now)
+            async with self.sessions() as s, s.begin():
+                await s.execute(update(NoticeDelivery).where(NoticeDelivery.id == delivery_id).values(**values)
+                                .execution_options(synchronize_session=False))
+        return tried
+
+    async def _send(self, delivery_id: int, channel: str, to: str, subject: str, text: str, attempts: int,
+                    now: datetime) -> dict:
+        try:
+            await self.senders[channel].deliver(to, subject, text)
+        except PermanentSendError as exc:
+            log.warning("notice delivery=%s by %s failed for good: %s", delivery_id, channel, exc)
+            return {"status": "failed", "note": str(exc)[:1000], "next_attempt_at": None}
+        except Exception as exc:  # noqa: BLE001 - a temporary failure or an unexpected one: retried
+            reason = str(exc) if isinstance(exc, TemporarySendError) else f"{type(exc).__name__}: {exc}"
+            if attempts > len(self.retry_delays):
+                log.warning("notice delivery=%s by %s gave up after %d attempts: %s", delivery_id, channel,
+                            attempts, reason)
+                return {"status": "failed", "note": f"gave up after {attempts} attempts: {reason}"[:1000],
+                        "next_attempt_at": None}
+            log.info("notice delivery=%s by %s attempt %d failed: %s", delivery_id, channel, attempts, reason)
+            return {"status": "retry", "note": reason[:1000],
+                    "next_attempt_at": now + timedelta(seconds=self.retry_delays[attempts - 1])}
+        self.sent += 1
+        return {"status": "sent", "note": None, "next_attempt_at": None, "sent_at": now}
+
+
+def _subject(text: str) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first[:120] or "Уведомление / Notice"
+
+
+__all__ = ["Notifier", "Sender", "Stored", "insert_ignoring_duplicates"]

@@ -1,0 +1,54 @@
+"""``wire(hub)``: the notifier on ``hub.connectors["notifications"]`` (also reachable by the web pages),
+its subscription to the bus pushes, and its senders (the hub's bot, the SMTP server when email is on)."""
+
+from __future__ import annotations
+
+from bus.events import Push
+from notifications.dates import DateScheduler
+from notifications.notifier import Notifier, Sender
+from notifications.senders import EmailSender, TelegramSender
+from notifications.service import NotificationService
+from notifications.settings import NotificationSettings
+from routing.calendar import WorkCalendar
+
+
+def settings_of(hub) -> NotificationSettings:  # noqa: ANN001 - bootstrap.Hub
+    return getattr(hub.settings, "notifications", None) or NotificationSettings()
+
+
+def build(hub, settings: NotificationSettings | None = None) -> NotificationService:  # noqa: ANN001
+    settings = settings or settings_of(hub)
+    senders: dict[str, Sender] = {}
+    if "telegram" in hub.connectors:
+        senders["telegram"] = TelegramSender(lambda: hub.connectors.get("telegram"))
+    email = hub.settings.email
+    if email.enabled:
+        from connectors.email.smtp import SmtpSender
+
+        senders["email"] = EmailSender(SmtpSender(email), email.from_address.rpartition("@")[2] or "localhost")
+    notifier = Notifier(hub.database.sessions, hub.bus.publish, senders=senders,
+                        retry_delays=settings.retry_delays_s, public_url=settings.public_url)
+    routing = getattr(hub.settings, "routing", None)
+    work = WorkCalendar(routing.hours if routing is not None else None)
+    dates = DateScheduler(notifier, work, default_lead_days=settings.default_lead_days,
+                          late_days=settings.greeting_late_days, agency_name=settings.agency_name)
+    return NotificationService(notifier, dates, poll_s=settings.poll_s)
+
+
+def wire(hub) -> None:  # noqa: ANN001 - bootstrap.Hub
+    settings = settings_of(hub)
+    service = build(hub, settings)
+    hub.connectors["notifications"] = service
+    if settings.enabled:
+        hub.bus.subscribe(Push, service.pushes.on_push)
+    else:
+        service.start = _noop  # type: ignore[method-assign]
+
+
+async def _noop() -> None:
+    return None
+
+
+def service_of(hub) -> NotificationService | None:  # noqa: ANN001
+    found = hub.connectors.get("notifications")
+    return found if isinstance(found, NotificationService) else None
