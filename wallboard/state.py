@@ -451,23 +451,28 @@ class Wallboard:
 
     def delta(self, changes: Changes, now: float, scope: Scope = None) -> dict[str, Any]:
         """The frame for ``changes``: changed queues and agents (None: gone) and the lists that changed."""
+        return self.frames(changes, now, [scope])[scope]
+
+    def frames(self, changes: Changes, now: float, scopes: Iterable[Scope]) -> dict[Scope, dict[str, Any]]:
+        """One frame per audience, each changed queue and agent rendered once for them all."""
+        scopes = list(dict.fromkeys(scopes))
         if changes.full:
-            return self.snapshot(now, scope)
-        frame: dict[str, Any] = {"v": self.version, "full": False, "now": now}
-        if changes.queues:
-            frame["queues"] = {n: self.queues[n].render() for n in changes.queues if n in self.queues}
-        agents = {}
-        for key in changes.agents:
-            agent = self.agents.get(key)
-            if agent is None:
-                agents[key] = None
-            elif _visible(agent.department_id, scope):
-                agents[key] = agent.render()
-        if agents:
-            frame["agents"] = agents
-        for name in changes.lists:
-            frame[name] = _scoped(getattr(self, name), scope)
-        return frame
+            return {scope: self.snapshot(now, scope) for scope in scopes}
+        queues = {n: self.queues[n].render() for n in changes.queues if n in self.queues}
+        agents = {k: (a, a.render()) if (a := self.agents.get(k)) is not None else (None, None)
+                  for k in changes.agents}
+        out = {}
+        for scope in scopes:
+            frame: dict[str, Any] = {"v": self.version, "full": False, "now": now}
+            if queues:
+                frame["queues"] = queues
+            seen = {k: r for k, (a, r) in agents.items() if a is None or _visible(a.department_id, scope)}
+            if seen:
+                frame["agents"] = seen
+            for name in changes.lists:
+                frame[name] = _scoped(getattr(self, name), scope)
+            out[scope] = frame
+        return out
 
 
 def _visible(department_id: int | None, scope: Scope) -> bool:

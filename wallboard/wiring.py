@@ -146,10 +146,10 @@ class WallboardService:
         groups: dict[Scope, list[int]] = defaultdict(list)
         for user_id, scope in self.audience.items():
             groups[scope].append(user_id)
-        now = self.clock()
+        frames = self.board.frames(changes, self.clock(), groups)
         sent = 0
         for scope, user_ids in groups.items():
-            await self.hub.bus.publish(Push(tuple(user_ids), "wallboard", self.board.delta(changes, now, scope)))
+            await self.hub.bus.publish(Push(tuple(user_ids), "wallboard", frames[scope]))
             sent += 1
         self.frames += sent
         self.flushed.set()
