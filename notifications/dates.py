@@ -1,8 +1,9 @@
 """Clients' memorable dates: what is due is computed from the stored rows at every pass (no timers kept in
 memory), so a restart or a second instance changes nothing.
 
-- A reminder goes to the client's owner (else their department's heads) from ``lead_days`` before the date
-  until the date itself; its dedup key names the date and the occurrence, so it is sent once a year.
+- A reminder goes to the client's owner (else their department's heads) in working time from ``lead_days``
+  before the date (a date on a day off with no lead: at the next working time, at most ``late_days`` after);
+  its dedup key names the date and the occurrence, so it is sent once a year.
 - A greeting goes to the client by Telegram or email, once per occurrence (``greetings_sent`` has a unique
   key), and only in working time: a date on a day off is greeted at the next working time, at most
   ``late_days`` after it.
@@ -111,7 +112,7 @@ class DateScheduler:
         rows = await self._candidates(today)
         reminded = greeted = 0
         for row in rows:
-            reminded += await self._remind(row, today)
+            reminded += await self._remind(row, today, now)
             if row.greet_by:
                 greeted += await self._greet(row, today, now)
         self.reminded += reminded
@@ -136,15 +137,16 @@ class DateScheduler:
                                lead, repeat, r.greet_by, r.template_id))
         return out
 
-    async def _remind(self, row: DateRow, today: date) -> int:
-        when = next_occurrence(row.on, row.repeat_yearly, today)
-        if when is None or today < when - timedelta(days=row.lead_days):
-            return 0
+    async def _remind(self, row: DateRow, today: date, now: datetime) -> int:
+        when = next_occurrence(row.on, row.repeat_yearly, today, back_days=self.late_days)
+        if when is None or today < when - timedelta(days=row.lead_days) or not self.work.is_working_time(now):
+            return 0  # not yet, or night / a day off (the agent is reminded in working time)
         async with self.notifier.sessions() as s:
             people = await _owners(s, row.owner_id, row.department_id)
         label = row.title or KIND_RU.get(row.kind, row.kind)
         days = (when - today).days
-        left = "сегодня" if days == 0 else "завтра" if days == 1 else f"через {days} дн."
+        left = "сегодня" if days == 0 else "завтра" if days == 1 else f"через {days} дн." if days > 0 else \
+            f"было {-days} дн. назад"
         text = f"Памятная дата клиента {row.client_name or '№' + str(row.client_id)}: {label} — " \
                f"{when:%d.%m.%Y} ({left})"
         new = await self.notifier.notify("dates", people, text, f"/clients/{row.client_id}/dates",

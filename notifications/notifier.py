@@ -126,18 +126,16 @@ class Notifier:
         channels = list(self.senders)
         if not channels:
             return 0
+        is_due = or_(NoticeDelivery.status.in_(("queued", "retry")) & (NoticeDelivery.next_attempt_at <= now),
+                     (NoticeDelivery.status == "sending") & (NoticeDelivery.next_attempt_at <= now - STALE_SENDING))
         async with self.sessions() as s:
-            due = (await s.execute(select(NoticeDelivery.id).where(
-                NoticeDelivery.channel.in_(channels),
-                or_(NoticeDelivery.status.in_(("queued", "retry")) & (NoticeDelivery.next_attempt_at <= now),
-                    (NoticeDelivery.status == "sending") & (NoticeDelivery.next_attempt_at <= now - STALE_SENDING)),
-            ).order_by(NoticeDelivery.id).limit(batch))).scalars().all()
+            due = (await s.execute(select(NoticeDelivery.id).where(NoticeDelivery.channel.in_(channels), is_due)
+                                   .order_by(NoticeDelivery.id).limit(batch))).scalars().all()
         tried = 0
         for delivery_id in due:
             async with self.sessions() as s, s.begin():
                 won = await s.execute(
-                    update(NoticeDelivery).where(NoticeDelivery.id == delivery_id,
-                                                 NoticeDelivery.status.in_(("queued", "retry", "sending")))
+                    update(NoticeDelivery).where(NoticeDelivery.id == delivery_id, is_due)  # the claim re-checks
                     .values(status="sending", next_attempt_at=now, attempts=NoticeDelivery.attempts + 1)
                     .execution_options(synchronize_session=False))
                 if won.rowcount != 1:
