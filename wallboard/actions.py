@@ -78,6 +78,8 @@ async def spy(hub, settings: WallboardSettings, actor: Actor, user_id: int, mode
     if mode not in SPY_MODES:
         raise ValueError(mode)
     _require(actor, VIEW_ROLES if mode == "listen" else ACT_ROLES)
+    if hub.telephony is None:
+        return Outcome(False, "no_pbx")
     async with hub.database.sessions() as s, s.begin():
         agent = await staff_member(s, actor, user_id)
         me = await s.get(User, actor.user_id)
@@ -95,8 +97,6 @@ async def spy(hub, settings: WallboardSettings, actor: Actor, user_id: int, mode
         }
         await audit.record(s, actor.user_id, f"wallboard.{mode}", f"user:{user_id}",
                            {"extension": agent.extension, "device": fields["Channel"], "options": options})
-    if hub.telephony is None:
-        return Outcome(False, "no_pbx")
     try:
         await hub.telephony.client.send(fields, as_list=False)
     except AmiError as exc:
