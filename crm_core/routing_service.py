@@ -67,6 +67,7 @@ log = logging.getLogger("hub.routing")
 OPEN = (InquiryStatus.NEW, InquiryStatus.OFFERED, InquiryStatus.IN_WORK)
 STATE_KEY, DEFAULT_KEY, VERSION_KEY = "state", "default_rule", "rules_version"
 DIRECTORY_KEY = "directory_version"
+RU = frozenset({"ru"})
 MAX_RECHECK = 2000  # agents re-read before a cached decision is written; more: rebuild the snapshot
 SUPERVISOR_ROLES = (Role.DEPT_HEAD, Role.DEPT_MANAGER)
 
@@ -158,8 +159,10 @@ async def agent_directory(session: AsyncSession, work: WorkCalendar | None = Non
 async def agent_snapshots(session: AsyncSession, ids: Collection[int] | None = None) -> list[AgentSnapshot]:
     """The routable agents' snapshots as the database has them now: all of them, or only ``ids`` (an id
     missing from the answer is no longer routable: inactive, profile switched off, gone)."""
-    stmt = (select(User.id, User.role, User.department_id, User.status, User.skills, AgentRoutingProfile)
-            .outerjoin(AgentRoutingProfile, AgentRoutingProfile.user_id == User.id)
+    P = AgentRoutingProfile  # noqa: N806 - columns, not the entity: 15,000 ORM objects cost more than the query
+    stmt = (select(User.id, User.role, User.department_id, User.status, User.skills, P.user_id.label("profiled"),
+                   P.routable, P.capacity, P.languages, P.duty_schedule)
+            .outerjoin(P, P.user_id == User.id)
             .where(User.is_active.is_(True)))
     members = select(team_members.c.team_id, team_members.c.user_id)
     open_load = (select(Inquiry.owner_id, Inquiry.channel, func.count())
@@ -188,16 +191,16 @@ async def agent_snapshots(session: AsyncSession, ids: Collection[int] | None = N
         per["call"] = per.get("call", 0) + n
     agents = []
     for row in rows:
-        profile: AgentRoutingProfile | None = row.AgentRoutingProfile
-        routable = profile.routable if profile is not None else row.role == Role.AGENT
+        profiled = row.profiled is not None
+        routable = row.routable if profiled else row.role == Role.AGENT
         if not routable:
             continue
-        capacity = {k: int(v) for k, v in (profile.capacity if profile else {}).items() if k in CHANNELS}
+        capacity = {k: int(v) for k, v in (row.capacity or {}).items() if k in CHANNELS} if profiled else {}
         agents.append(AgentSnapshot(
             row.id, department_id=row.department_id, team_ids=frozenset(teams.get(row.id, ())),
-            skills=frozenset(row.skills or ()), languages=frozenset(profile.languages if profile else ["ru"]),
+            skills=frozenset(row.skills or ()), languages=frozenset(row.languages or ["ru"]) if profiled else RU,
             status=str(row.status), load=load.get(row.id, {}), capacity=capacity,
-            duty_schedule_id=profile.duty_schedule if profile else None,
+            duty_schedule_id=row.duty_schedule if profiled else None,
         ))
     return agents
 
