@@ -1,0 +1,105 @@
+"""The pages in a running hub: the notice list with its unread count, the preferences with the Telegram link
+code, a client's memorable dates (only for who may see the client), the greeting templates (admins)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from bus.events import Push
+from crm_core.intake import IntakeService
+from crm_core.models import Client, MemorableDate, User
+from crm_core.models.notifications import NotificationPrefs
+from crm_core.telegram_service import TelegramService
+from notifications.wiring import service_of
+from tests.notifications.test_bot import text
+from tests.web.conftest import hub_sections, running  # noqa: F401 - the running hub fixture
+
+
+async def test_notices_list_unread_count_and_mark_read(running):  # noqa: F811
+    anna_id = running.agency.users["anna"]
+    service = service_of(running.hub)
+    assert service is not None and running.hub.connectors["notifications"].state == "running"
+    await running.hub.bus.publish(Push((anna_id,), "routing.assigned", {"inquiry_id": 77}))
+    anna = await running.browser("anna")
+    resp, page = await anna.get("/notices")
+    assert resp.status == 200 and "Вам назначено обращение №77" in page and 'href="/inquiries/77"' in page
+    assert re.search(r'id="notices-unread">1<', page)
+    assert '<script src="/static/notices.js"' in page or "/static/notices.js" in page
+    resp, _ = await anna.get("/notices/unread")
+    assert (await resp.json()) == {"unread": 1}
+    resp, _ = await anna.post("/notices/read", {})
+    assert resp.status == 303
+    resp, _ = await anna.get("/notices/unread")
+    assert (await resp.json()) == {"unread": 0}
+    oleg = await running.browser("oleg")
+    _, page = await oleg.get("/notices")
+    assert "№77" not in page, "a notice is its addressee's only"
+
+
+async def test_preferences_and_the_telegram_link_code(running):  # noqa: F811
+    anna_id = running.agency.users["anna"]
+    anna = await running.browser("anna")
+    resp, page = await anna.get("/me/notifications")
+    assert resp.status == 200 and 'id="tg-not-linked"' in page
+    assert 'name="sla.telegram" value="1" aria-label' in page and "checked" in page
+    resp, _ = await anna.post("/me/notifications", {"sla.browser": "1", "dates.email": "1"})
+    assert resp.status == 303
+    async with running.hub.database.sessions() as s:
+        prefs = (await s.get(NotificationPrefs, anna_id)).channels
+    assert prefs["sla"] == ["browser"] and prefs["dates"] == ["email"] and prefs["routing"] == []
+
+    await anna.get("/me/notifications")
+    resp, page = await anna.post("/me/notifications/telegram-code", {})
+    code = re.search(r'id="tg-code">/link ([A-Z0-9]+)<', page).group(1)
+    bot = TelegramService(running.hub.database.sessions, IntakeService(running.hub.database.sessions, running.hub.bus))
+    replies = await bot.handle(text(31337, f"/link {code}"))
+    assert "Готово" in replies[0].text
+    _, page = await anna.get("/me/notifications")
+    assert 'id="tg-linked"' in page
+
+
+async def test_client_dates_page_adds_a_date_and_keeps_other_departments_out(running):  # noqa: F811
+    users = running.agency.users
+    async with running.hub.database.sessions() as s, s.begin():
+        client = Client(name="Пётр Сидоров", owner_id=users["anna"], department_id=running.agency.sales)
+        s.add(client)
+        await s.flush()
+        client_id = client.id
+    anna = await running.browser("anna")
+    resp, page = await anna.get(f"/clients/{client_id}/dates")
+    assert resp.status == 200 and 'id="dates-none"' in page
+    resp, page = await anna.post(f"/clients/{client_id}/dates", {"kind": "birthday", "on": "31.02.1980",
+                                                                  "lead": "99", "repeat": "1"})
+    assert resp.status == 422 and 'data-field="on"' in page and 'data-field="lead"' in page
+    resp, _ = await anna.post(f"/clients/{client_id}/dates", {"kind": "birthday", "on": "1980-03-15", "lead": "5",
+                                                              "repeat": "1", "greet_by": "telegram"})
+    assert resp.status == 303
+    _, page = await anna.get(f"/clients/{client_id}/dates?notice=added")
+    assert "15.03.1980" in page and "нет контакта для поздравления" in page, "no Telegram contact to greet on"
+    async with running.hub.database.sessions() as s:
+        assert (await s.execute(select(MemorableDate.kind).where(MemorableDate.client_id == client_id))).scalar() \
+            == "birthday"
+
+    maria = await running.browser("maria")  # another department's agent
+    resp, _ = await maria.get(f"/clients/{client_id}/dates")
+    assert resp.status == 404
+    resp, _ = await maria.post(f"/clients/{client_id}/dates", {"kind": "birthday", "on": "1980-03-15"})
+    assert resp.status in (403, 404)
+
+
+async def test_greeting_templates_are_for_administrators(running):  # noqa: F811
+    anna = await running.browser("anna")
+    resp, _ = await anna.get("/admin/greetings")
+    assert resp.status == 403
+    root = await running.browser("root")
+    resp, page = await root.get("/admin/greetings")
+    assert resp.status == 200 and 'id="greetings-none"' in page and 'href="/admin/greetings"' in page
+    resp, _ = await root.post("/admin/greetings", {"name": "ДР", "subject": "С днём рождения!",
+                                                   "body": "{name}, поздравляем!"})
+    assert resp.status == 303
+    _, page = await root.get("/admin/greetings")
+    assert "{name}, поздравляем!" in page
+    async with running.hub.database.sessions() as s:
+        assert (await s.execute(select(User.role).where(User.login == "root"))).scalar() == "admin"
