@@ -61,9 +61,10 @@ class Notifier:
         self.sent = 0
 
     async def notify(self, kind: str, user_ids: Iterable[int], text: str, url: str | None = None, *,
-                     dedup_key: str) -> list[Stored]:
+                     dedup_key: str, toast: bool = True) -> list[Stored]:
         """Store the notice for each user who does not have it yet, push it to their browsers and queue
-        it for Telegram/email as they chose. Returns the notices that were new."""
+        it for Telegram/email as they chose. Returns the notices that were new. ``toast=False`` where the
+        producer's own live frame already pops up on the page (team offers): the browser only counts it."""
         ids = sorted({int(u) for u in user_ids if u})
         if not ids:
             return []
@@ -96,7 +97,8 @@ class Notifier:
                                                    _subject(text), self._with_link(text, url), now)
         self.stored += len(new)
         if browser:
-            await self.publish(Push(tuple(browser), "notice", {"kind": kind, "text": text, "url": url or ""}))
+            await self.publish(Push(tuple(browser), "notice", {"kind": kind, "text": text, "url": url or "",
+                                                                  "toast": toast}))
         if queued:
             self.wakeup.set()
         if new:

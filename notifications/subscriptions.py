@@ -49,7 +49,7 @@ class PushNotices:
         text = f"Предложено обращение №{p.get('inquiry_id')}" + (f": {subject}" if subject else "") + \
             " — возьмёт первый, кто нажмёт «Беру»"
         await self.notifier.notify("routing", event.user_ids, text, "/routing/offers",
-                                   dedup_key=f"offer:{p.get('offer_id')}")
+                                   dedup_key=f"offer:{p.get('offer_id')}", toast=False)  # routing.js shows it
 
     async def _assigned(self, event: Push) -> None:
         inquiry_id = int(event.payload.get("inquiry_id") or 0)

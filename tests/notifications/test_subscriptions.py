@@ -36,7 +36,8 @@ async def test_offers_and_sla_steps_become_notices_once(db):
     assert [(u, k) for u, k, _ in got] == [(people.anna, "routing"), (people.oleg, "routing")]
     assert "№41" in got[0][2] and "ул. Мира" in got[0][2]
     assert [to for to, _, _ in tg.sent] == ["5001"], "anna's linked Telegram; oleg has none"
-    assert [p.kind for p in pushes.frames] == ["notice"]
+    assert [p.kind for p in pushes.frames] == ["notice"] and pushes.frames[0].payload["toast"] is False, \
+        "routing.js already shows the offer card: no second pop-up"
 
     async with db.sessions() as s, s.begin():
         inquiry = Inquiry(client_id=people.client, channel=Channel.EMAIL, external_id="<x@y>", owner_id=people.anna)

@@ -51,7 +51,8 @@
   }
 
   document.addEventListener("hub:notice", function (e) {
-    toast(e.detail || {});
+    var frame = e.detail || {};
+    if (frame.toast !== false) toast(frame);  // a team offer already has its own card (routing.js)
     refresh();
   });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", refresh);
