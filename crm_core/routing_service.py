@@ -18,12 +18,12 @@ import logging
 import time
 import tomllib
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import tomli_w
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bus.bus import EventBus
@@ -165,30 +165,17 @@ async def agent_snapshots(session: AsyncSession, ids: Collection[int] | None = N
             .outerjoin(P, P.user_id == User.id)
             .where(User.is_active.is_(True)))
     members = select(team_members.c.team_id, team_members.c.user_id)
-    open_load = (select(Inquiry.owner_id, Inquiry.channel, func.count())
-                 .where(Inquiry.owner_id.is_not(None), Inquiry.status.in_(OPEN))
-                 .group_by(Inquiry.owner_id, Inquiry.channel))
-    calls = (select(Call.agent_id, func.count())
-             .where(Call.agent_id.is_not(None), Call.answered_at.is_not(None), Call.ended_at.is_(None))
-             .group_by(Call.agent_id))
     if ids is not None:
         ids = sorted(set(ids))
         if not ids:
             return []
         stmt = stmt.where(User.id.in_(ids))
         members = members.where(team_members.c.user_id.in_(ids))
-        open_load = open_load.where(Inquiry.owner_id.in_(ids))
-        calls = calls.where(Call.agent_id.in_(ids))
     rows = (await session.execute(stmt)).all()
     teams: dict[int, set[int]] = {}
     for team_id, user_id in (await session.execute(members)).all():
         teams.setdefault(user_id, set()).add(team_id)
-    load: dict[int, dict[str, int]] = {}
-    for owner, channel, n in (await session.execute(open_load)).all():
-        load.setdefault(owner, {})[str(channel)] = n
-    for agent_id, n in (await session.execute(calls)).all():
-        per = load.setdefault(agent_id, {})
-        per["call"] = per.get("call", 0) + n
+    load = await agent_loads(session, ids)
     agents = []
     for row in rows:
         profiled = row.profiled is not None
@@ -203,6 +190,24 @@ async def agent_snapshots(session: AsyncSession, ids: Collection[int] | None = N
             duty_schedule_id=row.duty_schedule if profiled else None,
         ))
     return agents
+
+
+async def agent_loads(session: AsyncSession, ids: Collection[int] | None = None) -> dict[int, dict[str, int]]:
+    """Agent id → channel → open inquiries they hold plus answered calls not yet ended (one query)."""
+    open_load = (select(Inquiry.owner_id, Inquiry.channel, func.count())
+                 .where(Inquiry.owner_id.is_not(None), Inquiry.status.in_(OPEN))
+                 .group_by(Inquiry.owner_id, Inquiry.channel))
+    calls = (select(Call.agent_id, literal("call"), func.count())
+             .where(Call.agent_id.is_not(None), Call.answered_at.is_not(None), Call.ended_at.is_(None))
+             .group_by(Call.agent_id))
+    if ids is not None:
+        open_load = open_load.where(Inquiry.owner_id.in_(ids))
+        calls = calls.where(Call.agent_id.in_(ids))
+    load: dict[int, dict[str, int]] = {}
+    for agent_id, channel, n in (await session.execute(union_all(open_load, calls))).all():
+        per = load.setdefault(agent_id, {})
+        per[str(channel)] = per.get(str(channel), 0) + n
+    return load
 
 
 async def duty_schedules(session: AsyncSession, work: WorkCalendar | None = None) -> dict[str, DutySchedule]:
@@ -264,21 +269,25 @@ def _same(a: AgentSnapshot, b: AgentSnapshot) -> bool:
 class DirectoryCache:
     """The agents' snapshot kept between decisions (building it for 15,000 agents costs more than deciding).
 
-    Rebuilt whole when older than ``ttl_s`` or when profiles/rotas changed (``directory_version`` in
-    ``routing_kv``, so every process notices); single agents are re-read when an event says they changed
+    Every ``ttl_s`` the statuses and loads of everyone are re-read (two queries; only the agents that
+    changed are rebuilt); the whole snapshot (teams, skills, departments, new or deactivated agents) is
+    rebuilt every ``FULL_EVERY`` TTLs and at once when profiles or rotas changed (``directory_version`` in
+    ``routing_kv``, so every process notices). Single agents are re-read when an event says they changed
     (status, an inquiry given to them by someone else). Before a decision is written, the agents it names
     are re-read in the same transaction and, if the cache was behind, the decision is taken again: an
     inquiry never goes to an agent who is unavailable or at capacity. Capacity freed elsewhere (an inquiry
-    closed) is seen at the next rebuild, at most ``ttl_s`` later.
+    closed) is seen at the next refresh, at most ``ttl_s`` later.
     """
+
+    FULL_EVERY = 12
 
     def __init__(self, work: WorkCalendar, ttl_s: float) -> None:
         self.work, self.ttl_s = work, ttl_s
         self.directory: AgentDirectory | None = None
         self.version = -1
-        self.built_at = 0.0
+        self.built_at = self.refreshed_at = 0.0
         self.dirty: set[int] = set()
-        self.rebuilds = self.refreshes = self.corrections = 0
+        self.rebuilds = self.refreshes = self.corrections = self.sweeps = 0
 
     def invalidate(self) -> None:
         self.directory = None
@@ -289,16 +298,37 @@ class DirectoryCache:
     async def get(self, s: AsyncSession) -> AgentDirectory:
         row = await s.get(RoutingKV, DIRECTORY_KEY)
         version = int(row.value.get("n", 0)) if row is not None else 0
-        if self.directory is None or version != self.version or time.monotonic() - self.built_at > self.ttl_s:
+        now = time.monotonic()
+        if self.directory is None or version != self.version or now - self.built_at > self.ttl_s * self.FULL_EVERY:
             self.dirty.clear()
             self.directory = await agent_directory(s, self.work)
             self.version, self.built_at = version, time.monotonic()
+            self.refreshed_at = self.built_at
             self.rebuilds += 1
+        elif now - self.refreshed_at > self.ttl_s:
+            self.dirty.clear()
+            await self.sweep(s)
+            self.refreshed_at = time.monotonic()
+            self.sweeps += 1
         elif self.dirty:
             ids, self.dirty = self.dirty, set()
             await self.refresh(s, ids)
             self.refreshes += 1
         return self.directory
+
+    async def sweep(self, s: AsyncSession) -> None:
+        """Everyone's status and load re-read; the agents whose changed are put in again."""
+        assert self.directory is not None
+        statuses = dict((await s.execute(select(User.id, User.status).where(User.is_active.is_(True)))).all())
+        loads = await agent_loads(s)
+        for agent in list(self.directory.by_id.values()):
+            status = statuses.get(agent.id)
+            if status is None:
+                self.directory.remove(agent.id)
+                continue
+            load = loads.get(agent.id, {})
+            if str(status) != agent.status or {k: v for k, v in agent.load.items() if v} != load:
+                self.directory.update(replace(agent, status=str(status), load=load))
 
     async def refresh(self, s: AsyncSession, ids: Collection[int]) -> bool:
         """Re-read these agents; True when the cache had any of them wrong."""
