@@ -77,9 +77,9 @@ add_texts({
     "routing.yes": ("да", "yes"),
     "routing.no": ("нет", "no"),
     "routing.day_off": ("выходной", "off"),
-    "weekday.mon": ("Пн", "Mon"), "weekday.tue": ("Вт", "Tue"), "weekday.wed": ("Ср", "Wed"),
-    "weekday.thu": ("Чт", "Thu"), "weekday.fri": ("Пт", "Fri"), "weekday.sat": ("Сб", "Sat"),
-    "weekday.sun": ("Вс", "Sun"),
+    "routing.wd_mon": ("Пн", "Mon"), "routing.wd_tue": ("Вт", "Tue"), "routing.wd_wed": ("Ср", "Wed"),
+    "routing.wd_thu": ("Чт", "Thu"), "routing.wd_fri": ("Пт", "Fri"), "routing.wd_sat": ("Сб", "Sat"),
+    "routing.wd_sun": ("Вс", "Sun"),
 })
 
 
