@@ -32,7 +32,7 @@ SCRIPT = """# start: Вы звоните по объявлению?
 
 @pytest.fixture
 async def pbx() -> AsyncIterator[FakePbx]:
-    async with FakePbx("answered.txt", secret="hubsecret", autoplay=False, speed=0.25) as fake:  # a 10 s call
+    async with FakePbx("answered.txt", secret="hubsecret", autoplay=False, speed=0.5) as fake:  # a 5 s call
         yield fake
 
 

@@ -3,6 +3,7 @@ them (archived, searchable); each role sees only what it must."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from crm_core.intake import IntakeRequest
@@ -94,6 +95,7 @@ async def test_requests_from_a_moderated_site_wait_and_reject_keeps_them_searcha
     assert (await _inquiry(running, spam)).status != InquiryStatus.ARCHIVED
 
 
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # access rules: storage is checked on both
 async def test_each_role_sees_moderation_as_it_must(running):
     await add_user(running, "engineer", Role.SERVICE_ENGINEER)
     running.hub.connectors["workflow"].gate.rules = running.hub.connectors["workflow"].gate.rules.model_copy(

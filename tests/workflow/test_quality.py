@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from crm_core.models import (
@@ -142,6 +143,7 @@ async def test_the_queue_reviews_scores_and_reopening(running):
     assert "Оценка качества" in page and "75" in page
 
 
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # access rules: storage is checked on both
 async def test_each_role_reaches_quality_control_as_it_must(running):
     await _world(running)
     await add_user(running, "engineer", Role.SERVICE_ENGINEER)

@@ -136,6 +136,7 @@ async def test_answers_given_before_the_call_inquiry_opens_join_it_when_it_does(
     assert run.inquiry_id == inquiry_id and "script_answers" in kinds
 
 
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # access rules: storage is checked on both
 async def test_each_role_reaches_scripts_as_it_must(running):
     await add_user(running, "engineer", Role.SERVICE_ENGINEER)
     users = running.agency.users
