@@ -36,6 +36,7 @@ from sqlalchemy.orm import aliased
 from crm_core.access import Actor
 from crm_core.models import Call, Client, Department, Inquiry, InquiryStatus, Message, Property, User
 from crm_core.models.agency import PropertyLink
+from crm_core.reports.binned import not_binned, number_not_binned
 from crm_core.reports.filters import ReportFilter
 from crm_core.reports.scope import call_scope, check_reach, inquiry_scope, user_scope
 from crm_core.reports.settings import ReportSettings
@@ -177,7 +178,7 @@ async def kpi(s: AsyncSession, actor: Actor, f: ReportFilter, settings: ReportSe
     calls = (select(Call.agent_id, func.count(Call.id).label("answered"),
                     func.coalesce(func.sum(Call.talk_s), 0).label("talk"))
              .where(Call.agent_id.in_(list(agents)), Call.answered_at.is_not(None),
-                    Call.started_at >= f.start, Call.started_at < f.end)
+                    Call.started_at >= f.start, Call.started_at < f.end, not_binned())
              .group_by(Call.agent_id))
     if f.source is not None:
         calls = calls.where(Call.did == f.source)
@@ -226,7 +227,7 @@ def _kpi_report(rows: list[tuple], f: ReportFilter, settings: ReportSettings) ->
 # --- calls by hour and weekday -----------------------------------------------------------------------------
 
 def _call_where(actor: Actor, f: ReportFilter) -> list[ColumnElement[bool]]:
-    where = [call_scope(actor), Call.started_at >= f.start, Call.started_at < f.end]
+    where = [call_scope(actor), Call.started_at >= f.start, Call.started_at < f.end, not_binned()]
     if f.agent_id is not None:
         where.append(Call.agent_id == f.agent_id)
     if f.department_id is not None:
@@ -412,7 +413,7 @@ async def cold(s: AsyncSession, actor: Actor, f: ReportFilter, limit: int = 500)
                    func.min(Call.started_at), last)
             .select_from(Call).outerjoin(Client, Client.id == Call.client_id)
             .where(*_call_where(actor, f), Call.direction == "inbound", Call.caller.is_not(None),
-                   Call.caller != "", Client.owner_id.is_(None))
+                   Call.caller != "", Client.owner_id.is_(None), number_not_binned())
             .group_by(Call.caller).order_by(last.desc(), Call.caller).limit(limit + 1))
     found = (await s.execute(stmt)).all()
     rows = [(r[0], r[1] or "", int(r[2]), int(r[3]), r[4], r[5]) for r in found[:limit]]

@@ -1,0 +1,19 @@
+"""``[callfeed]`` settings (read as ``getattr(hub.settings, "callfeed", CallFeedSettings())``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CallFeedSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    queues: dict[str, str] = Field(default_factory=dict, description=(
+        "queue name → department (its name or id); without an entry a queue belongs to the departments of its "
+        "members"))
+    dids: dict[str, str] = Field(default_factory=dict, description=(
+        "dialed number → department (name or id), for calls not (yet) in a queue"))
+    coalesce_ms: int = Field(default=50, ge=0, le=5000, description="changes close together go out as one frame")
+    refresh_s: float = Field(default=15.0, gt=0, description="who watches, the bin and the mapping re-read")
+    max_cards: int = Field(default=50, ge=1, le=500, description="cards per department frame (longest wait first)")

@@ -1,0 +1,25 @@
+"""``wire(hub)``: the call feed service on ``hub.connectors["callfeed"]``, listening to the PBX."""
+
+from __future__ import annotations
+
+from callfeed.service import CallFeedService
+from callfeed.settings import CallFeedSettings
+
+
+def settings_of(hub) -> CallFeedSettings:  # noqa: ANN001 - bootstrap.Hub
+    return getattr(hub.settings, "callfeed", None) or CallFeedSettings()
+
+
+def wire(hub) -> None:  # noqa: ANN001 - bootstrap.Hub
+    settings = settings_of(hub)
+    if not settings.enabled:
+        return
+    service = CallFeedService(hub, settings)
+    hub.connectors["callfeed"] = service
+    if hub.telephony is not None:
+        hub.telephony.add_listener(service.on_event, service.on_rebuilt)
+
+
+def service_of(hub) -> CallFeedService | None:  # noqa: ANN001
+    found = hub.connectors.get("callfeed")
+    return found if isinstance(found, CallFeedService) else None
