@@ -32,6 +32,7 @@ from crm_core.models import (
     utcnow,
 )
 from crm_core.models.workflow import ModerationDecision, WorkflowSetting
+from crm_core.phones import try_normalize_phone
 from workflow.settings import ModerationRules
 
 log = logging.getLogger("hub.workflow.moderation")
@@ -137,20 +138,33 @@ async def rejected(s: AsyncSession, actor: Actor, q: str = "", limit: int = 200)
             .outerjoin(User, User.id == ModerationDecision.actor_id)
             .where(ModerationDecision.decision == "rejected", Inquiry.status == InquiryStatus.ARCHIVED,
                    moderation_scope(actor)))
-    for word in q.lower().split()[:5]:
-        like = f"%{word[:100]}%"
-        stmt = stmt.where(or_(
-            func.lower(Client.name).like(like), func.lower(func.coalesce(Inquiry.subject, "")).like(like),
-            func.lower(func.coalesce(Inquiry.source, "")).like(like), func.lower(ModerationDecision.reason).like(like),
-            exists(select(Message.id).where(Message.inquiry_id == Inquiry.id,
-                                            or_(func.lower(Message.body).like(like),
-                                                func.lower(cast(Message.meta, String)).like(like)))),
-            exists(select(Contact.id).where(Contact.client_id == Client.id, func.lower(Contact.value).like(like))),
-        ))
+    phone = try_normalize_phone(q) if q.strip() else None
+    if phone:
+        stmt = stmt.where(exists(select(Contact.id).where(Contact.client_id == Client.id, Contact.value == phone)))
+    else:
+        for word in q.split()[:5]:
+            stmt = stmt.where(or_(
+                _has(Client.name, word), _has(Inquiry.subject, word), _has(Inquiry.source, word),
+                _has(ModerationDecision.reason, word),
+                exists(select(Message.id).where(Message.inquiry_id == Inquiry.id,
+                                                or_(_has(Message.body, word), _has(cast(Message.meta, String), word)))),
+                exists(select(Contact.id).where(Contact.client_id == Client.id, _has(Contact.value, word))),
+            ))
     stmt = stmt.order_by(ModerationDecision.at.desc(), Inquiry.id.desc()).limit(limit)
     return [Row(r.id, r.client_id, r.name, str(r.channel), r.source, r.subject, r.body or "",
                 (r.meta or {}).get("site"), r.created_at, r.reason, r.at, r.full_name)
             for r in await s.execute(stmt)]
+
+
+def _has(column: ColumnElement, word: str) -> ColumnElement[bool]:
+    """Case-insensitive "contains", Cyrillic too: SQLite's LIKE folds only ASCII, so the usual spellings of
+    the word (as typed, lower, Capitalised, UPPER) are tried."""
+    variants = dict.fromkeys((word[:100], word[:100].lower(), word[:100].capitalize(), word[:100].upper()))
+    return or_(*(column.ilike(f"%{_escape_like(v)}%", escape="\\") for v in variants))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def _load(s: AsyncSession, actor: Actor, inquiry_id: int) -> Inquiry:
