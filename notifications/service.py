@@ -15,7 +15,9 @@ log = logging.getLogger("hub.notifications")
 
 
 class NotificationService:
-    def __init__(self, notifier: Notifier, dates: DateScheduler, *, poll_s: float = 30.0) -> None:
+    def __init__(self, notifier: Notifier, dates: DateScheduler, *, poll_s: float = 30.0,
+                 enabled: bool = True) -> None:
+        self.enabled = enabled
         self.notifier = notifier
         self.dates = dates
         self.pushes = PushNotices(notifier)
@@ -26,12 +28,14 @@ class NotificationService:
 
     @property
     def state(self) -> str:
+        if not self.enabled:
+            return "disabled"
         if self._task is None:
             return "stopped"
         return "degraded" if self.last_error else "running"
 
     async def start(self) -> None:
-        if self._task is None:
+        if self.enabled and self._task is None:
             self._task = asyncio.create_task(self._run(), name="notifications")
 
     async def stop(self) -> None:

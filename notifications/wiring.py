@@ -32,7 +32,7 @@ def build(hub, settings: NotificationSettings | None = None) -> NotificationServ
     work = WorkCalendar(routing.hours if routing is not None else None)
     dates = DateScheduler(notifier, work, default_lead_days=settings.default_lead_days,
                           late_days=settings.greeting_late_days, agency_name=settings.agency_name)
-    return NotificationService(notifier, dates, poll_s=settings.poll_s)
+    return NotificationService(notifier, dates, poll_s=settings.poll_s, enabled=settings.enabled)
 
 
 def wire(hub) -> None:  # noqa: ANN001 - bootstrap.Hub
@@ -41,12 +41,6 @@ def wire(hub) -> None:  # noqa: ANN001 - bootstrap.Hub
     hub.connectors["notifications"] = service
     if settings.enabled:
         hub.bus.subscribe(Push, service.pushes.on_push)
-    else:
-        service.start = _noop  # type: ignore[method-assign]
-
-
-async def _noop() -> None:
-    return None
 
 
 def service_of(hub) -> NotificationService | None:  # noqa: ANN001

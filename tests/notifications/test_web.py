@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bus.events import Push
 from crm_core.intake import IntakeService
-from crm_core.models import Client, MemorableDate, User
+from crm_core.models import Client, MemorableDate
 from crm_core.models.notifications import NotificationPrefs
 from crm_core.telegram_service import TelegramService
 from notifications.wiring import service_of
@@ -60,7 +60,7 @@ async def test_preferences_and_the_telegram_link_code(running):  # noqa: F811
     assert 'id="tg-linked"' in page
 
 
-async def test_client_dates_page_adds_a_date_and_keeps_other_departments_out(running):  # noqa: F811
+async def test_client_dates_page_adds_a_date_and_keeps_other_departments_out_templates_for_admins(running):  # noqa: F811
     users = running.agency.users
     async with running.hub.database.sessions() as s, s.begin():
         client = Client(name="Пётр Сидоров", owner_id=users["anna"], department_id=running.agency.sales)
@@ -81,6 +81,8 @@ async def test_client_dates_page_adds_a_date_and_keeps_other_departments_out(run
     async with running.hub.database.sessions() as s:
         assert (await s.execute(select(MemorableDate.kind).where(MemorableDate.client_id == client_id))).scalar() \
             == "birthday"
+    resp, _ = await anna.get("/admin/greetings")
+    assert resp.status == 403, "greeting templates are the administrators'"
 
     maria = await running.browser("maria")  # another department's agent
     resp, _ = await maria.get(f"/clients/{client_id}/dates")
@@ -88,11 +90,6 @@ async def test_client_dates_page_adds_a_date_and_keeps_other_departments_out(run
     resp, _ = await maria.post(f"/clients/{client_id}/dates", {"kind": "birthday", "on": "1980-03-15"})
     assert resp.status in (403, 404)
 
-
-async def test_greeting_templates_are_for_administrators(running):  # noqa: F811
-    anna = await running.browser("anna")
-    resp, _ = await anna.get("/admin/greetings")
-    assert resp.status == 403
     root = await running.browser("root")
     resp, page = await root.get("/admin/greetings")
     assert resp.status == 200 and 'id="greetings-none"' in page and 'href="/admin/greetings"' in page
@@ -101,5 +98,5 @@ async def test_greeting_templates_are_for_administrators(running):  # noqa: F811
     assert resp.status == 303
     _, page = await root.get("/admin/greetings")
     assert "{name}, поздравляем!" in page
-    async with running.hub.database.sessions() as s:
-        assert (await s.execute(select(User.role).where(User.login == "root"))).scalar() == "admin"
+    _, page = await anna.get(f"/clients/{client_id}/dates")
+    assert re.search(r'<option value="\d+"\s*>ДР</option>', page), "the agent picks the new template for a greeting"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import delete, func, select, update
@@ -207,7 +208,7 @@ async def telegram_unlink(request: web.Request) -> web.StreamResponse:
 # memorable dates ------------------------------------------------------------------------------------------
 async def _dates_context(request: web.Request, client_id: int, **extra: object) -> dict:
     settings = _settings(request)
-    today = utcnow().date()
+    today = utcnow().astimezone(ZoneInfo(request.app[HUB].settings.time_zone)).date()
     async with sessions(request)() as s:
         client = await get_client(s, request[ACTOR], client_id)
         rows = (await s.execute(
