@@ -180,3 +180,22 @@ async def test_each_role_reaches_scripts_as_it_must(running):
     boss = await running.browser("boss")  # the head of Anna's department may change her inquiry
     resp, _ = await boss.get(f"/scripts/for-inquiry/{inquiry_id}", headers=JSON)
     assert resp.status == 200
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_the_workflow_pages_speak_russian_and_english_without_raw_keys(running):
+    root = await running.browser("root")
+    pages = {"/moderation": ("Заявки на модерации", "Requests awaiting moderation"),
+             "/moderation/rejected": ("Отклонённые заявки", "Rejected requests"),
+             "/moderation/settings": ("Что модерировать", "What to moderate"),
+             "/quality": ("Контроль качества: на проверку", "Quality control: to re-check"),
+             "/quality/checklists": ("Правило выборки", "Sampling rule"),
+             "/scripts": ("Скрипты разговора", "Call scripts")}
+    for index in (0, 1):
+        if index:
+            await root.post("/language", {"locale": "en", "next": "/inbox"})
+        for path, titles in pages.items():
+            resp, page = await root.get(path)
+            assert resp.status == 200 and titles[index] in page, (path, index)
+            for prefix in ("mod.", "qc.", "scripts."):
+                assert f">{prefix}" not in page and f"> {prefix}" not in page, (path, prefix)
