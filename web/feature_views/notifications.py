@@ -107,6 +107,7 @@ add_texts({
                        "No templates yet: greetings use the default text"),
     "greetings.saved": ("Шаблон сохранён", "Template saved"),
     "greetings.required": ("Нужны название и текст", "A name and a text are needed"),
+    "timeline.greeting": ("Поздравление", "Greeting"),
 })
 
 

@@ -55,6 +55,21 @@
     if (frame.toast !== false) toast(frame);  // a team offer already has its own card (routing.js)
     refresh();
   });
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", refresh);
-  else refresh();
+  // The client card links to the client's memorable dates (until the card template has its own link).
+  function datesLink() {
+    var m = /^\/clients\/(\d+)$/.exec(location.pathname);
+    var h1 = document.querySelector("h1.client-name");
+    if (!m || !h1 || document.getElementById("client-dates-link")) return;
+    var a = document.createElement("a");
+    a.id = "client-dates-link";
+    a.href = "/clients/" + m[1] + "/dates";
+    a.textContent = document.documentElement.lang === "en" ? "Memorable dates" : "Памятные даты";
+    var p = document.createElement("p");
+    p.appendChild(a);
+    h1.insertAdjacentElement("afterend", p);
+  }
+
+  function ready() { refresh(); datesLink(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
 })();
