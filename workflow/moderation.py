@@ -31,6 +31,7 @@ from crm_core.models import (
     User,
     utcnow,
 )
+from crm_core.models.staff import ServedDepartment
 from crm_core.models.workflow import ModerationDecision, WorkflowSetting
 from crm_core.phones import try_normalize_phone
 from workflow.settings import ModerationRules
@@ -87,6 +88,20 @@ def moderation_scope(actor: Actor) -> ColumnElement[bool]:
         return or_(unassigned, Inquiry.department_id.in_(
             select(Department.id).where(Department.division_id == actor.division_id)))
     return false()
+
+
+async def moderators_of(s: AsyncSession, inquiry_id: int) -> list[int]:
+    """Who may decide on a waiting request: administrators, and the managers and heads of its department (of
+    any department, or serving it, while it is in none)."""
+    row = (await s.execute(select(Inquiry.status, Inquiry.department_id).where(Inquiry.id == inquiry_id))).first()
+    if row is None or row.status != InquiryStatus.MODERATION:
+        return []
+    managers = (User.role.in_((Role.DEPT_MANAGER, Role.DEPT_HEAD)))
+    if row.department_id is not None:
+        managers = managers & or_(User.department_id == row.department_id, User.id.in_(
+            select(ServedDepartment.user_id).where(ServedDepartment.department_id == row.department_id)))
+    return list((await s.execute(select(User.id).where(User.is_active.is_(True), or_(User.role == Role.ADMIN, managers))
+                                 .order_by(User.id))).scalars())
 
 
 @dataclass(frozen=True, slots=True)

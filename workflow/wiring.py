@@ -9,7 +9,7 @@ import logging
 from collections import OrderedDict
 from zoneinfo import ZoneInfo
 
-from bus.events import InquiryOpened, MessageReceived
+from bus.events import InquiryOpened, MessageReceived, Push
 from crm_core.models import utcnow
 from workflow import moderation, quality, scripts
 from workflow.settings import ModerationRules, QcRule, WorkflowSettings
@@ -85,6 +85,16 @@ class WorkflowService:
             except Exception:  # noqa: BLE001 - the loop must outlive a bad moment of the database
                 log.exception("workflow refresh failed; trying again in %.0fs", self.settings.refresh_s)
 
+    async def on_opened(self, event: InquiryOpened) -> None:
+        """A request that waits for moderation: its moderators' pages hear of it at once."""
+        rules = self.gate.rules
+        if not (rules.channels or rules.sources or rules.sites):
+            return
+        async with self.sessions() as s:
+            users = await moderation.moderators_of(s, event.inquiry_id)
+        if users:
+            await self.hub.bus.publish(Push(tuple(users), "moderation", {"inquiry_id": event.inquiry_id}))
+
     async def on_call_inquiry(self, event: InquiryOpened | MessageReceived) -> None:
         if event.channel == "call" and event.external_id:
             await scripts.attach_waiting(self.sessions, event.external_id)
@@ -95,5 +105,6 @@ def wire(hub) -> WorkflowService:  # noqa: ANN001 - bootstrap.Hub
     service = WorkflowService(hub, settings)
     hub.intake.moderation_gate = service.gate
     hub.bus.subscribe(MessageReceived, service.on_call_inquiry)
+    hub.bus.subscribe(InquiryOpened, service.on_opened)
     hub.connectors["workflow"] = service
     return service

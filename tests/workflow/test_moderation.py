@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bus.events import Push
 from crm_core.intake import IntakeRequest
 from crm_core.models import (
     Channel,
@@ -41,12 +42,24 @@ async def test_requests_from_a_moderated_site_wait_and_reject_keeps_them_searcha
     _, page = await root.get("/moderation/settings")
     assert "promo-site.ru" in page
 
+    pushes: list[Push] = []
+
+    async def heard(event: Push) -> None:
+        if event.kind == "moderation":
+            pushes.append(event)
+
+    running.hub.bus.subscribe(Push, heard)
     spam = await _form(running, 1, site="promo-site.ru", text="Лучшее казино онлайн, бонус 1000%")
     real = await _form(running, 2, site="promo-site.ru", text="Хочу посмотреть квартиру на Арбате")
     other = await _form(running, 3, site="agency.ru", text="Продаю дачу")
     assert (await _inquiry(running, spam)).status == InquiryStatus.MODERATION
     assert (await _inquiry(running, real)).status == InquiryStatus.MODERATION
     assert (await _inquiry(running, other)).status != InquiryStatus.MODERATION, "only the chosen site waits"
+    users = running.agency.users
+    assert [p.payload["inquiry_id"] for p in pushes] == [spam, real], "moderators hear of waiting requests at once"
+    heard_by = set(pushes[0].user_ids)
+    assert {users["root"], users["boss"], users["mgr"]} <= heard_by, "administrators, managers and heads"
+    assert not heard_by & {users[x] for x in ("anna", "oleg", "maria", "spbagent", "director")}
     async with running.hub.database.sessions() as s:
         routed = set((await s.execute(select(RoutingDecision.inquiry_id))).scalars())
     assert spam not in routed and real not in routed and other in routed, "routing leaves waiting requests alone"

@@ -213,6 +213,29 @@
     }).catch(function () { delete asked[key]; });
   });
 
+  // A new request waits for moderation: a counter on the «Модерация» link (and a note on that page).
+  var waiting = 0;
+  document.addEventListener("hub:moderation", function () {
+    var link = document.querySelector("header nav a[href='/moderation']");
+    if (!link) return;
+    waiting += 1;
+    var badge = link.querySelector(".badge");
+    if (!badge) {
+      badge = el("span", "badge");
+      link.appendChild(document.createTextNode(" "));
+      link.appendChild(badge);
+    }
+    badge.textContent = "+" + waiting;
+    if (location.pathname === "/moderation" && !document.querySelector(".moderation-new")) {
+      var note = el("p", "moderation-new");
+      var reload = el("a", null, RU ? "Поступили новые заявки — обновить список" : "New requests arrived: refresh");
+      reload.href = "/moderation";
+      note.appendChild(reload);
+      var h1 = document.querySelector("main h1");
+      if (h1) h1.insertAdjacentElement("afterend", note);
+    }
+  });
+
   var match = /^\/inquiries\/(\d+)$/.exec(location.pathname);
   if (match && document.querySelector("main")) {
     getJson("/scripts/for-inquiry/" + match[1]).then(function (data) {
