@@ -124,22 +124,20 @@ async def test_a_push_from_one_instance_reaches_a_browser_on_another(pg_url, tmp
     from aiohttp import ClientSession, CookieJar
     from aiohttp.test_utils import TestServer
 
+    from tests.conftest import _truncate_all
     from tests.web.conftest import Browser
     from web.app import create_app
 
-    hubs, servers = [], []
-    for n in range(2):
-        hub = build_hub(settings_for(pg_url, tmp_path / f"i{n}", {"cluster": {"broker": broker}}))
+    hubs = [build_hub(settings_for(pg_url, tmp_path / f"i{n}", {"cluster": {"broker": broker}})) for n in range(2)]
+    await _truncate_all(hubs[0].database.engine)  # before the hubs start: nothing else holds the tables
+    agency = await seed_agency(hubs[0])
+    servers = []
+    for hub in hubs:
         server = TestServer(create_app(hub), host="127.0.0.1")
         await server.start_server()
         await hub.started.wait()
-        hubs.append(hub)
         servers.append(server)
     try:
-        from tests.conftest import _truncate_all
-
-        await _truncate_all(hubs[0].database.engine)
-        agency = await seed_agency(hubs[0])
         base_b = str(servers[1].make_url("")).rstrip("/")
         async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as http:
             browser = Browser(base_b, http)
