@@ -21,9 +21,11 @@ from connectors.email.errors import PermanentSendError, TemporarySendError
 from crm_core.models import User, utcnow
 from crm_core.models.notifications import NoticeDelivery, Notification
 from notifications.prefs import channels_for, load_prefs
+from routing.calendar import WorkCalendar
 
 log = logging.getLogger("hub.notifications")
 STALE_SENDING = timedelta(minutes=10)
+CLIENT_FACING = ("greeting:",)  # deliveries to clients: only in working time
 Publish = Callable[[Push], Awaitable[None]]
 
 
@@ -49,7 +51,9 @@ def insert_ignoring_duplicates(s: AsyncSession, table, index_elements: list[str]
 class Notifier:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], publish: Publish, *,
                  senders: dict[str, Sender] | None = None, retry_delays: Sequence[float] = (60, 300, 1800),
-                 public_url: str = "", clock: Callable[[], datetime] = utcnow) -> None:
+                 public_url: str = "", clock: Callable[[], datetime] = utcnow,
+                 work: WorkCalendar | None = None) -> None:
+        self.work = work  # clients' greetings leave in working time only, retries included
         self.sessions = sessions
         self.publish = publish
         self.senders: dict[str, Sender] = dict(senders or {})
@@ -131,10 +135,17 @@ class Notifier:
         is_due = or_(NoticeDelivery.status.in_(("queued", "retry")) & (NoticeDelivery.next_attempt_at <= now),
                      (NoticeDelivery.status == "sending") & (NoticeDelivery.next_attempt_at <= now - STALE_SENDING))
         async with self.sessions() as s:
-            due = (await s.execute(select(NoticeDelivery.id).where(NoticeDelivery.channel.in_(channels), is_due)
-                                   .order_by(NoticeDelivery.id).limit(batch))).scalars().all()
+            due = (await s.execute(select(NoticeDelivery.id, NoticeDelivery.source)
+                                   .where(NoticeDelivery.channel.in_(channels), is_due)
+                                   .order_by(NoticeDelivery.id).limit(batch))).all()
         tried = 0
-        for delivery_id in due:
+        for delivery_id, source in due:
+            if source.startswith(CLIENT_FACING) and self.work is not None and not self.work.is_working_time(now):
+                later = self.work.next_working_time(now)
+                async with self.sessions() as s, s.begin():  # not at night: it waits for the morning
+                    await s.execute(update(NoticeDelivery).where(NoticeDelivery.id == delivery_id, is_due)
+                                    .values(next_attempt_at=later).execution_options(synchronize_session=False))
+                continue
             async with self.sessions() as s, s.begin():
                 won = await s.execute(
                     update(NoticeDelivery).where(NoticeDelivery.id == delivery_id, is_due)  # the claim re-checks

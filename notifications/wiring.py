@@ -26,10 +26,10 @@ def build(hub, settings: NotificationSettings | None = None) -> NotificationServ
         from connectors.email.smtp import SmtpSender
 
         senders["email"] = EmailSender(SmtpSender(email), email.from_address.rpartition("@")[2] or "localhost")
-    notifier = Notifier(hub.database.sessions, hub.bus.publish, senders=senders,
-                        retry_delays=settings.retry_delays_s, public_url=settings.public_url)
     routing = getattr(hub.settings, "routing", None)
     work = WorkCalendar(routing.hours if routing is not None else None)
+    notifier = Notifier(hub.database.sessions, hub.bus.publish, senders=senders,
+                        retry_delays=settings.retry_delays_s, public_url=settings.public_url, work=work)
     dates = DateScheduler(notifier, work, default_lead_days=settings.default_lead_days,
                           late_days=settings.greeting_late_days, agency_name=settings.agency_name)
     return NotificationService(notifier, dates, poll_s=settings.poll_s, enabled=settings.enabled)

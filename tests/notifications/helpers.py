@@ -9,6 +9,7 @@ from bus.events import Push
 from connectors.email.errors import PermanentSendError, TemporarySendError
 from crm_core.models import Client, Contact, ContactKind, Department, Role, User
 from notifications.notifier import Notifier
+from routing.calendar import WorkCalendar
 
 
 @dataclass
@@ -71,9 +72,10 @@ async def seed(sessions) -> Seeded:  # noqa: ANN001
     return Seeded(dept.id, people["anna"], people["oleg"], people["boss"], client.id)
 
 
-def notifier(sessions, clock: Clock, pushes: Pushes, telegram: FakeSender, email: FakeSender) -> Notifier:  # noqa: ANN001
+def notifier(sessions, clock: Clock, pushes: Pushes, telegram: FakeSender, email: FakeSender,  # noqa: ANN001
+             work: WorkCalendar | None = None) -> Notifier:
     return Notifier(sessions, pushes, senders={"telegram": telegram, "email": email}, retry_delays=(60, 300),
-                    clock=clock)
+                    clock=clock, work=work)
 
 
 __all__ = ["Clock", "FakeSender", "PermanentSendError", "Pushes", "Seeded", "TemporarySendError", "notifier", "seed"]

@@ -11,8 +11,9 @@ from sqlalchemy import select
 from crm_core.models import MemorableDate, TimelineEntry
 from crm_core.models.notifications import DateReminder, GreetingTemplate, Notification
 from notifications.dates import DateScheduler, next_occurrence, render
+from notifications.prefs import save_prefs
 from routing.calendar import WorkCalendar
-from tests.notifications.helpers import Clock, FakeSender, Pushes, notifier, seed
+from tests.notifications.helpers import Clock, FakeSender, Pushes, TemporarySendError, notifier, seed
 
 MSK = ZoneInfo("Europe/Moscow")
 WORK = WorkCalendar()  # Moscow, 09:00–18:00 with lunch, the Russian production calendar
@@ -33,7 +34,7 @@ async def add_date(sessions, client_id: int, on: date, kind: str = "birthday", *
 
 
 def scheduler(db, clock: Clock, tg: FakeSender, mail: FakeSender, pushes: Pushes | None = None) -> DateScheduler:  # noqa: ANN001
-    n = notifier(db.sessions, clock, pushes or Pushes(), tg, mail)
+    n = notifier(db.sessions, clock, pushes or Pushes(), tg, mail, WORK)
     return DateScheduler(n, WORK, default_lead_days=3, late_days=3, agency_name="Агентство «Дом»")
 
 
@@ -135,3 +136,24 @@ async def test_a_greeting_too_late_after_a_long_holiday_is_not_sent(db):
     await dates.run_once()
     await dates.notifier.deliver_due()
     assert [t for t in tg.sent if t[0] == "777"] == [], "a week late: no belated greeting"
+
+
+async def test_a_greeting_whose_send_failed_is_not_retried_at_night(db):
+    people = await seed(db.sessions)
+    await add_date(db.sessions, people.client, date(1985, 6, 4), lead_days=0, repeat_yearly=True, greet_by="telegram")
+    async with db.sessions() as s, s.begin():
+        await save_prefs(s, people.anna, {"dates": ["browser"]})  # only the greeting goes by Telegram
+    clock, tg, mail = Clock(msk(2025, 6, 4, 17, 59)), FakeSender(), FakeSender()
+    dates = scheduler(db, clock, tg, mail)
+    tg.fail = [TemporarySendError("network down")]
+    await dates.run_once()
+    await dates.notifier.deliver_due()
+    assert tg.sent == [] and tg.fail == [], "the first attempt failed"
+    clock.now = msk(2025, 6, 4, 18, 5)  # the retry is due, but the working day is over
+    await dates.notifier.deliver_due()
+    clock.now = msk(2025, 6, 5, 3, 0)
+    await dates.notifier.deliver_due()
+    assert tg.sent == [], "the greeting waits for the morning"
+    clock.now = msk(2025, 6, 5, 9, 0)
+    await dates.notifier.deliver_due()
+    assert [to for to, _, _ in tg.sent] == ["777"]
