@@ -130,7 +130,7 @@ async def hub_run(path: Path, ids: list[int], ttl: float) -> tuple[float, dict]:
     elapsed = time.perf_counter() - started
     info = {"outcomes": outcomes}
     if svc.cache is not None:
-        info |= {"rebuilds": svc.cache.rebuilds, "refreshes": svc.cache.refreshes,
+        info |= {"rebuilds": svc.cache.rebuilds, "sweeps": svc.cache.sweeps, "refreshes": svc.cache.refreshes,
                  "corrections": svc.cache.corrections}
     await engine.dispose()
     return len(ids) / elapsed, info
