@@ -4,12 +4,14 @@ code, a client's memorable dates (only for who may see the client), the greeting
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from bus.events import Push
 from crm_core.intake import IntakeService
-from crm_core.models import Client, MemorableDate
+from crm_core.models import Channel, Client, Inquiry, MemorableDate
+from crm_core.models.agency import Deal
 from crm_core.models.notifications import NotificationPrefs
 from crm_core.telegram_service import TelegramService
 from notifications.wiring import service_of
@@ -67,9 +69,19 @@ async def test_client_dates_page_adds_a_date_and_keeps_other_departments_out_tem
         s.add(client)
         await s.flush()
         client_id = client.id
+        inquiry = Inquiry(client_id=client_id, channel=Channel.MANUAL, external_id="m:1", owner_id=users["anna"])
+        s.add(inquiry)
+        await s.flush()
+        s.add(Deal(inquiry_id=inquiry.id, client_id=client_id, agent_id=users["anna"], status="won",
+                   closed_at=datetime(2024, 9, 10, 12, 0, tzinfo=UTC)))
     anna = await running.browser("anna")
     resp, page = await anna.get(f"/clients/{client_id}/dates")
-    assert resp.status == 200 and 'id="dates-none"' in page
+    assert resp.status == 200 and 'id="dates-none"' in page and 'id="won-deals"' in page and "10.09.2024" in page
+    resp, _ = await anna.post(f"/clients/{client_id}/dates", {"kind": "deal_anniversary", "on": "2024-09-10",
+                                                              "title": "Сделка №1", "repeat": "1"})
+    assert resp.status == 303
+    _, page = await anna.get(f"/clients/{client_id}/dates")
+    assert 'id="won-deals"' not in page and "Годовщина сделки: Сделка №1" in page
     resp, page = await anna.post(f"/clients/{client_id}/dates", {"kind": "birthday", "on": "31.02.1980",
                                                                   "lead": "99", "repeat": "1"})
     assert resp.status == 422 and 'data-field="on"' in page and 'data-field="lead"' in page
@@ -79,8 +91,9 @@ async def test_client_dates_page_adds_a_date_and_keeps_other_departments_out_tem
     _, page = await anna.get(f"/clients/{client_id}/dates?notice=added")
     assert "15.03.1980" in page and "нет контакта для поздравления" in page, "no Telegram contact to greet on"
     async with running.hub.database.sessions() as s:
-        assert (await s.execute(select(MemorableDate.kind).where(MemorableDate.client_id == client_id))).scalar() \
-            == "birthday"
+        kinds = (await s.execute(select(MemorableDate.kind).where(MemorableDate.client_id == client_id)
+                                 .order_by(MemorableDate.id))).scalars().all()
+        assert kinds == ["deal_anniversary", "birthday"]
     resp, _ = await anna.get("/admin/greetings")
     assert resp.status == 403, "greeting templates are the administrators'"
 

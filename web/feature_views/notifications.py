@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, update
 
 from crm_core.access import get_client
 from crm_core.models import Contact, ContactKind, MemorableDate, Role, User, utcnow
+from crm_core.models.agency import Deal
 from crm_core.models.notifications import DateReminder, GreetingSent, GreetingTemplate, Notification
 from crm_core.telegram_service import issue_link_code
 from notifications.dates import KIND_RU, next_occurrence
@@ -86,6 +87,9 @@ add_texts({
     "dates.greeted": ("Поздравлен", "Greeted"),
     "dates.no_address": ("нет контакта для поздравления", "no contact to greet on"),
     "dates.add": ("Добавить дату", "Add a date"),
+    "dates.won_deals": ("Закрытые сделки без годовщины", "Won deals without an anniversary"),
+    "dates.deal": ("Сделка", "Deal"),
+    "dates.add_anniversary": ("Добавить годовщину", "Add the anniversary"),
     "dates.delete": ("Удалить", "Delete"),
     "dates.added": ("Дата добавлена", "Date added"),
     "dates.bad_date": ("Укажите дату в формате ГГГГ-ММ-ДД", "Give the date as YYYY-MM-DD"),
@@ -209,7 +213,7 @@ async def telegram_unlink(request: web.Request) -> web.StreamResponse:
 # memorable dates ------------------------------------------------------------------------------------------
 async def _dates_context(request: web.Request, client_id: int, **extra: object) -> dict:
     settings = _settings(request)
-    today = utcnow().astimezone(ZoneInfo(request.app[HUB].settings.time_zone)).date()
+    today = utcnow().astimezone(ZoneInfo(request.app[HUB].settings.time_zone)).date()  # the agency's day
     async with sessions(request)() as s:
         client = await get_client(s, request[ACTOR], client_id)
         rows = (await s.execute(
@@ -222,6 +226,8 @@ async def _dates_context(request: web.Request, client_id: int, **extra: object) 
         kinds = set((await s.execute(select(Contact.kind).where(Contact.client_id == client_id))).scalars())
         templates = (await s.execute(select(GreetingTemplate).where(GreetingTemplate.is_active.is_(True))
                                      .order_by(GreetingTemplate.name))).scalars().all()
+        won = (await s.execute(select(Deal.id, Deal.closed_at).where(
+            Deal.client_id == client_id, Deal.status == "won", Deal.closed_at.is_not(None)).order_by(Deal.id))).all()
     reachable = {"telegram": ContactKind.TELEGRAM in kinds, "email": ContactKind.EMAIL in kinds}
     dates = []
     for d, r in rows:
@@ -232,9 +238,13 @@ async def _dates_context(request: web.Request, client_id: int, **extra: object) 
             "greet_by": r.greet_by if r else None, "next": next_occurrence(d.on, repeat, today),
             "greeted": greeted.get(d.id), "unreachable": bool(r and r.greet_by and not reachable.get(r.greet_by)),
         })
-    return {"client": client, "dates": dates, "templates": templates, "date_kinds": DATE_KINDS,
-            "greet_options": GREET_BY, "errors": {}, "form": {"lead": str(settings.default_lead_days),
-                                                               "repeat": "1"},
+    zone = ZoneInfo(request.app[HUB].settings.time_zone)
+    have = {(d["kind"], d["on"]) for d in dates}
+    anniversaries = [{"deal_id": deal_id, "on": closed.astimezone(zone).date()} for deal_id, closed in won
+                     if ("deal_anniversary", closed.astimezone(zone).date()) not in have]
+    return {"client": client, "dates": dates, "anniversaries": anniversaries, "templates": templates,
+            "date_kinds": DATE_KINDS, "greet_options": GREET_BY, "errors": {},
+            "form": {"lead": str(settings.default_lead_days), "repeat": "1"},
             "notice": request.query.get("notice"), "kind_ru": KIND_RU, **extra}
 
 
