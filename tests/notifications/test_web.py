@@ -3,18 +3,21 @@ code, a client's memorable dates (only for who may see the client), the greeting
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bus.events import Push
-from crm_core.intake import IntakeService
-from crm_core.models import Channel, Client, Inquiry, MemorableDate
+from crm_core.intake import IntakeRequest, IntakeService
+from crm_core.models import AgentStatus, Channel, Client, Inquiry, MemorableDate, User
 from crm_core.models.agency import Deal
-from crm_core.models.notifications import NotificationPrefs
+from crm_core.models.notifications import Notification, NotificationPrefs
+from crm_core.routing_service import save_rule_data
 from crm_core.telegram_service import TelegramService
 from notifications.wiring import service_of
+from tests.notifications.helpers import FakeSender
 from tests.notifications.test_bot import text
 from tests.web.conftest import hub_sections, running  # noqa: F401 - the running hub fixture
 
@@ -38,6 +41,32 @@ async def test_notices_list_unread_count_and_mark_read(running):  # noqa: F811
     oleg = await running.browser("oleg")
     _, page = await oleg.get("/notices")
     assert "№77" not in page, "a notice is its addressee's only"
+
+
+async def test_a_team_offer_reaches_the_group_in_the_browser_and_the_linked_telegram(running):  # noqa: F811
+    a = running.agency
+    tg = FakeSender()
+    service_of(running.hub).notifier.senders["telegram"] = tg  # the bot, as if it were configured
+    await save_rule_data(running.hub.database.sessions, {"rules": [{
+        "id": "team", "priority": 1, "target": {"departments": [a.sales]}, "strategy": "team_claim",
+        "owner_first": False, "offer_seconds": 600}]})
+    async with running.hub.database.sessions() as s, s.begin():
+        await s.execute(update(User).where(User.id.in_([a.users["anna"], a.users["oleg"]]))
+                        .values(status=AgentStatus.AVAILABLE))
+        await s.execute(update(User).where(User.id == a.users["anna"]).values(telegram_chat_id="6001"))
+    res = await running.hub.intake.accept(IntakeRequest(
+        channel=Channel.WEBFORM, external_id="offer-1", name="Клиент", phone=None, email="c@example.ru",
+        text="Нужна квартира", subject="Двушка у метро"))
+    async with running.hub.database.sessions() as s:
+        got = (await s.execute(select(Notification.user_id).where(Notification.kind == "routing")
+                               .order_by(Notification.user_id))).scalars().all()
+    assert got == sorted([a.users["anna"], a.users["oleg"]]), "every agent the inquiry was offered to"
+    for _ in range(100):
+        if tg.sent:
+            break
+        await asyncio.sleep(0.05)
+    assert [to for to, _, _ in tg.sent] == ["6001"], "anna linked her Telegram; oleg did not"
+    assert f"№{res.inquiry_id}" in tg.sent[0][2] and "Двушка у метро" in tg.sent[0][2]
 
 
 async def test_preferences_and_the_telegram_link_code(running):  # noqa: F811
