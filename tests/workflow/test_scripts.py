@@ -169,6 +169,10 @@ async def test_each_role_reaches_scripts_as_it_must(running):
     assert resp.status == 404
     resp, _ = await oleg.get(f"/scripts/for-inquiry/{inquiry_id}", headers=JSON)
     assert resp.status == 404, "not Oleg's inquiry"
+    await _call(running, "1700000000.4", "oleg")  # on his own call, he still cannot write on Anna's inquiry
+    resp, _ = await _answers(oleg, {"script_id": script_id, "call_id": "1700000000.4", "inquiry_id": inquiry_id,
+                                    "answers": [{"step": "start", "answer": "Нет"}]})
+    assert resp.status == 404
 
     anna = await running.browser("anna")
     await anna.get("/calls")

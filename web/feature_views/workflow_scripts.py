@@ -216,13 +216,13 @@ async def save_answers(request: web.Request) -> web.StreamResponse:
     linkedid = str(body.get("call_id") or "")[:64] or None
     if script_id is None or (inquiry_id is None and linkedid is None):
         raise web.HTTPBadRequest(text="script_id and call_id or inquiry_id are required")
+    if inquiry_id is not None:  # named by the page: only one this user may change
+        async with sessions(request)() as s:
+            await get_inquiry(s, request[ACTOR], inquiry_id, write=True)
     if linkedid is not None:
         call = await _check_call(request, linkedid)
         if inquiry_id is None and call is not None and call.inquiry_id and call.inquiry_id.isdigit():
             inquiry_id = int(call.inquiry_id)  # a click-to-call made from an inquiry
-    else:
-        async with sessions(request)() as s:
-            await get_inquiry(s, request[ACTOR], inquiry_id, write=True)
     async with sessions(request)() as s:
         script = await s.get(CallScript, script_id)
     if script is None:
