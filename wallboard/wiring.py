@@ -49,7 +49,6 @@ class WallboardService:
         self._dirty = asyncio.Event()
         self._reread = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self.flushed = asyncio.Event()  # set after every frame sent (tests wait on it)
 
     # --- life --------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -152,8 +151,6 @@ class WallboardService:
             await self.hub.bus.publish(Push(tuple(user_ids), "wallboard", frames[scope]))
             sent += 1
         self.frames += sent
-        self.flushed.set()
-        self.flushed.clear()
         return sent
 
     # --- the database side -------------------------------------------------------------------------
