@@ -20,6 +20,7 @@ from crm_core.agency_settings import AgencySettings
 from crm_core.reports.settings import ReportSettings
 from routing.settings import RoutingSettings
 from speech.settings import SpeechSettings
+from wallboard.settings import WallboardSettings
 
 
 class Section(BaseModel):
@@ -85,5 +86,6 @@ class Settings(Section):
     webforms: WebFormsSettings = WebFormsSettings()
     log: LogSettings = LogSettings()
     cluster: ClusterSettings = ClusterSettings()
+    wallboard: WallboardSettings = WallboardSettings()
     time_zone: str = "Europe/Moscow"
     dids: dict[str, str] = Field(default_factory=dict, description="DID (dialed number) → advertising source")
