@@ -11,17 +11,14 @@ from tests.web.conftest import PASSWORD, hub_sections, running  # noqa: F401 - t
 
 async def test_a_notice_pops_up_and_the_unread_count_follows(running, browser):  # noqa: F811
     page = await log_in(browser, running.base, "anna", PASSWORD)
-    await page.wait_for_function("document.getElementById('ws-state').className.indexOf('ws-on') >= 0",
-                                 timeout=10000)
+    await page.wait_for_selector("#ws-state.ws-on", timeout=10000)
     anna = running.agency.users["anna"]
     await running.hub.bus.publish(Push((anna,), "speech_flag", {"call_id": 12, "categories": ["грубость"]}))
     toast = page.locator("#notice-toasts .notice-toast")
     await toast.first.wait_for(timeout=10000)
     assert "звонок №12" in await toast.first.inner_text()
-    badge = page.locator('nav a[href="/notices"] .notice-count')
-    await page.wait_for_function(
-        "(document.querySelector('nav a[href=\"/notices\"] .notice-count') || {}).textContent === '1'",
-        timeout=10000)
+    badge = page.locator('nav a[href="/notices"] .notice-count', has_text="1")
+    await badge.wait_for(timeout=10000)
     assert await badge.inner_text() == "1"
     await toast.first.click()
     await page.wait_for_url(running.base + "/calls/12/transcript")
