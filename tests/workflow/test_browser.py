@@ -90,3 +90,18 @@ async def test_the_script_shows_beside_the_pop_up_and_its_answers_reach_the_inqu
     await anna.goto(f"{running.base}/inquiries/{run.inquiry_id}")
     history = await anna.locator("main").text_content()
     assert "Ответы по скрипту" in history and "Бюджет: 15 млн" in history
+
+    # On an inquiry's page, who may change it opens the script for its channel (a call: «Любой звонок»).
+    root = await log_in(browser, running.base, "root", PASSWORD)
+    await root.goto(f"{running.base}/inquiries/{run.inquiry_id}")
+    await root.get_by_role("button", name="Скрипт разговора").click()
+    inline = root.locator("#script-panels-inline .script-panel")
+    await inline.wait_for(timeout=5_000)
+    assert await inline.locator(".question").text_content() == "Чем помочь?"
+    await inline.get_by_role("button", name="Ничем").click()
+    await inline.get_by_role("button", name="Сохранить ответы").click()
+    await inline.locator(".status.ok").wait_for(timeout=5_000)
+    async with running.hub.database.sessions() as s:
+        names = (await s.execute(select(ScriptRun.script_name).where(ScriptRun.inquiry_id == run.inquiry_id)
+                                 .order_by(ScriptRun.id))).scalars().all()
+    assert names == ["Входящий: продажи", "Любой звонок"]
