@@ -122,6 +122,7 @@ class PgFanout(_Fanout):
         self.dsn = dsn
         self._listener: asyncpg.Connection | None = None
         self._sender: asyncpg.Connection | None = None
+        self._sending = asyncio.Lock()  # one connection runs one statement at a time
 
     async def publish(self, push: Push) -> None:
         payload = encode(push)
@@ -139,9 +140,10 @@ class PgFanout(_Fanout):
             self._local(push)
 
     async def _send(self, payload: str) -> None:
-        if self._sender is None or self._sender.is_closed():
-            self._sender = await asyncpg.connect(self.dsn, timeout=5)
-        await self._sender.execute("SELECT pg_notify($1, $2)", self.channel, payload)
+        async with self._sending:
+            if self._sender is None or self._sender.is_closed():
+                self._sender = await asyncpg.connect(self.dsn, timeout=5)
+            await self._sender.execute("SELECT pg_notify($1, $2)", self.channel, payload)
 
     async def _subscribe_and_wait(self) -> None:
         self._listener = await asyncpg.connect(self.dsn, timeout=5)

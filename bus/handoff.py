@@ -1,8 +1,9 @@
 """What a leader hands to the next one, kept in ``cluster_leader_state``, and the fencing epoch.
 
 At every election the new leader increments the row's ``epoch`` (it is the fencing token) and reads the
-state the previous leader left. While it leads it saves its state whenever it changed (a few times a
-second at most) with ``WHERE epoch = mine``: once a newer leader exists, a stale one's save changes
+state the previous leader left. While it leads it saves its state as soon as it changed (``poke``, called
+for every AMI event, wakes the saving task; one save at a time, so a burst is one or two saves) with
+``WHERE epoch = mine``: once a newer leader exists, a stale one's save changes
 nothing, and it learns that it was fenced off.
 
 For the PBX session the state is the live calls: the AMI cannot tell a newcomer when a call that is still
@@ -14,6 +15,7 @@ that ended meanwhile (``lost_track``) and keeps the others, whose hang-up it the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -40,6 +42,11 @@ class Handoff:
         self.fenced = False
         self._conn: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    def poke(self) -> None:
+        """The state changed: save it now (synchronous; the save itself runs on the saving task)."""
+        self._changed.set()
 
     async def claim(self) -> None:
         """Take the next epoch and restore what the previous leader left (call before the consumer starts)."""
@@ -92,7 +99,10 @@ class Handoff:
 
     async def _keep_saving(self) -> None:
         while True:
-            await asyncio.sleep(self.every_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.every_s):
+                    await self._changed.wait()
+            self._changed.clear()
             try:
                 if not await self.save():
                     return

@@ -138,6 +138,8 @@ class LedConnector:
         def gated(event: object) -> None:
             if self.leadership.holds():
                 on_event(event)
+                if self.handoff is not None:
+                    self.handoff.poke()  # a call that starts now is saved for a successor at once
             else:
                 self.dropped_events += 1
 

@@ -92,7 +92,7 @@ async def test_sigkill_of_the_pbx_leader_mid_call(agency_db, tmp_path):
             for n in range(1, 4):
                 bot.push(update(n))
             pbx.play()
-            answered = await frames_until(ws, lambda f: f["type"] == "popup" and f.get("title") == "Разговор", 10)
+            answered = await frames_until(ws, lambda f: f["type"] == "popup" and f.get("title") == "Разговор", 20)
             call_id = answered[-1]["call_id"]
             assert not pbx.replay_done.is_set()  # mid-call: the hang-up is still to come
 
@@ -104,10 +104,10 @@ async def test_sigkill_of_the_pbx_leader_mid_call(agency_db, tmp_path):
             new = await cluster.wait_leader("asterisk", among=survivors, limit_s=10)
             assert time.monotonic() - killed_at < 10
             ended = await frames_until(ws, lambda f: f["type"] == "popup" and f.get("call_id") == call_id
-                                       and f.get("ended"), 15)
+                                       and f.get("ended"), 25)
             assert ended[-1]["call_id"] == call_id
             await elapsed_until(lambda: count(sessions, select(func.count()).select_from(Call)
-                                              .where(Call.linkedid == call_id)), 10)
+                                              .where(Call.linkedid == call_id)), 20)
             async with sessions() as s:
                 calls = (await s.execute(select(Call).where(Call.linkedid == call_id))).scalars().all()
             assert len(calls) == 1, [(c.uniqueid, c.outcome) for c in calls]
@@ -116,7 +116,7 @@ async def test_sigkill_of_the_pbx_leader_mid_call(agency_db, tmp_path):
             async def all_six() -> bool:
                 return await count(sessions, select(func.count()).select_from(Message)
                                    .where(Message.channel == Channel.TELEGRAM)) >= 6
-            await elapsed_until(all_six, 15)
+            await elapsed_until(all_six, 25)
             await asyncio.sleep(1)  # a double would come now
             async with sessions() as s:
                 texts = (await s.execute(select(Message.body).where(Message.channel == Channel.TELEGRAM))).scalars()
@@ -157,7 +157,7 @@ async def test_a_leader_paused_past_its_lease_does_not_act_when_it_wakes(agency_
             for n in range(2, 5):
                 bot.push(update(n))
             before = await frames_until(ws, lambda f: f["type"] == "popup" and f.get("ended")
-                                        and f.get("title") == "Звонок завершён", 15)
+                                        and f.get("title") == "Звонок завершён", 25)
             call_id = before[-1]["call_id"]
             popups = [(f["call_id"], f["title"]) for f in before if f["type"] == "popup"]
             assert len(popups) == len(set(popups))
@@ -207,7 +207,7 @@ async def test_an_sla_step_happens_once_across_instances_and_a_new_leader_does_n
             s.add(inquiry)
             await s.flush()
             inquiry_id = inquiry.id
-        told = await frames_until(ws, lambda f: f["type"] == "routing.sla", 10)
+        told = await frames_until(ws, lambda f: f["type"] == "routing.sla", 20)
         assert told[-1]["inquiry_id"] == inquiry_id and told[-1]["reason"] == "idle_limit"
 
         leader.signal(signal.SIGKILL)
