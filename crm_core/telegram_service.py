@@ -85,7 +85,7 @@ class TelegramService:
             return await self._link(event, words[1] if len(words) > 1 else "")
         if command == "/unlink":
             return await self._unlink(event)
-        if event.kind == "text" and await self._staff_user(event.chat_id) is not None:
+        if await self._staff_user(event.chat_id) is not None:
             return [Reply(event.chat_id, STAFF_CHAT)]  # an agent's own chat is not a client's inquiry
         thread = f"tg:{event.chat_id}"
         result = await self._intake.accept(IntakeRequest(
