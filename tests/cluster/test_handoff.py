@@ -46,3 +46,32 @@ async def test_the_next_leader_gets_the_live_calls_and_the_old_one_cannot_overwr
     finally:
         await old.release()
         await new.release()
+
+
+async def test_ami_events_reach_the_calls_only_while_the_lease_holds(dsn):
+    """The gate a frozen leader meets when it wakes: frames read after its lease lapsed are dropped."""
+    from bus.leader import LedConnector
+    from bus.settings import ClusterSettings
+
+    seen = []
+
+    class Pbx:
+        state = "connected"
+        calls = service_with().calls
+        client = SimpleNamespace(on_event=seen.append)
+
+        async def start(self): ...
+
+        async def stop(self): ...
+
+        async def rebuild(self): ...
+
+    clock = [100.0]
+    led = LedConnector(Pbx(), dsn, "test:gate", "a", **ClusterSettings(lease_s=2, heartbeat_s=0.5).leader_timing)
+    led.leadership._clock = lambda: clock[0]
+    assert (led.leadership.lease_s, led.leadership.heartbeat_s) == (2, 0.5)
+    led.leadership.leading, led.leadership._lease_until = True, 101.0
+    led.connector.client.on_event("Newchannel")
+    clock[0] = 101.5  # frozen past the lease: the heartbeat has not run yet, but the lease is over
+    led.connector.client.on_event("Hangup")
+    assert seen == ["Newchannel"] and led.dropped_events == 1 and led.state == "standby"
