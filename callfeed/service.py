@@ -54,6 +54,7 @@ class CallFeedService:
         self._lookups: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._last_calls: object = None
         self._dirty: set[int] = set()
+        self._last_sent: dict[frozenset[int], object] = {}
         self._wake = asyncio.Event()
         self._reread = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -186,12 +187,18 @@ class CallFeedService:
         for user_id, scope in self.audience.items():
             if scope & dirty:
                 groups[scope].append(user_id)
+        sent = 0
         for scope, user_ids in groups.items():
-            await self.hub.bus.publish(Push(tuple(sorted(user_ids)), "callfeed", self.feed(scope)))
-        self.frames += len(groups)
+            frame = self.feed(scope)
+            if not frame["cards"] and not self._last_sent.get(scope):
+                continue  # a card that came and went within one frame: nothing to show, nothing to send
+            self._last_sent[scope] = frame["cards"]
+            await self.hub.bus.publish(Push(tuple(sorted(user_ids)), "callfeed", frame))
+            sent += 1
+        self.frames += sent
         self.flushed.set()
         self.flushed.clear()
-        return len(groups)
+        return sent
 
     # --- the database side -------------------------------------------------------------------------
     async def _looker(self) -> None:
