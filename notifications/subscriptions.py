@@ -21,6 +21,7 @@ REASON_RU = {"not_accepted": "не принято вовремя", "planned_day_
              "idle_limit": "слишком долго без действий", "department_pool_expired": "истёк срок в пуле отдела",
              "common_pool_expired": "истёк срок в общем пуле", "refusals": "слишком много отказов"}
 CALLBACK_LOOKBACK = timedelta(days=1)
+CALLBACK_ESCALATE = timedelta(hours=1)  # a callback still open this long after it was due: the heads hear of it
 
 
 async def _last_event(s: AsyncSession, inquiry_id: int, kind: str | None = None) -> int:
@@ -78,8 +79,9 @@ class PushNotices:
 
 
 async def callback_notices(notifier: Notifier) -> int:
-    """Open callback tasks that are due: to their assignee, else to the agents of their department. A task
-    re-scheduled after a failed attempt is due again, and noticed again (the attempt is in the key)."""
+    """Open callback tasks that are due: to their assignee, else to the agents of their department; an hour
+    later, still open, also to the department's heads. A task re-scheduled after a failed attempt is due
+    again, and noticed again (the attempt is in the key)."""
     now = notifier.clock()
     async with notifier.sessions() as s:
         tasks = (await s.execute(select(Task).where(
@@ -95,11 +97,23 @@ async def callback_notices(notifier: Notifier) -> int:
                     User.role == Role.AGENT))).scalars())
             else:
                 who = []
-            plan.append((t.id, t.attempts, t.phone, t.note, t.client_id, who))
+            heads: list[int] = []
+            if t.due_at is not None and t.due_at <= now - CALLBACK_ESCALATE:
+                dept = t.department_id
+                if dept is None and t.assignee_id is not None:
+                    dept = (await s.execute(select(User.department_id).where(User.id == t.assignee_id))).scalar()
+                if dept is not None:
+                    heads = list((await s.execute(select(User.id).where(
+                        User.department_id == dept, User.is_active.is_(True),
+                        User.role.in_([Role.DEPT_HEAD, Role.DEPT_MANAGER])))).scalars())
+            plan.append((t.id, t.attempts, t.phone, t.note, t.client_id, who, heads))
     stored = 0
-    for task_id, attempts, phone, note, client_id, who in plan:
+    for task_id, attempts, phone, note, client_id, who, heads in plan:
         text = f"Перезвонить: {phone or 'клиент'}" + (f" — {note}" if note else "") + \
             (f" (попытка {attempts + 1})" if attempts else "")
         url = f"/clients/{client_id}" if client_id else None
         stored += len(await notifier.notify("callback", who, text, url, dedup_key=f"callback:{task_id}:{attempts}"))
+        if heads:
+            stored += len(await notifier.notify("callback", heads, f"Перезвон не сделан больше часа: {text}", url,
+                                                dedup_key=f"callback-late:{task_id}:{attempts}"))
     return stored

@@ -85,3 +85,11 @@ async def test_a_due_callback_is_noticed_once_per_attempt(db):
     await callback_notices(n)
     again = [t for u, _, t in await stored(db.sessions) if u == people.anna and "+79161234567" in t]
     assert len(again) == 2 and "попытка 2" in again[1]
+    assert [u for u, _, _ in await stored(db.sessions) if u == people.boss] == []
+
+    clock.now += timedelta(hours=1)  # still not called back an hour after it was due: the head hears of it
+    await callback_notices(n)
+    await callback_notices(n)
+    late = sorted(t for u, _, t in await stored(db.sessions) if u == people.boss)
+    assert len(late) == 2 and all("больше часа" in t for t in late), "anna's callback and the queue's one, once"
+    assert "+79035550000" in late[0] and "+79161234567" in late[1]
