@@ -21,6 +21,7 @@ from crm_core.reports.settings import ReportSettings
 from routing.settings import RoutingSettings
 from speech.settings import SpeechSettings
 from wallboard.settings import WallboardSettings
+from workflow.settings import WorkflowSettings
 
 
 class Section(BaseModel):
@@ -87,5 +88,6 @@ class Settings(Section):
     log: LogSettings = LogSettings()
     cluster: ClusterSettings = ClusterSettings()
     wallboard: WallboardSettings = WallboardSettings()
+    workflow: WorkflowSettings = WorkflowSettings()
     time_zone: str = "Europe/Moscow"
     dids: dict[str, str] = Field(default_factory=dict, description="DID (dialed number) → advertising source")
