@@ -11,6 +11,9 @@ def settings_of(hub) -> CallFeedSettings:  # noqa: ANN001 - bootstrap.Hub
 
 
 def wire(hub) -> None:  # noqa: ANN001 - bootstrap.Hub
+    from selfservice.wiring import wire as wire_selfservice
+
+    wire_selfservice(hub)  # the client self-service page rides along (issue 10: items 8 and 11)
     settings = settings_of(hub)
     if not settings.enabled:
         return

@@ -137,5 +137,47 @@
     new MutationObserver(function () { if (ws.className === "ws-on") load(); })
       .observe(ws, { attributes: true, attributeFilter: ["class"] });
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", load); else load();
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
+
+  function start() {
+    load();
+    selfServiceButton();
+  }
+
+  // On a client's card: «Отправить ссылку в личный кабинет» (a one-time sign-in link by Telegram or email).
+  function selfServiceButton() {
+    var m = /^\/clients\/(\d+)$/.exec(location.pathname);
+    var main = document.querySelector("main");
+    if (!m || !main) return;
+    var url = "/clients/" + m[1] + "/selfservice-link";
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; }).then(function (opt) {
+        if (!opt) return;
+        var box = el("section", "card cf-selfservice");
+        box.id = "selfservice-link";
+        box.appendChild(el("h2", null, opt.label));
+        var out = el("p", "cf-selfservice-result");
+        out.setAttribute("role", "status");
+        opt.channels.forEach(function (c) {
+          var b = el("button", "cf-selfservice-send", opt.button + " (" + c.label + ")");
+          b.type = "button";
+          b.dataset.channel = c.id;
+          b.addEventListener("click", function () {
+            b.disabled = true;
+            fetch(url, {
+              method: "POST", credentials: "same-origin", body: new URLSearchParams({ channel: c.id }),
+              headers: { "Accept": "application/json", "X-CSRF-Token": csrf() }
+            }).then(function (r) { return r.json(); }).then(function (res) {
+              out.textContent = res.message || "";
+              out.className = "cf-selfservice-result " + (res.ok ? "ok" : "error");
+              b.disabled = false;
+            }).catch(function () { out.textContent = "✕"; b.disabled = false; });
+          });
+          box.appendChild(b);
+        });
+        if (opt.note) box.appendChild(el("p", "muted", opt.note));
+        box.appendChild(out);
+        main.appendChild(box);
+      }).catch(function () { /* no button then */ });
+  }
 })();
