@@ -236,7 +236,8 @@ def _telegram(hub: Hub):  # noqa: ANN202
     from crm_core.connector_state import DbCheckpoint
     from crm_core.telegram_service import TelegramService
 
-    service = TelegramService(hub.database.sessions, hub.intake, hub.settings.phones.default_region)
+    service = TelegramService(hub.database.sessions, hub.intake, hub.settings.phones.default_region,
+                              time_zone=hub.settings.time_zone)
     return TelegramConnector(hub.settings.telegram, service.handle, DbCheckpoint(hub.database.sessions),
                              files_dir=hub.var_dir / "attachments" / "telegram")
 

@@ -18,6 +18,7 @@ from connectors.telegram.settings import TelegramSettings
 from connectors.webforms.settings import WebFormsSettings
 from crm_core.agency_settings import AgencySettings
 from crm_core.reports.settings import ReportSettings
+from notifications.settings import NotificationSettings
 from routing.settings import RoutingSettings
 from speech.settings import SpeechSettings
 from wallboard.settings import WallboardSettings
@@ -89,5 +90,6 @@ class Settings(Section):
     cluster: ClusterSettings = ClusterSettings()
     wallboard: WallboardSettings = WallboardSettings()
     workflow: WorkflowSettings = WorkflowSettings()
+    notifications: NotificationSettings = NotificationSettings()
     time_zone: str = "Europe/Moscow"
     dids: dict[str, str] = Field(default_factory=dict, description="DID (dialed number) → advertising source")

@@ -205,7 +205,9 @@ async def _claim(sessions: async_sessionmaker[AsyncSession], message_id: int, no
     async with sessions() as s, s.begin():
         result = await s.execute(
             update(Message)
-            .where(Message.id == message_id, Message.delivery.in_(("queued", "retry", "sending")))
+            .where(Message.id == message_id, or_(  # still due: another instance may have claimed it meanwhile
+                Message.delivery.in_(("queued", "retry")) & (Message.next_attempt_at <= now),
+                (Message.delivery == "sending") & (Message.next_attempt_at <= now - STALE_SENDING)))
             .values(delivery="sending", next_attempt_at=now, attempts=Message.attempts + 1)
             .execution_options(synchronize_session=False)
         )

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import secrets
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
@@ -91,7 +92,9 @@ class TelegramService:
         result = await self._intake.accept(IntakeRequest(
             channel=Channel.TELEGRAM, external_id=f"{event.chat_id}:{event.message_id}", name=event.name,
             telegram_id=str(event.user_id or event.chat_id), text=event.text, thread_key=thread, reply_to=(thread,),
-            source="telegram", meta={"chat_id": event.chat_id, "files": list(event.files)},
+            source="telegram", meta={"chat_id": event.chat_id, "files": list(event.files),
+                                     "attachments": [{"filename": Path(path).name, "kept": True, "path": path}
+                                                     for path in event.saved]}, notes=event.notes,
         ))
         if result.new_inquiry and not result.duplicate:
             return [Reply(event.chat_id, f"Спасибо! Ваше обращение №{result.inquiry_id} принято, агент скоро ответит.")]

@@ -198,3 +198,21 @@ class MemoryCheckpoint:
 
     async def save(self, key, value):
         self.saved[key] = value
+
+
+async def test_a_kept_photo_and_a_note_reach_the_inquiry(db, bus):
+    """What the connector kept and noted is on the stored message and the inquiry's history."""
+    from connectors.telegram.events import TelegramInbound
+    from crm_core.models import InquiryEvent
+
+    service = TelegramService(db.sessions, IntakeService(db.sessions, bus))
+    await service.handle(TelegramInbound(update_id=9, kind="media", chat_id=CHAT, user_id=CHAT, name="Ольга",
+                                         message_id=9, text="Фото кухни", files=("photo:p1", "voice:v1"),
+                                         saved=("/var/hub/attachments/telegram/555001-9-0-p1.jpg",),
+                                         notes=("voice: 30000000 bytes, over the 20971520 limit; not downloaded",)))
+    async with db.sessions() as s:
+        meta = (await s.execute(select(Message.meta).where(Message.channel == "telegram"))).scalar_one()
+        notes = (await s.execute(select(InquiryEvent.note).where(InquiryEvent.kind == "intake_note"))).scalars().all()
+    assert meta["attachments"] == [{"filename": "555001-9-0-p1.jpg", "kept": True,
+                                    "path": "/var/hub/attachments/telegram/555001-9-0-p1.jpg"}]
+    assert notes == ["voice: 30000000 bytes, over the 20971520 limit; not downloaded"]
