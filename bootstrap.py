@@ -183,7 +183,8 @@ def _elect_single_consumers(hub: Hub) -> None:
         connector = hub.connectors.get(name)
         if connector is None or (name == "telegram" and hub.settings.telegram.mode == "webhook"):
             continue
-        hub.connectors[name] = LedConnector(connector, dsn, f"hub:{name}", hub.instance)
+        hub.connectors[name] = LedConnector(connector, dsn, f"hub:{name}", hub.instance,
+                                            **hub.settings.cluster.leader_timing)
 
 
 def _speech(hub: Hub):  # noqa: ANN202

@@ -243,7 +243,8 @@ def wire_routing(hub) -> tuple[RoutingService, SlaScheduler]:  # noqa: ANN001 - 
     if dsn is not None:
         from bus.leader import LedConnector
 
-        hub.connectors["sla"] = LedConnector(scheduler, dsn, "hub:sla", hub.instance)
+        hub.connectors["sla"] = LedConnector(scheduler, dsn, "hub:sla", hub.instance,
+                                             **hub.settings.cluster.leader_timing)
     else:
         hub.connectors["sla"] = scheduler
     return routing, scheduler

@@ -29,7 +29,7 @@ def create_app(hub: Hub) -> web.Application:
     app[HUB] = hub
     app[JINJA] = make_env(hub.settings.time_zone)
     app[SOCKETS] = SocketHub(hub.settings.web.ws_queue_size)
-    app[LIMITER] = LoginLimiter(hub.settings.web.login_attempts, hub.settings.web.login_window_s)
+    app[LIMITER] = LoginLimiter.for_hub(hub)  # shared by all instances (database or Redis) when several may run
     wire_web_pushes(hub, app[SOCKETS])
     app.cleanup_ctx.append(_hub_lifecycle)
     app.on_shutdown.append(_close_sockets)

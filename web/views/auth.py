@@ -51,7 +51,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     ip = request.remote or "?"
     limiter = request.app[LIMITER]
     t = translator(request[LOCALE])
-    wait = limiter.retry_after(ip, login)
+    wait = await limiter.check(ip, login)
     if wait:
         log.warning("login rate-limited ip=%s login=%r", ip, login)
         return render(request, "login.html", {"error": t("login.too_many", seconds=wait), "login": login},
@@ -59,10 +59,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     async with sessions(request)() as s:
         user = await authenticate(s, login, password)
     if user is None:
-        limiter.failed(ip, login)
+        await limiter.record_failure(ip, login)
         log.info("login failed ip=%s login=%r", ip, login)
         return render(request, "login.html", {"error": t("login.failed"), "login": login}, status=401)
-    limiter.succeeded(login)
+    await limiter.record_success(login)
     ttl = timedelta(hours=request.app[HUB].settings.web.session_hours)
     old = request.get(SESSION)
     info = await websessions.create(sessions(request), user.id, ttl, replaces=old.token if old else None)
