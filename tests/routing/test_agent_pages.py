@@ -79,6 +79,12 @@ async def test_admin_sees_load_against_capacity_and_edits_a_profile_with_errors_
         assert await agent_snapshots(s, [anna]) == []  # switched off: routing no longer sees her
     _, page = await admin.get("/admin/routing/agents")
     assert "gets no inquiries" in _row(page, anna)
+    boss = a.users["boss"]  # a department head who also takes calls: routed once the profile says so
+    assert f'data-agent="{boss}"' not in page
+    resp, _ = await admin.post(f"/admin/routing/agents/{boss}", {**good, "duty_schedule": ""})
+    assert resp.status == 303
+    _, page = await admin.get("/admin/routing/agents")
+    assert "Telegram 0/2" in _row(page, boss)
 
 
 async def test_admin_writes_duty_rotas_with_night_shifts_exceptions_and_errors(running):  # noqa: F811

@@ -105,12 +105,14 @@ def _form(raw: Mapping[str, Any]) -> dict[str, str]:
 
 async def _people(request: web.Request, user_id: int | None = None, department: int | None = None,
                   limit: int | None = None) -> list[Any]:
-    """Agents (role agent, or anyone with a routing profile) within the actor's reach."""
+    """Agents (role agent, or anyone with a routing profile; by id anyone) within the actor's reach."""
     stmt = (select(User, AgentRoutingProfile, Department.name.label("department"))
             .outerjoin(AgentRoutingProfile, AgentRoutingProfile.user_id == User.id)
             .outerjoin(Department, Department.id == User.department_id)
-            .where(User.is_active.is_(True), or_(User.role == Role.AGENT, AgentRoutingProfile.user_id.is_not(None)))
+            .where(User.is_active.is_(True))
             .order_by(User.full_name, User.id))
+    if user_id is None:  # the list; one person's page may be anyone's (a manager who also takes calls)
+        stmt = stmt.where(or_(User.role == Role.AGENT, AgentRoutingProfile.user_id.is_not(None)))
     reach = _departments(request[ACTOR])
     if reach is not None:
         stmt = stmt.where(User.department_id.in_(reach))
