@@ -8,7 +8,7 @@ from crm_core.models import Channel, Client, Inquiry
 from tests.browser.conftest import log_in
 from tests.web.conftest import PASSWORD
 
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 EVIL = '<script>alert("xss")</script><img src=x onerror=alert(2)>'
 
 

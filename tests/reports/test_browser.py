@@ -1,4 +1,4 @@
-"""Report charts in headless Chromium: the SVG draws the plotted values; screenshots kept in var/screenshots."""
+"""Report charts in headless Chromium: the SVG draws the plotted values; screenshots kept in artifacts/screenshots."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from tests.browser.conftest import browser, db, log_in  # noqa: F401 - fixtures:
 from tests.reports.world import seed_world
 from tests.web.conftest import PASSWORD, hub_sections, running  # noqa: F401
 
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 WEEK = "date_from=2026-03-02&date_to=2026-03-08"
 
 
