@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from bus.settings import ClusterSettings
+from callfeed.settings import CallFeedSettings
 from connectors.asterisk.settings import AsteriskSettings
 from connectors.email.settings import EmailSettings
 from connectors.telegram.settings import TelegramSettings
@@ -20,6 +21,7 @@ from crm_core.agency_settings import AgencySettings
 from crm_core.reports.settings import ReportSettings
 from notifications.settings import NotificationSettings
 from routing.settings import RoutingSettings
+from selfservice.settings import SelfServiceSettings
 from speech.settings import SpeechSettings
 from wallboard.settings import WallboardSettings
 from workflow.settings import WorkflowSettings
@@ -91,5 +93,7 @@ class Settings(Section):
     wallboard: WallboardSettings = WallboardSettings()
     workflow: WorkflowSettings = WorkflowSettings()
     notifications: NotificationSettings = NotificationSettings()
+    callfeed: CallFeedSettings = CallFeedSettings()
+    selfservice: SelfServiceSettings = SelfServiceSettings()
     time_zone: str = "Europe/Moscow"
     dids: dict[str, str] = Field(default_factory=dict, description="DID (dialed number) → advertising source")
