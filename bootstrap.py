@@ -239,6 +239,14 @@ def _telegram(hub: Hub):  # noqa: ANN202
 
     service = TelegramService(hub.database.sessions, hub.intake, hub.settings.phones.default_region,
                               time_zone=hub.settings.time_zone)
+
+    async def cabinet_link(chat_id: int) -> str | None:
+        from selfservice.wiring import service_of  # wired later by the call-feed capability
+
+        self_service = service_of(hub)
+        return await self_service.bot_link(chat_id) if self_service is not None else None
+
+    service.cabinet_link = cabinet_link
     return TelegramConnector(hub.settings.telegram, service.handle, DbCheckpoint(hub.database.sessions),
                              files_dir=hub.var_dir / "attachments" / "telegram")
 

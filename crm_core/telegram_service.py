@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -34,7 +35,11 @@ from crm_core.phones import try_normalize_phone
 
 log = logging.getLogger("hub.telegram")
 GREETING = ("Здравствуйте! Напишите, что вы ищете или продаёте, — агент ответит здесь же. "
-            "Поделитесь номером телефона, чтобы мы узнали вас. /status — ваши обращения.")
+            "Поделитесь номером телефона, чтобы мы узнали вас. /status — ваши обращения, "
+            "/cabinet — ссылка в личный кабинет.")
+CABINET_OFF = "Личный кабинет сейчас недоступен. /status — ваши обращения."
+CABINET_WHO = "Чтобы открыть личный кабинет, поделитесь номером телефона: так мы узнаем вас."
+CABINET_TOO_MANY = "Ссылок за последний час было уже много. Попробуйте позже или воспользуйтесь прежней."
 STATUS_RU = {"new": "новое", "offered": "передано агенту", "in_work": "в работе", "done": "закрыто",
              "archived": "в архиве"}
 LINK_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a screen and typed
@@ -67,6 +72,9 @@ class TelegramService:
         self._intake = intake
         self._region = region
         self._clock = clock
+        self.cabinet_link: Callable[[int], Awaitable[str | None]] | None = None
+        """Set by the hub: the text with a one-time sign-in link to the client's personal page for this chat
+        (None: the chat is tied to no client); may raise ValueError with reason "too_many"."""
 
     async def handle(self, event: TelegramInbound) -> list[Reply]:
         handler = {"start": self._start, "contact": self._contact, "text": self._message, "media": self._message,
@@ -75,6 +83,20 @@ class TelegramService:
         if handler is None:
             return []
         return await handler(event)
+
+    async def _cabinet(self, event: TelegramInbound) -> list[Reply]:
+        """The client's personal page: a one-time sign-in link, sent only to the chat tied to that client."""
+        if self.cabinet_link is None:
+            return [Reply(event.chat_id, CABINET_OFF)]
+        try:
+            text = await self.cabinet_link(event.chat_id)
+        except ValueError as exc:
+            if getattr(exc, "reason", "") == "too_many":
+                return [Reply(event.chat_id, CABINET_TOO_MANY)]
+            raise
+        if text is None:
+            return [Reply(event.chat_id, CABINET_WHO, ask_contact=True)]
+        return [Reply(event.chat_id, text)]
 
     async def _start(self, event: TelegramInbound) -> list[Reply]:
         return [Reply(event.chat_id, GREETING, ask_contact=True)]
@@ -86,6 +108,8 @@ class TelegramService:
             return await self._link(event, words[1] if len(words) > 1 else "")
         if command == "/unlink":
             return await self._unlink(event)
+        if command == "/cabinet":
+            return await self._cabinet(event)
         if await self._staff_user(event.chat_id) is not None:
             return [Reply(event.chat_id, STAFF_CHAT)]  # an agent's own chat is not a client's inquiry
         thread = f"tg:{event.chat_id}"

@@ -216,3 +216,34 @@ async def test_a_kept_photo_and_a_note_reach_the_inquiry(db, bus):
     assert meta["attachments"] == [{"filename": "555001-9-0-p1.jpg", "kept": True,
                                     "path": "/var/hub/attachments/telegram/555001-9-0-p1.jpg"}]
     assert notes == ["voice: 30000000 bytes, over the 20971520 limit; not downloaded"]
+
+
+async def test_cabinet_sends_the_sign_in_link_only_to_a_chat_tied_to_a_client(db, bus):
+    from connectors.telegram.events import TelegramInbound
+    from selfservice.links import LinkRefused
+
+    service = TelegramService(db.sessions, IntakeService(db.sessions, bus))
+    asked = []
+
+    async def link(chat_id):
+        asked.append(chat_id)
+        if chat_id == CHAT:
+            return "Ваш личный кабинет: https://hub.example/my/signin/abc (ссылка на 30 минут)"
+        if chat_id == 7:
+            raise LinkRefused("too_many")
+        return None
+
+    def cabinet(chat):
+        return TelegramInbound(update_id=1, kind="text", chat_id=chat, user_id=chat, name="", message_id=1,
+                               text="/cabinet")
+
+    [off] = await service.handle(cabinet(CHAT))
+    assert "недоступен" in off.text
+    service.cabinet_link = link
+    [mine] = await service.handle(cabinet(CHAT))
+    [stranger] = await service.handle(cabinet(42))
+    [busy] = await service.handle(cabinet(7))
+    assert "https://hub.example/my/signin/abc" in mine.text
+    assert stranger.ask_contact and "поделитесь номером" in stranger.text.lower()
+    assert "много" in busy.text and asked == [CHAT, 42, 7]
+    assert await count(db, Inquiry) == 0  # a command is not a request
