@@ -41,6 +41,9 @@ class DatabaseSettings(Section):
     retry_delay_s: float = Field(default=2.0, gt=0, le=60)
     busy_timeout_ms: int = Field(default=5000, ge=0, description="SQLite busy timeout")
     pool_size: int = Field(default=10, ge=1, le=200)
+    idle_in_transaction_timeout_s: float = Field(
+        default=5.0, ge=0, description="PostgreSQL aborts a transaction left idle this long (0: never), so an "
+        "instance that froze or lost its network mid-transaction does not hold its locks over the others")
 
     @field_validator("url")
     @classmethod

@@ -33,8 +33,12 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": settings.busy_timeout_ms / 1000})
         _sqlite_pragmas(engine, settings.busy_timeout_ms)
         return engine
+    server_settings = {}
+    if url.get_backend_name() == "postgresql" and settings.idle_in_transaction_timeout_s > 0:
+        server_settings["idle_in_transaction_session_timeout"] = str(int(settings.idle_in_transaction_timeout_s * 1000))
     return create_async_engine(
-        url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True
+        url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True,
+        connect_args={"server_settings": server_settings} if server_settings else {},
     )
 
 
