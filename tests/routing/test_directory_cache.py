@@ -109,7 +109,8 @@ async def test_capacity_freed_elsewhere_is_seen_after_the_ttl(db, bus, clock):
     await asyncio.sleep(0.25)
     third = await open_inquiry(intake)
     assert (await inquiry(db, third)).owner_id == (await inquiry(db, first)).owner_id
-    assert (svc.cache.rebuilds, svc.cache.sweeps) == (1, 1)  # statuses and loads re-read, not the whole snapshot
+    # statuses and loads re-read (one sweep, or two when the machine is slow), never the whole snapshot again
+    assert svc.cache.rebuilds == 1 and svc.cache.sweeps >= 1
 
 
 async def _last_reasons(db, inquiry_id: int) -> dict[int, str]:  # noqa: ANN001
