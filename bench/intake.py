@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import sqlite3
 import sys
 import time
@@ -24,21 +23,14 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import insert
 
-from bench.common import emit, parse_args
+from bench.common import ROOT, emit, free_port, parse_args
 from config.settings import DatabaseSettings
 from crm_core.db import create_engine, session_factory
 from crm_core.migrate import migrate
 from crm_core.models import AgentStatus, Client, Contact, Department, Inquiry, Message, Role, User, utcnow
 from crm_core.routing_service import save_rule_data
 
-ROOT = Path(__file__).resolve().parents[1]
 WORK = Path("var/bench/intake")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def form(n: int) -> dict:

@@ -27,7 +27,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from pathlib import Path
 import psutil
 from aiohttp import ClientSession, WSMsgType, web
 
-from bench.common import emit, percentile
+from bench.common import ROOT, emit, free_port, hold_open, percentile, start_hub
 from bench.crm_lookup import CLIENTS, DB, phone_of, prepare_database
 from connectors.asterisk.fake_pbx import FakePbx, shift_ids
 from connectors.asterisk.traces import read_trace
@@ -47,13 +46,7 @@ from web.sessions import COOKIE
 AGENTS = 1_000
 FIRST_EXTENSION = 2000
 RATE = 50  # new calls per second
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(workdir: Path) -> tuple[Path, list[str]]:
@@ -141,17 +134,7 @@ async def hold_sockets(base: str, tokens: list[str], seconds: float, kinds: tupl
                         "Входящий звонок", "bench"):
                     arrived.setdefault(frame["call_id"], now)
 
-    tasks = [asyncio.create_task(one(t)) for t in tokens]
-    async with asyncio.timeout(60):
-        while ready < len(tokens):  # noqa: ASYNC110
-            if any(t.done() for t in tasks):
-                [t.result() for t in tasks if t.done()]
-            await asyncio.sleep(0.05)
-    print("ready", flush=True)
-    await asyncio.sleep(seconds)
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await hold_open([one(t) for t in tokens], lambda: ready, seconds)
     return {"arrived": arrived, "sockets": ready}
 
 
@@ -212,11 +195,6 @@ async def transport_floor(workdir: Path, tokens: list[str], pushes: int) -> list
     arrived = json.loads(out.read_text())["arrived"]
     return [(arrived[k] - sent[k]) * 1000 for k in sent if k in arrived]
 
-
-def start_hub(env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    with log_path.open("w") as log_file:
-        return subprocess.Popen([sys.executable, "main.py", "run"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=log_file)
 
 
 async def run(quick: bool) -> dict:

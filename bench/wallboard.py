@@ -27,7 +27,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -39,7 +38,7 @@ from pathlib import Path
 import psutil
 from aiohttp import ClientSession, WSMsgType, web
 
-from bench.common import emit, percentile
+from bench.common import ROOT, emit, free_port, hold_open, percentile, start_hub
 from config.settings import DatabaseSettings
 from connectors.asterisk.fake_pbx import FakePbx, parse_frame
 from connectors.asterisk.protocol import AmiFrameSplitter
@@ -51,14 +50,7 @@ SUPERVISORS = 200
 ADMINS = 20
 SPEED = 10.0
 TRACE = "burst20.txt"
-ROOT = Path(__file__).resolve().parents[1]
 WATCHED = ("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def prepare(workdir: Path) -> tuple[Path, list[str]]:
@@ -183,17 +175,7 @@ async def hold_sockets(base: str, tokens: list[str], seconds: float) -> dict:
                     frames += 1
                     seen.peer(frame, t)
 
-    tasks = [asyncio.create_task(one(t, o)) for t, o in zip(tokens, observers, strict=True)]
-    async with asyncio.timeout(60):
-        while ready < len(tokens):  # noqa: ASYNC110
-            if any(t.done() for t in tasks):
-                [t.result() for t in tasks if t.done()]
-            await asyncio.sleep(0.05)
-    print("ready", flush=True)
-    await asyncio.sleep(seconds)
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await hold_open([one(t, o) for t, o in zip(tokens, observers, strict=True)], lambda: ready, seconds)
     return {"sockets": ready, "frames": frames,
             "arrived": [[[list(k), v] for k, v in o.arrived.items()] for o in observers]}
 
@@ -302,12 +284,6 @@ async def bare_relay(workdir: Path, tokens: list[str], rounds: int) -> tuple[lis
 
 
 # --- the hub -----------------------------------------------------------------------------------------
-def start_hub(env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    with log_path.open("w") as log_file:
-        return subprocess.Popen([sys.executable, "main.py", "run"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=log_file)
-
-
 async def through_the_hub(workdir: Path, db_path: Path, tokens: list[str], rounds: int) -> dict:
     secret = secrets.token_urlsafe(12)
     pbx = FakePbx(traces=[TRACE] * rounds, secret=secret, speed=SPEED, autoplay=False, pause_s=5.0)

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 
 from bus.events import Push
+from bus.tasks import TaskSupervisor
 from callfeed import queries
 from callfeed.settings import CallFeedSettings
 from callfeed.state import Card, Where, cards, changed_departments, for_scope, members_of
@@ -57,24 +58,20 @@ class CallFeedService:
         self._last_sent: dict[frozenset[int], object] = {}
         self._wake = asyncio.Event()
         self._reread = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = TaskSupervisor()
         self.flushed = asyncio.Event()  # set after every frame sent (tests wait on it)
 
     # --- life --------------------------------------------------------------------------------------
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._sender(), name="callfeed-sender"),
-                       asyncio.create_task(self._reader(), name="callfeed-reader"),
-                       asyncio.create_task(self._looker(), name="callfeed-lookups")]
+        self._tasks = TaskSupervisor()  # a fresh one each start: a stopped supervisor takes no new tasks
+        self._tasks.spawn("callfeed-sender", self._sender())
+        self._tasks.spawn("callfeed-reader", self._reader())
+        self._tasks.spawn("callfeed-lookups", self._looker())
         self._reread.set()
         self.state = "running"
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await self._tasks.stop()
         self.state = "stopped"
 
     # --- in ----------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ class IntakeService:
 
     async def _store_alone(self, req: IntakeRequest) -> IntakeResult:
         """One request in its own transaction, for what a shared one could not take (a unique key clashed)."""
-        for attempt in range(3):
+        for _ in range(2):
             try:
                 return await self._store(req)
             except IntegrityError:
@@ -115,9 +115,7 @@ class IntakeService:
                 existing = await self._find_existing(req)
                 if existing is not None:
                     return existing
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        return await self._store(req)  # the third try: a clash now is an error for the caller
 
     async def _find_existing(self, req: IntakeRequest) -> IntakeResult | None:
         async with self._sessions() as s:
@@ -298,7 +296,6 @@ class GroupCommit:
         self._pending: list[tuple[IntakeRequest, asyncio.Future[IntakeResult]]] = []
         self._writer: asyncio.Task[None] | None = None
         self.commits = 0
-        self.stored = 0
 
     async def submit(self, req: IntakeRequest) -> IntakeResult:
         future: asyncio.Future[IntakeResult] = asyncio.get_running_loop().create_future()
@@ -329,7 +326,6 @@ class GroupCommit:
                 if isinstance(result, BaseException):
                     future.set_exception(result)
                 else:
-                    self.stored += 1
                     future.set_result(result)
 
 

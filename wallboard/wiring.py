@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bus.events import AgentStatusChanged, InquiryAssigned, Push
+from bus.tasks import TaskSupervisor
 from connectors.asterisk.events import AmiEvent
 from crm_core.models import utcnow
 from wallboard import queries
@@ -48,22 +49,18 @@ class WallboardService:
         self.frames = 0
         self._dirty = asyncio.Event()
         self._reread = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = TaskSupervisor()
 
     # --- life --------------------------------------------------------------------------------------
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._sender(), name="wallboard-sender"),
-                       asyncio.create_task(self._reader(), name="wallboard-reader")]
+        self._tasks = TaskSupervisor()  # a fresh one each start: a stopped supervisor takes no new tasks
+        self._tasks.spawn("wallboard-sender", self._sender())
+        self._tasks.spawn("wallboard-reader", self._reader())
         self._reread.set()
         self.state = "running"
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await self._tasks.stop()
         self.state = "stopped"
 
     # --- in ----------------------------------------------------------------------------------------

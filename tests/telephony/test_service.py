@@ -150,7 +150,8 @@ async def test_calls_that_ended_while_the_link_was_down_close_as_lost_track(db):
     async with FakePbx("answered.txt", secret="hubsecret", speed=20.0,
                        hold_while_nobody_listens=False) as pbx, Hub(db, pbx, backoff_initial_s=3.0,
                                                                     backoff_max_s=3.0) as hub:
-        await until(lambda: any(p.payload.get("title") == "Разговор" for p in hub.pushes), 10)
+        # drop the link as soon as the call state has the answer (the pop-up lane may lag behind it)
+        await until(lambda: any(c.answered_by for c in hub.service.calls.calls.values()), 10)
         pbx.drop()
         await asyncio.wait_for(pbx.replay_done.wait(), 20)
         await until(lambda: hub.service.client.connects == 2, 10)
@@ -246,7 +247,7 @@ async def test_a_missed_call_and_the_callback_match_whatever_form_the_pbx_wrote_
     from crm_core.reports.settings import ReportSettings
     from telephony.model import CallRecord
 
-    ids = await seed(db)
+    await seed(db)
     async with db.sessions() as s, s.begin():
         root = User(login="root", password_hash="x", full_name="Root", role="admin")
         s.add(root)
@@ -267,7 +268,6 @@ async def test_a_missed_call_and_the_callback_match_whatever_form_the_pbx_wrote_
     assert "+79161234567" in callers and "101" in callers and "+79161234567" in callees
     assert report.summary["total"] == 1 and report.summary["called_back"] == 1
     assert report.rows[0][7] == pytest.approx(260.0)  # called back 260 s after the missed call ended
-    assert ids["ivan"]
 
 
 async def test_an_answered_call_is_the_answering_agents_inquiry_in_work_and_a_missed_one_is_left_to_routing(db):
