@@ -36,6 +36,7 @@ class InquiryAssigned(Event):
     owner_id: int | None
     pool: str
     actor_id: int | None = None
+    channel: str = ""  # when the publisher knows it (routing does); "" = unknown
 
 
 @dataclass(frozen=True, slots=True)

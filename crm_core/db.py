@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
+from collections import deque
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
@@ -32,6 +36,7 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": settings.busy_timeout_ms / 1000})
         _sqlite_pragmas(engine, settings.busy_timeout_ms)
+        SqliteWriteGate(settings.busy_timeout_ms / 1000).install(engine)
         return engine
     server_settings = {}
     if url.get_backend_name() == "postgresql" and settings.idle_in_transaction_timeout_s > 0:
@@ -51,6 +56,86 @@ def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+
+
+try:  # SQLAlchemy 2.1 names it await_, 2.0 await_only
+    from sqlalchemy.util import await_ as _await
+except ImportError:  # pragma: no cover - SQLAlchemy 2.0
+    from sqlalchemy.util import await_only as _await
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "BEGIN IMMEDIATE", "CREATE", "DROP", "ALTER")
+
+
+class SqliteWriteGate:
+    """One write transaction at a time inside the process, queued in order on an asyncio lock.
+
+    SQLite has one writer; the others wait in its busy handler, which sleeps 1, 2, 5, 10, 15, 20, 25 ms …
+    between tries, so under load a writer slept far longer than the lock was held (intake, routing, the
+    notices and the agent states all write) and the event loop sat idle. Here a connection's first
+    writing statement waits for the gate instead, and the gate opens the moment the holder commits or
+    rolls back. SQLite serves one hub process (``hold_single_instance_lock``), so the gate sees every
+    writer; a second engine on the same file still meets the busy handler.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self.holder: Any = None
+        self.waiting: deque[tuple[Any, asyncio.Future[None]]] = deque()
+
+    def install(self, engine: AsyncEngine) -> None:
+        sync = engine.sync_engine
+        event.listen(sync, "before_cursor_execute", self._before_execute)
+        dialect = sync.dialect
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        def do_commit(dbapi_connection: Any) -> None:
+            try:
+                commit(dbapi_connection)
+            finally:
+                self.leave(dbapi_connection)
+
+        def do_rollback(dbapi_connection: Any) -> None:
+            try:
+                rollback(dbapi_connection)
+            finally:
+                self.leave(dbapi_connection)
+
+        dialect.do_commit, dialect.do_rollback = do_commit, do_rollback  # type: ignore[method-assign]
+        for name in ("checkin", "invalidate", "close"):  # whatever way a connection leaves, it lets go
+            event.listen(sync.pool, name, lambda dbapi_connection, *_: self.leave(dbapi_connection))
+
+    def _before_execute(self, conn, cursor, statement: str, *_: Any) -> None:  # noqa: ANN001
+        if statement.lstrip()[:15].upper().startswith(WRITES):
+            self.enter(conn.connection.dbapi_connection)
+
+    def enter(self, dbapi_connection: Any) -> None:
+        if self.holder is dbapi_connection:
+            return
+        if self.holder is None:
+            self.holder = dbapi_connection  # the usual case: nobody writing, no waiting, no switch to the loop
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self.waiting.append((dbapi_connection, turn))
+        try:
+            _await(asyncio.wait_for(turn, self.timeout_s))
+        except TimeoutError:
+            raise sqlite3.OperationalError(
+                f"database is locked: another write transaction of this process held it over {self.timeout_s:g} s"
+            ) from None
+        finally:
+            if not turn.done() or turn.cancelled():  # gave up waiting: out of the line
+                self.waiting = deque(w for w in self.waiting if w[1] is not turn)
+
+    def leave(self, dbapi_connection: Any) -> None:
+        if self.holder is None or self.holder is not getattr(dbapi_connection, "dbapi_connection", dbapi_connection):
+            return
+        self.holder = None
+        while self.waiting:  # the gate passes straight to the next in line
+            connection, turn = self.waiting.popleft()
+            if not turn.done():
+                self.holder = connection
+                turn.set_result(None)
+                return
 
 
 async def write_first(session: AsyncSession) -> None:

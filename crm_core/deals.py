@@ -678,7 +678,7 @@ async def follow_owner_inquiry(sessions: async_sessionmaker[AsyncSession], inqui
 def subscribe(bus, sessions: async_sessionmaker[AsyncSession]) -> None:  # noqa: ANN001 - bus.bus.EventBus
     """Wire the agency's bus handlers (bootstrap): a claimed owner's inquiry takes its viewing task along."""
     async def on_assigned(event: InquiryAssigned) -> None:
-        if event.owner_id is not None:
+        if event.owner_id is not None and event.channel in ("", "manual"):  # owners' leads are manual ones
             await follow_owner_inquiry(sessions, event.inquiry_id)
 
     bus.subscribe(InquiryAssigned, on_assigned)

@@ -9,10 +9,9 @@ the judge, so the same event twice — even from two tasks at once — gives one
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bus.bus import EventBus
 from bus.events import InquiryOpened, MessageReceived
+from crm_core import intake_batch
 from crm_core.db import write_first
+from crm_core.group_commit import ALONE, GroupCommit
 from crm_core.models import (
     Channel,
     Client,
@@ -82,7 +83,8 @@ class IntakeService:
         self._sessions = sessions
         self._bus = bus
         self._region = region
-        self._group = GroupCommit(self._store_batch, self._store_alone)
+        self._group: GroupCommit[IntakeRequest, IntakeResult] = GroupCommit(
+            self._store_batch, self._store_alone, name="intake-group-commit")
         self.moderation_gate: Callable[[IntakeRequest], bool] | None = None
         """Set by the moderation capability: True → the new inquiry waits for a moderator (status
         ``moderation``; routing leaves it alone until it is accepted)."""
@@ -90,10 +92,7 @@ class IntakeService:
     async def accept(self, req: IntakeRequest) -> IntakeResult:
         if not req.external_id:
             raise ValueError("external_id is required: it is what makes intake idempotent")
-        existing = await self._find_existing(req)
-        if existing is not None:
-            return existing
-        result = await self._group.submit(req)
+        result = await self._group.submit(req)  # a repeat of a stored outside id answers as the duplicate
         if result.duplicate:
             return result
         log.info(
@@ -134,18 +133,34 @@ class IntakeService:
         async with self._sessions() as s, s.begin():
             return await self._store_in(s, req)
 
-    async def _store_batch(self, batch: list[IntakeRequest]) -> list[IntakeResult | BaseException | None]:
-        """Several requests in one transaction, each in its own savepoint: one commit for all of them.
-        None for a request whose unique key clashed (it is stored alone afterwards)."""
-        results: list[IntakeResult | BaseException | None] = []
+    async def _store_batch(self, batch: list[IntakeRequest]) -> list[IntakeResult | BaseException | object]:
+        """Several requests in one transaction: one commit for all of them. New threads are stored
+        together (``intake_batch``: a fixed number of statements for the whole group); the rest each in
+        its own savepoint, where a failure fails only that request. ``ALONE`` for a request whose unique
+        key clashed (it is stored alone afterwards)."""
+        results: list[IntakeResult | BaseException | object] = []
         async with self._sessions() as s, s.begin():
             await write_first(s)
-            for req in batch:
+            together = [i for i, req in enumerate(batch) if intake_batch.covers(req)]
+            stored: dict[int, object] = {}
+            if together:
+                try:
+                    async with s.begin_nested():
+                        answers = await intake_batch.store_new(s, [batch[i] for i in together], self._contact_keys,
+                                                               self.moderation_gate, IntakeResult)
+                    stored = dict(zip(together, answers, strict=True))
+                except Exception as exc:  # noqa: BLE001 - e.g. another process took a key meanwhile
+                    log.info("intake group of %d failed together (%r); storing it request by request",
+                             len(together), exc)
+            for i, req in enumerate(batch):
+                if i in stored:
+                    results.append(stored[i])
+                    continue
                 try:
                     async with s.begin_nested():
                         results.append(await self._store_in(s, req))
                 except IntegrityError:
-                    results.append(None)
+                    results.append(ALONE)
                 except Exception as exc:  # noqa: BLE001 - this request fails, the rest of the batch goes on
                     results.append(exc)
         return results
@@ -277,56 +292,6 @@ class IntakeService:
             MessageReceived(result.inquiry_id, result.client_id, result.message_id, str(req.channel),
                             req.external_id)
         )
-
-
-class GroupCommit:
-    """Requests that arrive while a commit is under way wait and go together in the next one.
-
-    A commit (an fsync on SQLite, a round trip on PostgreSQL) costs as much for one form as for fifty, so
-    under load the intake stores many per commit; alone, a request is stored at once. A request's caller
-    is answered only after its commit, so an answered form is never lost. Cancelling a caller (the client
-    hung up) does not cancel the batch others wait on.
-    """
-
-    def __init__(self, store_batch: Callable[[list[IntakeRequest]], Awaitable[list]],
-                 store_alone: Callable[[IntakeRequest], Awaitable[IntakeResult]], max_batch: int = 64) -> None:
-        self._store_batch = store_batch
-        self._store_alone = store_alone
-        self._max_batch = max_batch
-        self._pending: list[tuple[IntakeRequest, asyncio.Future[IntakeResult]]] = []
-        self._writer: asyncio.Task[None] | None = None
-        self.commits = 0
-
-    async def submit(self, req: IntakeRequest) -> IntakeResult:
-        future: asyncio.Future[IntakeResult] = asyncio.get_running_loop().create_future()
-        self._pending.append((req, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write(), name="intake-group-commit")
-        return await asyncio.shield(future)
-
-    async def _write(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:self._max_batch], self._pending[self._max_batch:]
-            try:
-                results = await self._store_batch([req for req, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - the commit failed: every request of it fails, said so
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            self.commits += 1
-            for (req, future), result in zip(batch, results, strict=True):
-                if result is None:
-                    try:
-                        result = await self._store_alone(req)
-                    except Exception as exc:  # noqa: BLE001 - handed to the caller
-                        result = exc
-                if future.done():
-                    continue
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
 
 
 def _summary(req: IntakeRequest) -> str:

@@ -17,17 +17,18 @@ import asyncio
 import logging
 import time
 import tomllib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import tomli_w
-from sqlalchemy import delete, func, insert, literal, select, union_all, update
+from sqlalchemy import case, delete, func, insert, literal, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bus.bus import EventBus
 from bus.events import AgentStatusChanged, InquiryAssigned, InquiryOpened, Push
+from crm_core.group_commit import ALONE, GroupCommit
 from crm_core.models import (
     Call,
     Client,
@@ -70,6 +71,7 @@ DIRECTORY_KEY = "directory_version"
 RU = frozenset({"ru"})
 MAX_RECHECK = 2000  # agents re-read before a cached decision is written; more: rebuild the snapshot
 SUPERVISOR_ROLES = (Role.DEPT_HEAD, Role.DEPT_MANAGER)
+CATCH_UP_BATCH = 64
 
 
 # --- the rules in the database -------------------------------------------------------------------------
@@ -348,10 +350,25 @@ class DirectoryCache:
 
 
 async def inquiry_facts(session: AsyncSession, inquiry: Inquiry) -> InquiryFacts:
-    owner = (await session.execute(select(Client.owner_id).where(Client.id == inquiry.client_id))).scalar()
-    prop = await session.get(Property, inquiry.property_id) if inquiry.property_id else None
-    meta = (await session.execute(select(Message.meta).where(Message.inquiry_id == inquiry.id)
-                                  .order_by(Message.id).limit(1))).scalar() or {}
+    return (await inquiry_facts_many(session, [inquiry]))[0]
+
+
+async def inquiry_facts_many(session: AsyncSession, inquiries: Sequence[Inquiry]) -> list[InquiryFacts]:
+    """What routing judges, for several inquiries in three queries: their clients' owners, their
+    properties, and the first message's meta (the site and language a form or the bot recorded)."""
+    client_ids = {i.client_id for i in inquiries}
+    owners = dict((await session.execute(select(Client.id, Client.owner_id).where(Client.id.in_(client_ids)))).all())
+    property_ids = {i.property_id for i in inquiries if i.property_id}
+    props = {p.id: p for p in (await session.execute(select(Property).where(Property.id.in_(property_ids))))
+             .scalars()} if property_ids else {}
+    first = (select(func.min(Message.id)).where(Message.inquiry_id.in_([i.id for i in inquiries]))
+             .group_by(Message.inquiry_id))
+    metas = dict((await session.execute(select(Message.inquiry_id, Message.meta).where(Message.id.in_(first)))).all())
+    return [_facts(i, owners.get(i.client_id), props.get(i.property_id) if i.property_id else None,
+                   metas.get(i.id) or {}) for i in inquiries]
+
+
+def _facts(inquiry: Inquiry, owner: int | None, prop: Property | None, meta: Mapping[str, Any]) -> InquiryFacts:
     utm = inquiry.utm or {}
     return InquiryFacts(
         inquiry.id, str(inquiry.channel), inquiry.created_at, source=inquiry.source, did=inquiry.did,  # type: ignore[arg-type]
@@ -380,6 +397,43 @@ def summary(decision: Decision, names: Mapping[int, str]) -> str:
         text = f"в {'аукцион отдела' if decision.pool == 'department' else 'общий аукцион'} по правилу " \
                f"«{decision.rule_name}»"
     return text + (f" — {decision.note}" if decision.note else "")
+
+
+async def _update_as_read(s: AsyncSession, group: Mapping[int, tuple[Inquiry, Decision]], now: datetime,
+                          **values: Any) -> set[int]:
+    """UPDATE the group's inquiries that are still ownerless and in the status and pool they were read in."""
+    as_read = tuple_(Inquiry.id, Inquiry.status, Inquiry.pool).in_(
+        [(i.id, str(i.status), str(i.pool)) for i, _ in group.values()])
+    return set((await s.execute(
+        update(Inquiry).where(as_read, Inquiry.owner_id.is_(None)).values(**values, updated_at=now)
+        .returning(Inquiry.id).execution_options(synchronize_session=False))).scalars())
+
+
+def _per_row(group: Mapping[int, tuple[Inquiry, Decision]], value: Callable[[Inquiry, Decision], Any]) -> Any:
+    """A column's new value per inquiry, as one SQL CASE (or the value itself when all rows share it)."""
+    values = {inquiry_id: value(i, d) for inquiry_id, (i, d) in group.items()}
+    distinct = set(values.values())
+    if len(distinct) == 1:
+        return distinct.pop()
+    return case(values, value=Inquiry.id)
+
+
+def _to_check(decision: Decision) -> set[int]:
+    """The agents whose cached state a decision relies on: the one it chose, the offered group, or (nobody
+    found) everyone it turned down."""
+    if decision.agent_id is not None:
+        return {decision.agent_id}
+    if decision.offer is not None:
+        return set(decision.offer.agent_ids)
+    return {n.agent_id for n in decision.not_eligible}
+
+
+def _named(decision: Decision) -> set[int]:
+    """The agents a decision's explanation names."""
+    ids = {a.agent_id for a in decision.eligible} | {n.agent_id for n in decision.not_eligible}
+    if decision.agent_id is not None:
+        ids.add(decision.agent_id)
+    return ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +470,8 @@ class RoutingService:
         self._rules_version = -1
         self._subscribed = False
         self._catch_up: asyncio.Task[int] | None = None
+        self._opened: GroupCommit[int, Routed | None] = GroupCommit(
+            self._route_opened_batch, self._route_opened_alone, name="routing-group")
         self.routed = 0
 
     # lifecycle ------------------------------------------------------------------------------------------
@@ -456,13 +512,15 @@ class RoutingService:
                        Inquiry.owner_id.is_(None), Inquiry.pool == Pool.NONE, Inquiry.created_at >= since)
                 .order_by(Inquiry.id))).scalars().all()
         done = 0
-        for inquiry_id in ids:
+        for at in range(0, len(ids), CATCH_UP_BATCH):
             if self.state != "running":
                 break
-            try:
-                done += await self.route(inquiry_id) is not None
-            except Exception:  # noqa: BLE001 - one bad inquiry must not stop the others
-                log.exception("catch-up routing of inquiry=%s failed", inquiry_id)
+            chunk = ids[at:at + CATCH_UP_BATCH]
+            results = await asyncio.gather(*(self.route_opened(i) for i in chunk), return_exceptions=True)
+            for inquiry_id, result in zip(chunk, results, strict=True):
+                if isinstance(result, Exception):  # one bad inquiry must not stop the others
+                    log.error("catch-up routing of inquiry=%s failed", inquiry_id, exc_info=result)
+                done += isinstance(result, Routed)
         if done:
             log.info("routed %d inquiries that opened while routing was not running", done)
         return done
@@ -470,7 +528,7 @@ class RoutingService:
     # bus handlers ---------------------------------------------------------------------------------------
     async def on_inquiry_opened(self, event: InquiryOpened) -> None:
         if self.state == "running" and event.owner_id is None:  # an owner already: taken (an answered call)
-            await self.route(event.inquiry_id)
+            await self.route_opened(event.inquiry_id)
 
     async def on_agent_status(self, event: AgentStatusChanged) -> None:
         if self.cache is not None:
@@ -520,6 +578,98 @@ class RoutingService:
                  routed.agent_id, routed.pool, routed.offer_id, decision.rule_id)
         await self._announce(routed, decision)
         return routed
+
+    async def route_opened(self, inquiry_id: int) -> Routed | None:
+        """Route a newly opened inquiry. Inquiries that open while a routing transaction is under way are
+        routed together in the next one (one lock, one read of their facts, one commit), each decided in
+        turn against the same agents' snapshot, so the second sees the load the first added."""
+        return await self._opened.submit(inquiry_id)
+
+    async def _route_opened_alone(self, inquiry_id: int) -> Routed | None:
+        return await self.route(inquiry_id)
+
+    async def _route_opened_batch(self, ids: list[int]) -> list[Routed | None | object]:
+        async with self._lock:
+            try:
+                done = await self._route_many(ids)
+            except Exception:  # noqa: BLE001 - the shared transaction failed: each one is routed alone
+                log.exception("routing %d opened inquiries together failed; routing them one by one", len(ids))
+                if self.cache is not None:
+                    self.cache.invalidate()  # it may hold loads of decisions that were never written
+                return [ALONE] * len(ids)
+        for routed, decision in done.values():
+            self.routed += 1
+            log.info("inquiry=%s routed (opened): %s agent=%s pool=%s offer=%s rule=%s", routed.inquiry_id,
+                     routed.outcome, routed.agent_id, routed.pool, routed.offer_id, decision.rule_id)
+        # together: each announcement's notice waits for a commit, and so they share one
+        await asyncio.gather(*(self._announce(routed, decision) for routed, decision in done.values()))
+        return [done[i][0] if i in done else None for i in ids]
+
+    async def _route_many(self, ids: list[int]) -> dict[int, tuple[Routed, Decision]]:
+        now = self.clock()
+        async with self.sessions() as s, s.begin():
+            routing_state = await self._lock_state(s, now)
+            routed_before = set((await s.execute(
+                select(RoutedInquiry.inquiry_id).where(RoutedInquiry.inquiry_id.in_(ids)))).scalars())
+            found = {i.id: i for i in (await s.execute(select(Inquiry).where(Inquiry.id.in_(ids)))).scalars()}
+            todo = [found[i] for i in dict.fromkeys(ids) if i in found and i not in routed_before
+                    and found[i].status == InquiryStatus.NEW and found[i].owner_id is None
+                    and found[i].pool == Pool.NONE]
+            if not todo:
+                return {}
+            rules = await self.rules(s)
+            facts = await inquiry_facts_many(s, todo)
+            decisions, routing_state = await self._decide_many(s, facts, rules, now, routing_state)
+            moved = await self._apply_many(s, list(zip(todo, decisions, strict=True)), now, "opened")
+            done = {r.inquiry_id: (r, d) for r, d in zip(moved, decisions, strict=True) if r is not None}
+            lost = [(f, d) for f, d, r in zip(facts, decisions, moved, strict=True) if r is None]
+            if lost and self.cache is not None:  # taken meanwhile: the load counted for them is not real
+                self.cache.touch(*(d.agent_id for _, d in lost))
+            if done:
+                await s.execute(insert(RoutedInquiry), [
+                    {"inquiry_id": r.inquiry_id, "routed_at": now, "excluded": {}, "decision_id": r.decision_id}
+                    for r, _ in done.values()])
+            await s.execute(update(RoutingKV).where(RoutingKV.key == STATE_KEY)
+                            .values(value=routing_state.to_dict()))
+        return done
+
+    async def _decide_many(self, s: AsyncSession, facts: Sequence[InquiryFacts], rules: RuleSet, now: datetime,
+                           routing_state: RoutingState) -> tuple[list[Decision], RoutingState]:
+        """Each inquiry decided in turn, the load and round-robin pointers of the ones before it counted.
+        With the cached snapshot, every agent a decision names is re-read once in this transaction; if the
+        cache was behind, the whole batch is decided again. Returns the decisions and the moved pointers."""
+        agents = await self.cache.get(s) if self.cache is not None else await agent_directory(s, self.work)
+        verified: set[int] = set()
+        for attempt in range(4):
+            state = RoutingState.from_dict(routing_state.to_dict())
+            decisions, loaded = [], []
+            for f in facts:
+                decision = decide(f, agents, rules, now, state, exclude={}, offer_expired=False, zone=self.work.zone)
+                decisions.append(decision)
+                state.apply(decision)
+                if decision.agent_id is not None and agents.get(decision.agent_id) is not None:
+                    agents.add_load(decision.agent_id, f.channel, 1)
+                    loaded.append((decision.agent_id, f.channel))
+            if self.cache is None or attempt == 3:
+                return decisions, state
+            check = set().union(*(_to_check(d) for d in decisions)) - verified
+            if not check:
+                return decisions, state
+            for agent_id, channel in loaded:  # compared with the database as it is, before these decisions
+                agents.add_load(agent_id, channel, -1)
+            if len(check) > MAX_RECHECK:
+                self.cache.invalidate()  # re-reading them one by one would cost more than a rebuild
+                agents = await self.cache.get(s)
+                verified = set(agents.by_id)
+                continue
+            wrong = await self.cache.refresh(s, check)
+            verified |= check
+            if not wrong:
+                for agent_id, channel in loaded:
+                    agents.add_load(agent_id, channel, 1)
+                return decisions, state
+            self.cache.corrections += 1
+        raise AssertionError("unreachable")
 
     async def _route(self, inquiry_id: int, why: str, offer_expired: bool) -> tuple[Routed, Decision] | None:
         now = self.clock()
@@ -595,51 +745,95 @@ class RoutingService:
 
     async def _apply(self, s: AsyncSession, inquiry: Inquiry, decision: Decision, now: datetime,
                      why: str) -> Routed | None:
-        ids = {a.agent_id for a in decision.eligible} | {n.agent_id for n in decision.not_eligible}
-        if decision.agent_id is not None:
-            ids.add(decision.agent_id)
-        names = dict((await s.execute(select(User.id, User.full_name).where(User.id.in_(ids)))).all()) if ids else {}
-        explanation = decision.to_dict()
-        explanation["summary"] = summary(decision, names)
-        explanation["names"] = {str(k): v for k, v in names.items()}
-        explanation["why"] = why
-        expected = (Inquiry.id == inquiry.id, Inquiry.owner_id.is_(None), Inquiry.status == inquiry.status,
-                    Inquiry.pool == inquiry.pool)
-        offer_id = None
-        if decision.agent_id is not None:
-            department = inquiry.department_id or (await s.execute(
-                select(User.department_id).where(User.id == decision.agent_id))).scalar()
-            values: dict[str, Any] = {"owner_id": decision.agent_id, "status": InquiryStatus.NEW, "pool": Pool.NONE,
-                                      "accepted_at": None, "department_id": department, "pool_entered_at": None}
-        elif decision.offer is not None:
-            values = {"status": InquiryStatus.OFFERED, "pool": Pool.NONE}
-        else:
-            values = {"pool": decision.pool, "status": InquiryStatus.NEW, "pool_entered_at": now,
-                      "department_id": decision.department_id if decision.pool == "department"
-                      else inquiry.department_id}
-        won = await s.execute(update(Inquiry).where(*expected).values(**values, updated_at=now)
-                              .execution_options(synchronize_session=False))
-        if won.rowcount != 1:
-            return None
-        row = RoutingDecision(inquiry_id=inquiry.id, at=now, agent_id=decision.agent_id,
-                              pool=decision.pool or ("offer" if decision.offer else None),
-                              rule=decision.rule_name[:200], strategy=decision.strategy, explanation=explanation)
-        s.add(row)
+        return (await self._apply_many(s, [(inquiry, decision)], now, why))[0]
+
+    async def _apply_many(self, s: AsyncSession, pairs: Sequence[tuple[Inquiry, Decision]], now: datetime,
+                          why: str) -> list[Routed | None]:
+        """Write the decisions: each inquiry moved by a conditional update (None where it changed under us),
+        then the decisions, offers and history rows of all of them together."""
+        names = await self._names(s, [d for _, d in pairs])
+        departments = await self._agent_departments(s, {d.agent_id for i, d in pairs
+                                                         if d.agent_id is not None and i.department_id is None})
+        moved = await self._move(s, pairs, now, departments)
+        won: list[tuple[Inquiry, Decision, dict[str, Any]]] = []
+        for inquiry, decision in pairs:
+            if inquiry.id not in moved:
+                continue
+            explanation = decision.to_dict()
+            explanation["summary"] = summary(decision, names)
+            explanation["names"] = {str(k): names[k] for k in _named(decision) if k in names}
+            explanation["why"] = why
+            won.append((inquiry, decision, explanation))
+        routed: dict[int, Routed] = {}
+        if won:
+            decision_ids = (await s.execute(
+                insert(RoutingDecision).returning(RoutingDecision.id, sort_by_parameter_order=True),
+                [{"inquiry_id": i.id, "at": now, "agent_id": d.agent_id,
+                  "pool": d.pool or ("offer" if d.offer else None), "rule": d.rule_name[:200],
+                  "strategy": d.strategy, "explanation": e} for i, d, e in won])).scalars().all()
+            events = []
+            for (inquiry, decision, explanation), decision_id in zip(won, decision_ids, strict=True):
+                offer_id = await self._offer(s, inquiry.id, decision, now) if decision.offer is not None else None
+                events.append({"inquiry_id": inquiry.id, "at": now, "kind": "routed", "note": explanation["summary"],
+                               "data": {"decision_id": decision_id, "why": why}})
+                routed[inquiry.id] = Routed(inquiry.id, decision_id, decision.outcome, decision.agent_id,
+                                            decision.pool, offer_id, str(inquiry.channel), inquiry.subject or "")
+            await s.execute(insert(InquiryEvent), events)
+        return [routed.get(inquiry.id) for inquiry, _ in pairs]
+
+    @staticmethod
+    async def _names(s: AsyncSession, decisions: Sequence[Decision]) -> dict[int, str]:
+        ids = set().union(*(_named(d) for d in decisions))
+        return dict((await s.execute(select(User.id, User.full_name).where(User.id.in_(ids)))).all()) if ids else {}
+
+    async def _agent_departments(self, s: AsyncSession, agent_ids: set[int]) -> dict[int, int | None]:
+        """The department an inquiry without one takes from the agent it goes to (the snapshot knows it)."""
+        known: dict[int, int | None] = {}
+        directory = self.cache.directory if self.cache is not None else None
+        for agent_id in agent_ids:
+            agent = directory.get(agent_id) if directory is not None else None
+            if agent is not None:
+                known[agent_id] = agent.department_id
+        missing = agent_ids - known.keys()
+        if missing:
+            known.update((await s.execute(select(User.id, User.department_id).where(User.id.in_(missing)))).all())
+        return known
+
+    @staticmethod
+    async def _move(s: AsyncSession, pairs: Sequence[tuple[Inquiry, Decision]], now: datetime,
+                    departments: Mapping[int, int | None]) -> set[int]:
+        """The inquiries to their agents, offers or pools, each only if it is still as it was read (nobody
+        claimed it meanwhile): one UPDATE … RETURNING per kind of outcome. Returns the ids that moved."""
+        agents = {i.id: (i, d) for i, d in pairs if d.agent_id is not None}
+        offers = {i.id: (i, d) for i, d in pairs if d.agent_id is None and d.offer is not None}
+        pools = {i.id: (i, d) for i, d in pairs if d.agent_id is None and d.offer is None}
+        moved: set[int] = set()
+        if agents:
+            moved |= await _update_as_read(
+                s, agents, now, owner_id=_per_row(agents, lambda inq, dec: dec.agent_id), status=InquiryStatus.NEW,
+                pool=Pool.NONE, accepted_at=None, pool_entered_at=None,
+                department_id=_per_row(agents, lambda inq, dec: inq.department_id or departments.get(dec.agent_id)))
+        if offers:
+            moved |= await _update_as_read(s, offers, now, status=InquiryStatus.OFFERED, pool=Pool.NONE)
+        if pools:
+            moved |= await _update_as_read(
+                s, pools, now, pool=_per_row(pools, lambda inq, dec: dec.pool), status=InquiryStatus.NEW,
+                pool_entered_at=now, department_id=_per_row(
+                    pools, lambda inq, dec: dec.department_id if dec.pool == "department" else inq.department_id))
+        return moved
+
+    @staticmethod
+    async def _offer(s: AsyncSession, inquiry_id: int, decision: Decision, now: datetime) -> int:
+        assert decision.offer is not None
+        rounds = (await s.execute(select(func.count()).select_from(TeamOffer)
+                                  .where(TeamOffer.inquiry_id == inquiry_id))).scalar_one()
+        offer = TeamOffer(inquiry_id=inquiry_id, round=rounds + 1, rule_key=decision.rule_id, created_at=now,
+                          deadline=decision.offer.deadline, on_timeout=decision.offer.on_timeout)
+        s.add(offer)
         await s.flush()
-        if decision.offer is not None:
-            rounds = (await s.execute(select(func.count()).select_from(TeamOffer)
-                                      .where(TeamOffer.inquiry_id == inquiry.id))).scalar_one()
-            offer = TeamOffer(inquiry_id=inquiry.id, round=rounds + 1, rule_key=decision.rule_id, created_at=now,
-                              deadline=decision.offer.deadline, on_timeout=decision.offer.on_timeout)
-            s.add(offer)
-            await s.flush()
-            await s.execute(insert(offer_agents), [{"offer_id": offer.id, "user_id": a}
-                                                  for a in decision.offer.agent_ids])
-            offer_id = offer.id
-        s.add(InquiryEvent(inquiry_id=inquiry.id, at=now, kind="routed", note=explanation["summary"],
-                           data={"decision_id": row.id, "why": why}))
-        return Routed(inquiry.id, row.id, decision.outcome, decision.agent_id, decision.pool, offer_id,
-                      str(inquiry.channel), inquiry.subject or "")
+        await s.execute(insert(offer_agents), [{"offer_id": offer.id, "user_id": a}
+                                              for a in decision.offer.agent_ids])
+        return offer.id
 
     async def _announce(self, routed: Routed, decision: Decision) -> None:
         if routed.outcome == "offer":
@@ -648,9 +842,11 @@ class RoutingService:
                 "inquiry_id": routed.inquiry_id, "offer_id": routed.offer_id, "channel": routed.channel,
                 "subject": routed.subject[:200], "deadline": decision.offer.deadline.isoformat()}))
             return
-        await self.bus.publish(InquiryAssigned(routed.inquiry_id, routed.agent_id, routed.pool or str(Pool.NONE)))
+        await self.bus.publish(InquiryAssigned(routed.inquiry_id, routed.agent_id, routed.pool or str(Pool.NONE),
+                                               channel=routed.channel))
         if routed.agent_id is not None:
-            await self.bus.publish(Push((routed.agent_id,), "routing.assigned", {"inquiry_id": routed.inquiry_id}))
+            await self.bus.publish(Push((routed.agent_id,), "routing.assigned", {"inquiry_id": routed.inquiry_id,
+                                                                                 "decision_id": routed.decision_id}))
 
     # team offers ----------------------------------------------------------------------------------------
     async def claim_offer(self, offer_id: int, user_id: int) -> bool:

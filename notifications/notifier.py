@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bus.events import Push
 from connectors.email.errors import PermanentSendError, TemporarySendError
+from crm_core.group_commit import GroupCommit
 from crm_core.models import User, utcnow
 from crm_core.models.notifications import NoticeDelivery, Notification
 from notifications.prefs import channels_for, load_prefs
@@ -31,6 +32,16 @@ Publish = Callable[[Push], Awaitable[None]]
 
 class Sender(Protocol):
     async def deliver(self, to: str, subject: str, text: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Notice:
+    kind: str
+    user_ids: tuple[int, ...]
+    text: str
+    url: str | None
+    dedup_key: str
+    toast: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,51 +74,66 @@ class Notifier:
         self.wakeup = asyncio.Event()
         self.stored = 0
         self.sent = 0
+        self._group: GroupCommit[_Notice, tuple[list[Stored], tuple[int, ...], int]] = GroupCommit(
+            self._store, self._store_one, name="notices-group-commit")
 
     async def notify(self, kind: str, user_ids: Iterable[int], text: str, url: str | None = None, *,
                      dedup_key: str, toast: bool = True) -> list[Stored]:
         """Store the notice for each user who does not have it yet, push it to their browsers and queue
         it for Telegram/email as they chose. Returns the notices that were new. ``toast=False`` where the
-        producer's own live frame already pops up on the page (team offers): the browser only counts it."""
-        ids = sorted({int(u) for u in user_ids if u})
+        producer's own live frame already pops up on the page (team offers): the browser only counts it.
+        Notices that come together (a batch of routed inquiries) are stored in one transaction."""
+        ids = tuple(sorted({int(u) for u in user_ids if u}))
         if not ids:
             return []
-        now = self.clock()
-        text = text[:4000]
-        new: list[Stored] = []
-        queued = 0
-        browser: list[int] = []
-        async with self.sessions() as s, s.begin():
-            users = {u.id: u for u in (await s.execute(
-                select(User).where(User.id.in_(ids), User.is_active.is_(True)))).scalars()}
-            prefs = await load_prefs(s, users)
-            for uid in ids:
-                user = users.get(uid)
-                if user is None:
-                    continue
-                stmt = insert_ignoring_duplicates(s, Notification.__table__, ["user_id", "dedup_key"]).values(
-                    user_id=uid, kind=kind, text=text, url=url, dedup_key=dedup_key[:200], created_at=now,
-                ).returning(Notification.__table__.c.id)
-                notice_id = (await s.execute(stmt)).scalar()
-                if notice_id is None:
-                    continue  # already notified of this happening
-                new.append(Stored(notice_id, uid))
-                channels = channels_for(prefs.get(uid), kind)
-                if "browser" in channels:
-                    browser.append(uid)
-                for channel, address in (("telegram", user.telegram_chat_id), ("email", user.email)):
-                    if channel in channels and address and channel in self.senders:
-                        queued += await self.queue(s, f"notice:{notice_id}", channel, address,
-                                                   _subject(text), self._with_link(text, url), now)
+        notice = _Notice(kind, ids, text[:4000], url, dedup_key[:200], toast)
+        new, browser, queued = await self._group.submit(notice)
         self.stored += len(new)
         if browser:
-            await self.publish(Push(tuple(browser), "notice", {"kind": kind, "text": text, "url": url or "",
-                                                                  "toast": toast}))
+            await self.publish(Push(browser, "notice", {"kind": kind, "text": notice.text, "url": url or "",
+                                                        "toast": toast}))
         if queued:
             self.wakeup.set()
         if new:
             log.info("notice %s (%s) stored for users %s", dedup_key, kind, [n.user_id for n in new])
         return new
+
+    async def _store_one(self, notice: _Notice) -> tuple[list[Stored], tuple[int, ...], int]:
+        return (await self._store([notice]))[0]
+
+    async def _store(self, notices: list[_Notice]) -> list[tuple[list[Stored], tuple[int, ...], int]]:
+        now = self.clock()
+        wanted = {u for n in notices for u in n.user_ids}
+        out = []
+        async with self.sessions() as s, s.begin():
+            users = {u.id: u for u in (await s.execute(
+                select(User).where(User.id.in_(wanted), User.is_active.is_(True)))).scalars()}
+            prefs = await load_prefs(s, users)
+            rows = [{"user_id": uid, "kind": n.kind, "text": n.text, "url": n.url, "dedup_key": n.dedup_key,
+                     "created_at": now} for n in notices for uid in n.user_ids if uid in users]
+            table = Notification.__table__
+            fresh = {(uid, key): notice_id for notice_id, uid, key in (await s.execute(
+                insert_ignoring_duplicates(s, table, ["user_id", "dedup_key"])
+                .returning(table.c.id, table.c.user_id, table.c.dedup_key), rows)).all()} if rows else {}
+            for n in notices:
+                new: list[Stored] = []
+                browser: list[int] = []
+                queued = 0
+                for uid in n.user_ids:
+                    notice_id = fresh.pop((uid, n.dedup_key), None)  # a twin in the same group: once
+                    if notice_id is None:
+                        continue  # already notified of this happening (or no such active user)
+                    new.append(Stored(notice_id, uid))
+                    channels = channels_for(prefs.get(uid), n.kind)
+                    if "browser" in channels:
+                        browser.append(uid)
+                    user = users[uid]
+                    for channel, address in (("telegram", user.telegram_chat_id), ("email", user.email)):
+                        if channel in channels and address and channel in self.senders:
+                            queued += await self.queue(s, f"notice:{notice_id}", channel, address,
+                                                       _subject(n.text), self._with_link(n.text, n.url), now)
+                out.append((new, tuple(browser), queued))
+        return out
 
     def _with_link(self, text: str, url: str | None) -> str:
         if url and self.public_url and url.startswith("/"):

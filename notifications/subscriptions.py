@@ -54,8 +54,12 @@ class PushNotices:
 
     async def _assigned(self, event: Push) -> None:
         inquiry_id = int(event.payload.get("inquiry_id") or 0)
-        async with self.notifier.sessions() as s:
-            step = await _last_event(s, inquiry_id)
+        decision_id = event.payload.get("decision_id")  # routing names its decision: no need to look
+        if decision_id:
+            step = f"d{decision_id}"
+        else:
+            async with self.notifier.sessions() as s:
+                step = str(await _last_event(s, inquiry_id))
         await self.notifier.notify("routing", event.user_ids, f"Вам назначено обращение №{inquiry_id}",
                                    f"/inquiries/{inquiry_id}", dedup_key=f"assigned:{inquiry_id}:{step}")
 

@@ -121,14 +121,14 @@ async def test_a_request_that_fails_inside_a_shared_commit_loses_nobody_elses(db
     good = [form(f"ok{i}", phone=f"+7916111{i:04d}") for i in range(10)]
     bad = form("bad", phone="+79162220000", name="x" * 10)
 
-    real = intake._store_in
+    real = intake._contact_keys
 
-    async def store_in(s, req):
+    def contact_keys(req):
         if req.external_id == "bad":
             raise RuntimeError("a bug while storing this one")
-        return await real(s, req)
+        return real(req)
 
-    intake._store_in = store_in
+    intake._contact_keys = contact_keys  # the group fails as a whole, then each request alone: only "bad" fails
     results = await asyncio.gather(*(intake.accept(r) for r in [*good[:5], bad, *good[5:]]),
                                    return_exceptions=True)
     assert isinstance(results[5], RuntimeError)
@@ -136,3 +136,52 @@ async def test_a_request_that_fails_inside_a_shared_commit_loses_nobody_elses(db
     assert await count(db, Message) == 10
     async with db.sessions() as s:
         assert not (await s.execute(select(Message).where(Message.external_id == "bad"))).first()
+
+
+async def test_a_group_of_new_threads_keeps_what_one_at_a_time_would(db, bus):
+    """The grouped store (one statement per table for the whole group) gives what the request-by-request
+    store gives: a known client keeps their inquiries and learns a new email, their owner's department
+    follows, two forms with one new email make one client, notes become history, moderation and an
+    answered call's agent are kept."""
+    from crm_core.models import Department, User
+
+    async with db.sessions() as s, s.begin():
+        dept = Department(name="Продажи")
+        s.add(dept)
+        await s.flush()
+        owner = User(login="oleg", password_hash="!", full_name="Олег", role="agent", department_id=dept.id)
+        s.add(owner)
+        await s.flush()
+        known = Client(name="Иван", owner_id=owner.id)
+        s.add(known)
+        await s.flush()
+        s.add(Contact(client_id=known.id, kind="phone", value="+79161110000"))
+        dept_id, owner_id, known_id = dept.id, owner.id, known.id
+    intake = IntakeService(db.sessions, bus)
+    intake.moderation_gate = lambda req: req.source == "spam-site"
+    reqs = [form("k1", phone="89161110000", email="Ivan@Mail.ru"),
+            form("n1", email="new@mail.ru", name="Новая"), form("n2", email="new@mail.ru", name="Та же"),
+            form("note", phone="+79162223344", notes=("кодировка не указана",)),
+            form("mod", phone="+79163334455", source="spam-site"),
+            form("call", phone="+79164445566", channel=Channel.CALL, taken_by=owner_id)]
+    results = await asyncio.gather(*(intake.accept(r) for r in reqs))
+    assert intake._group.largest > 1  # noqa: SLF001 - they really went together
+    k1, n1, n2, note, mod, call = results
+    assert k1.client_id == known_id and not k1.new_client
+    assert n1.client_id == n2.client_id and [n1.new_client, n2.new_client].count(True) == 1
+    async with db.sessions() as s:
+        emails = (await s.execute(select(Contact.client_id).where(Contact.value == "ivan@mail.ru"))).scalars().all()
+        assert emails == [known_id]
+        inquiries = {i.id: i for i in (await s.execute(select(Inquiry))).scalars()}
+        assert inquiries[k1.inquiry_id].department_id == dept_id  # the owner's department
+        assert inquiries[mod.inquiry_id].status == "moderation"
+        call_inquiry = inquiries[call.inquiry_id]
+        assert (call_inquiry.owner_id, call_inquiry.status, call_inquiry.department_id) == (owner_id, "in_work",
+                                                                                          dept_id)
+        notes = (await s.execute(select(InquiryEvent.note).where(InquiryEvent.inquiry_id == note.inquiry_id,
+                                                                 InquiryEvent.kind == "intake_note"))).scalars()
+        assert list(notes) == ["кодировка не указана"]
+        lines = (await s.execute(select(TimelineEntry.kind).where(TimelineEntry.client_id == n1.client_id)
+                                 .order_by(TimelineEntry.id))).scalars().all()
+        assert lines == ["client_created", "inquiry_opened", "message_in", "inquiry_opened", "message_in"]
+        assert await count(db, Client) == 5 and await count(db, Message) == 6

@@ -106,3 +106,19 @@ async def test_a_failed_delivery_is_retried_then_given_up_with_the_reason(db):
                                 .order_by(NoticeDelivery.id))).all()
     assert [(r.to, r.status) for r in rows] == [("5001", "sent"), ("5003", "failed")]
     assert "заблокирован" in rows[1].note
+
+
+async def test_notices_that_come_together_share_a_commit_and_each_is_stored_once(db):
+    people = await seed(db.sessions)
+    pushes = Pushes()
+    n = notifier(db.sessions, Clock(), pushes, FakeSender(), FakeSender())
+    texts = [f"Вам назначено обращение №{i}" for i in range(30)]
+    results = await asyncio.gather(*(n.notify("routing", [people.anna], t, f"/inquiries/{i}",
+                                              dedup_key=f"assigned:{i}:d{i}") for i, t in enumerate(texts)),
+                                   *(n.notify("routing", [people.anna], "повтор", None, dedup_key="assigned:0:d0")
+                                     for _ in range(2)))
+    assert [len(r) for r in results[:30]] == [1] * 30
+    assert results[30] == [] and results[31] == [], "the same happening again in the same group: not new"
+    assert n._group.commits < 10 and n._group.largest > 1  # noqa: SLF001 - shared transactions
+    assert await count(db.sessions, Notification) == 30
+    assert sorted(p.payload["text"] for p in pushes.frames) == sorted(texts), "one toast per new notice"

@@ -118,3 +118,20 @@ async def _last_reasons(db, inquiry_id: int) -> dict[int, str]:  # noqa: ANN001
 
     d = (await decisions(db, inquiry_id))[-1]
     return {n["agent_id"]: n["reason"] for n in d.explanation["not_eligible"]}
+
+
+async def test_inquiries_routed_together_never_go_past_capacity_when_the_cache_was_behind(db, bus, clock):
+    agency, svc, intake = await _world(db, bus, clock, capacity=3)
+    anna, oleg = agency.users["anna"], agency.users["oleg"]
+    first = await open_inquiry(intake)  # builds the cache; its owner has 1/3 now
+    first_owner = (await inquiry(db, first)).owner_id
+    other = oleg if first_owner == anna else anna
+    for _ in range(2):  # the other one gets 2 behind the cache's back, which still thinks they have 0/3
+        await _give_behind_its_back(db, intake, svc, other)
+    ids = await asyncio.gather(*(open_inquiry(intake) for _ in range(6)))
+    got = [(await inquiry(db, i)) for i in ids]
+    owners = [i.owner_id for i in got]
+    # the real loads were 1/3 and 2/3: two more for the first owner, one more for the other, three to the pool
+    assert owners.count(first_owner) == 2 and owners.count(other) == 1
+    assert [i.pool for i in got if i.owner_id is None] == ["common"] * 3
+    assert svc.cache.corrections >= 1 and svc._opened.largest > 1  # noqa: SLF001

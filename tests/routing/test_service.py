@@ -244,3 +244,29 @@ async def test_inquiries_opened_while_routing_was_down_are_routed_when_it_starts
         assert (await inquiry(db, inquiry_id)).owner_id in (agency.users["anna"], agency.users["oleg"])
         assert len(await decisions(db, inquiry_id)) == 1
     await svc.stop()
+
+
+async def test_inquiries_opened_together_are_routed_together_each_seeing_the_load_of_the_ones_before(db, bus, clock):
+    agency = await seed(db)
+    await set_rules(db, [{"id": "sales", "priority": 10, "target": {"departments": [agency.sales]},
+                          "strategy": "least_loaded", "owner_first": False}])
+    assigned: list[InquiryAssigned] = []
+
+    async def record(e: InquiryAssigned) -> None:
+        assigned.append(e)
+
+    bus.subscribe(InquiryAssigned, record)
+    svc, intake = await started(db, bus, clock)
+    ids = await asyncio.gather(*(open_inquiry(intake) for _ in range(12)))
+    owners = [(await inquiry(db, i)).owner_id for i in ids]
+    anna, oleg = agency.users["anna"], agency.users["oleg"]
+    assert sorted(owners) == sorted([anna] * 6 + [oleg] * 6)  # least loaded, the batch's own load counted
+    for inquiry_id in ids:
+        [d] = await decisions(db, inquiry_id)
+        assert d.agent_id == (await inquiry(db, inquiry_id)).owner_id and d.explanation["why"] == "opened"
+        assert d.explanation["names"][str(d.agent_id)] in d.explanation["summary"]
+    assert sorted(e.inquiry_id for e in assigned) == sorted(ids)  # each announced once
+    assert svc._opened.commits < len(ids) and svc._opened.largest > 1  # noqa: SLF001 - shared transactions
+    async with db.sessions() as s:
+        events = (await s.execute(select(InquiryEvent.inquiry_id).where(InquiryEvent.kind == "routed"))).scalars()
+        assert sorted(events) == sorted(ids)
