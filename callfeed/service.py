@@ -160,11 +160,15 @@ class CallFeedService:
 
     # --- out ---------------------------------------------------------------------------------------
     async def _sender(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = -1e9
         while True:
             await self._wake.wait()
-            if self.settings.coalesce_ms:
-                await asyncio.sleep(self.settings.coalesce_ms / 1000)
+            wait = max(self.settings.coalesce_ms / 1000, last + self.settings.min_interval_ms / 1000 - loop.time())
+            if wait > 0:
+                await asyncio.sleep(wait)
             self._wake.clear()
+            last = loop.time()
             try:
                 await self.flush()
             except Exception:  # noqa: BLE001 - one bad frame must not stop the feed
