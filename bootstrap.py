@@ -6,8 +6,8 @@ Nothing is wired at import time; tests call ``build_hub`` with their own setting
 from __future__ import annotations
 
 import asyncio
-import gc
 import contextlib
+import gc
 import importlib
 import importlib.util
 import logging
@@ -300,11 +300,9 @@ def wire_web_pushes(hub: Hub, sockets) -> None:  # noqa: ANN001 - web.wshub.Sock
 
         async def on_push(event: Push) -> None:
             await fanout.publish(event)
-    else:
-        async def on_push(event: Push) -> None:
-            sockets.push(event.user_ids, event.kind, event.payload)
-
-    hub.bus.subscribe(Push, on_push)
+        hub.bus.subscribe(Push, on_push)
+    else:  # straight into the sockets' queues, inside publish: no turn of the event loop in between
+        hub.bus.subscribe_inline(Push, lambda event: sockets.push(event.user_ids, event.kind, event.payload))
 
 
 async def start_hub(hub: Hub) -> None:

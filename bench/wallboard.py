@@ -4,7 +4,10 @@
 
 Three processes on loopback, as in production: the hub (``main.py run``, SQLite, 3 agents, 200 supervisors
 — 180 department heads of one department and 20 administrators, so two audiences), this process with the
-fake PBX replaying burst20.txt at 10× speed, and a process holding the 200 supervisors' WebSockets.
+fake PBX replaying burst20.txt at 10× speed, and a process holding the 200 supervisors' WebSockets (bare
+WebSocket protocols, ``bench/rawws.py``, each distinct frame parsed once: the crowd stands for 200 browsers
+on their own machines and must not be the bottleneck it measures). The trace is played once more before
+the measured rounds, as a warm-up that is not counted (a new process's first calls compile its statements).
 
 What counts as "the update arriving": for every ``QueueCallerAbandon`` and ``AgentConnect`` the frame
 whose abandoned/answered count of that queue reaches the event's number; for every ``QueueCallerJoin`` and
@@ -349,10 +352,10 @@ async def run(quick: bool) -> dict:
     lat = hub["latencies"]
     p99, peer_p99 = percentile(lat, 99), percentile(peer, 99)
     print(f"{TRACE} ×{rounds - 1} (after a warm-up round) at {SPEED:g}× speed, {hub['sockets']} supervisors' "
-          f"sockets: {hub['changes']} board changes, {len(lat)} arrivals over {hub['frames']} frames; AMI frame → wallboard update p50 "
-          f"{percentile(lat, 50):.2f} ms, p99 {p99:.2f} ms; hub CPU {hub['cpu_pct']:.1f}% of a core, RSS "
-          f"{hub['rss_mb']:.0f} MB. Bare AMI → socket relay (peer): p50 {percentile(peer, 50):.2f} ms, p99 "
-          f"{peer_p99:.2f} ms, CPU {peer_cpu:.1f}%")
+          f"sockets: {hub['changes']} board changes, {len(lat)} arrivals over {hub['frames']} frames; "
+          f"AMI frame → wallboard update p50 {percentile(lat, 50):.2f} ms, p99 {p99:.2f} ms; hub CPU "
+          f"{hub['cpu_pct']:.1f}% of a core, RSS {hub['rss_mb']:.0f} MB. Bare AMI → socket relay (peer): "
+          f"p50 {percentile(peer, 50):.2f} ms, p99 {peer_p99:.2f} ms, CPU {peer_cpu:.1f}%")
     shutil.rmtree(workdir, ignore_errors=True)
     return {
         "bench": "wallboard", "unit": "ms", "p50_ms": round(percentile(lat, 50), 3), "p99_ms": round(p99, 3),

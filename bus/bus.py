@@ -13,16 +13,23 @@ from bus.events import Event
 
 log = logging.getLogger("hub.bus")
 Handler = Callable[[Any], Awaitable[None]]
+InlineHandler = Callable[[Any], None]
 
 
 class EventBus:
     def __init__(self) -> None:
         self._handlers: dict[type, list[Handler]] = defaultdict(list)
+        self._inline: dict[type, list[InlineHandler]] = defaultdict(list)
         self.failures = 0
         self.published = 0
 
     def subscribe(self, event_type: type[Event], handler: Handler) -> None:
         self._handlers[event_type].append(handler)
+
+    def subscribe_inline(self, event_type: type[Event], handler: InlineHandler) -> None:
+        """A synchronous handler, run by ``publish`` itself before the others are scheduled: for quick hand-offs
+        that must not wait a turn of a busy event loop (a live frame queued to the browsers' sockets)."""
+        self._inline[event_type].append(handler)
 
     def handlers_for(self, event: Event) -> list[Handler]:
         found: list[Handler] = []
@@ -33,6 +40,14 @@ class EventBus:
     async def publish(self, event: Event) -> None:
         """Run every handler of the event; one that fails is logged with the event's ids and the rest go on."""
         self.published += 1
+        for cls in type(event).__mro__:
+            for inline in self._inline.get(cls, ()):
+                try:
+                    inline(event)
+                except Exception as exc:  # noqa: BLE001 - logged like any handler's failure; the rest go on
+                    self.failures += 1
+                    log.error("handler %s failed on %s %s: %r", getattr(inline, "__qualname__", inline),
+                              type(event).__name__, _ids(event), exc, exc_info=exc)
         handlers = self.handlers_for(event)
         if not handlers:
             return

@@ -1,10 +1,12 @@
 """The feed service: fed by every AMI event, it keeps the cards of the calls waiting at each department and
 pushes each watcher's feed when it changes.
 
-``on_event`` (synchronous, per AMI event) recomputes the cards from the telephony service's live calls only
-when the call state changed, and wakes the sender when some department's feed looks different. The sender
-waits ``coalesce_ms`` for the events read with it, then sends one ``Push(user_ids, "callfeed", {...})`` per
-group of watchers who see the same departments, and only to the groups whose feed changed. Each frame is
+``on_event`` (synchronous, per AMI event) only notes that the call state changed and wakes the sender. The
+sender waits ``coalesce_ms`` for the events read with it (and at least ``min_interval_ms`` since its last
+frame), recomputes the cards from the telephony service's live calls once for all of them, then sends one
+``Push(user_ids, "callfeed", {...})`` per group of watchers who see the same departments, and only to the
+groups whose feed changed. A burst of call events thus costs one recomputation per frame, not one per
+event. Each frame is
 the whole feed of that group (a handful of cards): a browser that missed one is right again with the next.
 
 What a card shows beyond the PBX's word (the client, its owner, an earlier call of the number in the bin)
@@ -76,10 +78,12 @@ class CallFeedService:
 
     # --- in ----------------------------------------------------------------------------------------
     def on_event(self, event: AmiEvent) -> None:
-        """Synchronous, for every AMI event: quick unless the calls changed."""
+        """Synchronous, for every AMI event: the sender recomputes the cards when the calls changed."""
         if event.name in MEMBER_EVENTS:
             self._refresh_where()
-        self.recompute()
+        tel = self.hub.telephony
+        if tel is not None and tel.calls.calls is not self._last_calls:
+            self._wake.set()
 
     async def on_rebuilt(self) -> None:
         self._refresh_where()
@@ -124,6 +128,7 @@ class CallFeedService:
 
     def put_in_bin(self, call_id: str) -> Card | None:
         """A call went to the bin: its card leaves every feed at once (returns the card it was)."""
+        self.recompute()
         self.binned.add(call_id)
         card = self.cards.pop(call_id, None)
         if card is not None:
@@ -137,6 +142,7 @@ class CallFeedService:
 
     # --- what a watcher sees -----------------------------------------------------------------------
     def feed(self, scope: frozenset[int]) -> dict[str, object]:
+        self.recompute()
         names = self._names()
         return {"now": round(self.clock(), 3),
                 "cards": [c.payload(self._info.get(c.id, {}), names)
@@ -144,6 +150,7 @@ class CallFeedService:
 
     def card(self, call_id: str) -> Card | None:
         """A card on the feed now, or one that left it in the last minutes (the caller hung up meanwhile)."""
+        self.recompute()
         found = self.cards.get(call_id)
         if found is None and call_id in self.recent:
             found = self.recent[call_id][0]
@@ -167,6 +174,7 @@ class CallFeedService:
             wait = max(self.settings.coalesce_ms / 1000, last + self.settings.min_interval_ms / 1000 - loop.time())
             if wait > 0:
                 await asyncio.sleep(wait)
+            self.recompute()  # the calls as they are now, once for every event since the last frame
             self._wake.clear()
             last = loop.time()
             try:

@@ -48,6 +48,7 @@ class WallboardService:
         self.state = "stopped"
         self.frames = 0
         self._dirty = asyncio.Event()
+        self._calls_changed = False
         self._reread = asyncio.Event()
         self._tasks = TaskSupervisor()
 
@@ -68,7 +69,7 @@ class WallboardService:
         """Synchronous, for every AMI event: the reducer takes it; the sender is woken if anything changed."""
         changed = self.board.apply(event)
         if event.name in CALL_EVENTS and self.hub.telephony is not None:
-            changed = self.board.sync_calls(self.hub.telephony.calls.calls.values()) or changed
+            self._calls_changed = changed = True  # who talks and whose phone rings: read once per frame
         if changed:
             self._dirty.set()
 
@@ -109,7 +110,13 @@ class WallboardService:
         self.audience[user_id] = scope
 
     def snapshot(self, scope: Scope) -> dict:
+        self._sync_calls()
         return self.board.snapshot(self.clock(), scope)
+
+    def _sync_calls(self) -> None:
+        if self._calls_changed and self.hub.telephony is not None:
+            self._calls_changed = False
+            self.board.sync_calls(self.hub.telephony.calls.calls.values())
 
     # --- out ---------------------------------------------------------------------------------------
     async def _sender(self) -> None:
@@ -136,6 +143,7 @@ class WallboardService:
 
     async def flush(self) -> int:
         """Send what changed since the last frame, once per audience. Returns the frames published."""
+        self._sync_calls()
         changes = self.board.take_changes()
         if not changes or not self.speaks:
             return 0

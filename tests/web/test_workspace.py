@@ -164,7 +164,7 @@ async def test_a_slow_browser_is_cut_off_without_holding_up_the_others(running):
     await ws_a.receive_json()
     await ws_o.receive_json()
     slow = next(iter(sockets._by_user[running.agency.users["anna"]]))
-    slow.ws.send_str = _never_returns  # anna's browser stops reading: its writer stalls
+    slow.ws.send_frame = _never_returns  # anna's browser stops reading: its sends never finish
     ids = (running.agency.users["anna"], running.agency.users["oleg"])
     for n in range(sockets.queue_size + 5):
         sockets.push(ids, "tick", {"n": n})
@@ -175,7 +175,7 @@ async def test_a_slow_browser_is_cut_off_without_holding_up_the_others(running):
     await ws_o.close()
 
 
-async def _never_returns(_frame):
+async def _never_returns(*_frame):
     await asyncio.Event().wait()
 
 

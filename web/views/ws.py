@@ -33,7 +33,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         log.warning("ws refused: origin %r user=%s", request.headers.get("Origin"), request[USER].id)
         raise web.HTTPForbidden(text="origin not allowed")
     settings = request.app[HUB].settings.web
-    ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_s, max_msg_size=64 * 1024)
+    # no per-message deflate: frames are small, and compressing each one again for every socket (a browser
+    # asks for it) cost more CPU than the whole wallboard
+    ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_s, max_msg_size=64 * 1024, compress=False)
     await ws.prepare(request)
     hub = request.app[SOCKETS]
     sock = hub.add(request[USER].id, ws)
