@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.group_commit import ALONE
@@ -63,10 +63,15 @@ async def store_new(s: AsyncSession, reqs: Sequence, keys_of: Callable[..., Keys
     client_id, message_id, new_inquiry, new_client, duplicate)`` or ``ALONE``."""
     out: list[object] = [None] * len(reqs)
     ids = [(str(r.channel), r.external_id) for r in reqs]
-    known = {(str(ch), ext): (mid, iid, cid) for ch, ext, mid, iid, cid in (await s.execute(
-        select(Message.channel, Message.external_id, Message.id, Message.inquiry_id, Inquiry.client_id)
-        .join(Inquiry, Inquiry.id == Message.inquiry_id)
-        .where(tuple_(Message.channel, Message.external_id).in_(ids)))).all()}
+    by_channel: dict[str, list[str]] = {}
+    for channel, external_id in ids:
+        by_channel.setdefault(channel, []).append(external_id)
+    known = {}
+    for channel, external_ids in by_channel.items():  # channel = ? AND external_id IN (…): the unique index
+        known.update({(str(ch), ext): (mid, iid, cid) for ch, ext, mid, iid, cid in (await s.execute(
+            select(Message.channel, Message.external_id, Message.id, Message.inquiry_id, Inquiry.client_id)
+            .join(Inquiry, Inquiry.id == Message.inquiry_id)
+            .where(Message.channel == channel, Message.external_id.in_(external_ids)))).all()})
     todo: list[_New] = []
     seen: set[tuple[str, str]] = set()
     for i, (req, key) in enumerate(zip(reqs, ids, strict=True)):
@@ -84,8 +89,10 @@ async def store_new(s: AsyncSession, reqs: Sequence, keys_of: Callable[..., Keys
     values = {v for n in todo for _, v in n.keys}
     owners: dict[tuple[str, str], int] = {}
     if values:
-        owners = {(str(k), v): c for k, v, c in (await s.execute(
-            select(Contact.kind, Contact.value, Contact.client_id).where(Contact.value.in_(values)))).all()}
+        kinds = sorted({str(k) for n in todo for k, _ in n.keys})
+        owners = {(str(k), v): c for k, v, c in (await s.execute(  # kind IN … AND value IN …: the unique index
+            select(Contact.kind, Contact.value, Contact.client_id)
+            .where(Contact.kind.in_(kinds), Contact.value.in_(values)))).all()}
     new_clients: list[dict] = []
     creator: dict[int, _New] = {}  # new client index → the request that made it
     taken: dict[tuple[str, str], int] = {}  # a key → the new client (index) that took it in this group
