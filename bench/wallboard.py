@@ -17,14 +17,15 @@ time is the fake PBX's ``time.monotonic()`` as it writes the frame, the arrival 
 (one system-wide clock). The hub's CPU share is its CPU time over the replay's wall time (100 = one core).
 
 Peer, measured in the same run over the same 200 sockets: a bare relay — one AMI TCP session to the same
-fake PBX replaying the same trace, frames split, each relevant frame sent on at once as a tiny JSON to every
-socket — the AMI frame → socket floor without the wallboard's logic, the hub, its database or its coalescing.
+fake PBX replaying the same trace, frames split, the relevant frames of each read sent on at once as one small JSON to
+every socket — the AMI frame → socket floor without the wallboard's logic, the hub, its database or its coalescing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import hashlib
 import json
 import os
@@ -143,6 +144,10 @@ class Observer:
                     self.arrived[(kind, queue, self.counts[(kind, queue)])] = t
 
     def peer(self, frame: dict, t: float) -> None:
+        for event in frame["events"]:
+            self._peer_event(event, t)
+
+    def _peer_event(self, frame: dict, t: float) -> None:
         name, queue, caller = frame["event"], frame["queue"], frame["caller"]
         if name == "QueueCallerJoin":
             self.waiting[queue].add(caller)
@@ -158,29 +163,24 @@ class Observer:
 
 # --- the sockets process --------------------------------------------------------------------------
 async def hold_sockets(base: str, tokens: list[str], seconds: float) -> dict:
-    observers = [Observer() for _ in tokens]
-    parsed: dict[bytes, dict] = {}
+    """Hold the sockets; per message only its arrival time and which distinct frame it was are noted. The
+    frames are read into keys after the run, so what a socket costs this process while frames arrive is a
+    dictionary lookup: a crowd busy reading frames would delay the next socket's read and be measured as
+    the hub's latency."""
+    distinct: dict[bytes, int] = {}
+    received: list[list[tuple[float, int]]] = [[] for _ in tokens]
     ready = 0
-    frames = 0
     origin = base.rstrip("/")
     url = urlsplit(origin)
 
-    async def one(token: str, seen: Observer) -> None:
+    async def one(token: str, got: list[tuple[float, int]]) -> None:
         nonlocal ready
 
         def on_message(data: bytes, t: float) -> None:
-            nonlocal frames
-            frame = parsed.get(data)
-            if frame is None:  # the same frame reaches every socket of an audience: read it once
-                if len(parsed) > 256:
-                    parsed.clear()
-                frame = parsed[data] = json.loads(data)
-            if frame.get("type") == "wallboard":
-                frames += 1
-                seen.wallboard(frame, t)
-            elif frame.get("type") == "peer":
-                frames += 1
-                seen.peer(frame, t)
+            index = distinct.get(data)
+            if index is None:
+                index = distinct[data] = len(distinct)
+            got.append((t, index))
 
         ws = await rawws.connect(url.hostname or "127.0.0.1", url.port or 80, "/ws",
                                  {"Origin": origin, "Cookie": f"{COOKIE}={token}"}, on_message)
@@ -191,13 +191,27 @@ async def hold_sockets(base: str, tokens: list[str], seconds: float) -> dict:
             if ws.transport is not None:
                 ws.transport.close()
 
-    await hold_open([one(t, o) for t, o in zip(tokens, observers, strict=True)], lambda: ready, seconds)
-    return {"sockets": ready, "frames": frames,
+    await hold_open([one(t, g) for t, g in zip(tokens, received, strict=True)], lambda: ready, seconds)
+    frames = [json.loads(data) for data in distinct]
+    observers, count = [], 0
+    for got in received:
+        seen = Observer()
+        for t, index in got:
+            frame = frames[index]
+            if frame.get("type") == "wallboard":
+                count += 1
+                seen.wallboard(frame, t)
+            elif frame.get("type") == "peer":
+                count += 1
+                seen.peer(frame, t)
+        observers.append(seen)
+    return {"sockets": ready, "frames": count,
             "arrived": [[[list(k), v] for k, v in o.arrived.items()] for o in observers]}
 
 
 def sockets_worker(args: argparse.Namespace) -> None:
     tokens = Path(args.tokens).read_text().split()
+    gc.disable()  # a collection over the growing arrival lists would stall reads and be counted as the hub's
     Path(args.out).write_text(json.dumps(asyncio.run(hold_sockets(args.base, tokens, args.seconds))))
 
 
@@ -283,12 +297,13 @@ async def bare_relay(workdir: Path, tokens: list[str], rounds: int) -> tuple[lis
     async def relay() -> None:
         splitter = AmiFrameSplitter()
         while data := await reader.read(65536):
-            for frame in splitter.feed(data):
-                if frame.get("Event") in WATCHED:
-                    text = json.dumps({"type": "peer", "event": frame["Event"], "queue": frame.get("Queue", ""),
-                                       "caller": frame.get("Linkedid") or frame.get("Uniqueid", "")})
-                    for ws in sockets:
-                        await ws.send_str(text)
+            events = [{"event": frame["Event"], "queue": frame.get("Queue", ""),
+                       "caller": frame.get("Linkedid") or frame.get("Uniqueid", "")}
+                      for frame in splitter.feed(data) if frame.get("Event") in WATCHED]
+            if events:  # what one read brought goes out as one message, encoded once, to every socket
+                text = json.dumps({"type": "peer", "events": events})
+                for ws in sockets:
+                    await ws.send_str(text)
 
     relaying = asyncio.create_task(relay())
     proc, out = await asyncio.to_thread(start_sockets, f"http://127.0.0.1:{port}", tokens, workdir,
@@ -381,6 +396,7 @@ def main() -> None:
     if args.sockets_worker:
         sockets_worker(args)
         return
+    gc.disable()  # nor may one stall the fake PBX between a frame's time stamp and its write
     emit(asyncio.run(run(args.quick)))
 
 
