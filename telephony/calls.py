@@ -6,7 +6,7 @@ through the channel index. Unknown events and events for unknown channels leave 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -330,8 +330,13 @@ def transition(state: CallState, event: AmiEvent) -> Result:
     return handler(state, event)
 
 
-def resync(state: CallState, core_show_channels: Iterable[Mapping[str, str]], now: float) -> Result:
-    """Close calls none of whose channels Asterisk still reports (outcome ``lost_track``, last time known)."""
+def resync(state: CallState, core_show_channels: Iterable[Mapping[str, str]], now: float,
+           known_before: Collection[str] | None = None) -> Result:
+    """Close calls none of whose channels Asterisk still reports (outcome ``lost_track``, last time known).
+
+    ``known_before``: the calls known when the listing was asked for. Events keep arriving while the answer
+    is on its way, and a call whose first events came after the question may be missing from the listing
+    though it is very much alive; only a call known before the question and not listed is really gone."""
     alive: set[str] = set()
     for frame in core_show_channels:
         if frame.get("Event") not in (None, "CoreShowChannel"):
@@ -340,7 +345,7 @@ def resync(state: CallState, core_show_channels: Iterable[Mapping[str, str]], no
         alive.add(state.channels.get(frame.get("Uniqueid", ""), ""))
     effects: list[Effect] = []
     for call in list(state.calls.values()):
-        if call.linkedid in alive:
+        if call.linkedid in alive or (known_before is not None and call.linkedid not in known_before):
             continue
         state = _without_call(state, call)
         effects.extend(close_call(call, call.last_seen or now, "lost_track"))

@@ -177,9 +177,10 @@ class TelephonyService:
     async def rebuild(self) -> None:
         """After every (re)connect: close the calls that ended while we were away, read the queues."""
         await self._reload_agents()
+        known_before = set(self.calls.calls)  # calls that begin while the listing is on its way stay open
         channels = await self.client.send({"Action": "CoreShowChannels"})
         frames = [dict(m) for m in channels[1:]] if isinstance(channels, list) else []
-        self.calls, effects = resync(self.calls, frames, self.clock())
+        self.calls, effects = resync(self.calls, frames, self.clock(), known_before)
         closed = sum(isinstance(e, CallEnded) for e in effects)
         self._carry_out(effects)
         for action in ("QueueStatus", "QueueSummary"):

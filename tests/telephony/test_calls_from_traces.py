@@ -128,6 +128,11 @@ def test_after_a_reconnect_a_call_asterisk_still_lists_stays_and_a_vanished_one_
     assert ended.record.outcome == "lost_track"
     assert ended.record.ended == next(iter(state.calls.values())).last_seen < 200.0
     assert ended.record.queue == "support"
+    new_call, effects = resync(state, [], now=200.0, known_before=set())
+    assert new_call.calls == state.calls and effects == (), \
+        "a call whose events came after the listing was asked for is alive, listed or not"
+    gone_again, effects = resync(state, [], now=200.0, known_before=set(state.calls))
+    assert gone_again.calls == {} and len(effects) == 1
 
 
 def test_unknown_events_and_events_for_unknown_channels_leave_the_state_unchanged():
