@@ -34,7 +34,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psutil
 from aiohttp import web
@@ -125,22 +124,16 @@ async def hold_sockets(base: str, tokens: list[str], seconds: float, kinds: tupl
     latency. Real agents' browsers are on their own machines."""
     received: list[tuple[float, bytes]] = []
     ready = 0
-    origin = base.rstrip("/")
-    url = urlsplit(origin)
 
     def on_message(data: bytes, t: float) -> None:
         received.append((t, data))
 
-    async def one(token: str) -> None:
+    def opened() -> None:
         nonlocal ready
-        ws = await rawws.connect(url.hostname or "127.0.0.1", url.port or 80, "/ws",
-                                 {"Origin": origin, "Cookie": f"{COOKIE}={token}"}, on_message)
         ready += 1
-        try:
-            await ws.closed
-        finally:
-            if ws.transport is not None:
-                ws.transport.close()
+
+    async def one(token: str) -> None:
+        await rawws.hold_logged_in(base, f"{COOKIE}={token}", on_message, opened)
 
     await hold_open([one(t) for t in tokens], lambda: ready, seconds)
     arrived: dict[str, float] = {}

@@ -14,6 +14,7 @@ import base64
 import os
 import time
 from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
 
 OnMessage = Callable[[bytes, float], None]
 
@@ -104,3 +105,17 @@ async def connect(host: str, port: int, path: str, headers: Mapping[str, str], o
     ws.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())
     await ws.opened
     return ws
+
+
+async def hold_logged_in(base: str, cookie: str, on_message: OnMessage, on_open: Callable[[], None]) -> None:
+    """One logged-in browser's socket to the hub's ``/ws`` (``cookie`` as ``name=value``), held until it
+    closes or the task is cancelled; ``on_open`` is called once the handshake is done."""
+    url = urlsplit(base.rstrip("/"))
+    ws = await connect(url.hostname or "127.0.0.1", url.port or 80, "/ws",
+                       {"Origin": base.rstrip("/"), "Cookie": cookie}, on_message)
+    on_open()
+    try:
+        await ws.closed
+    finally:
+        if ws.transport is not None:
+            ws.transport.close()

@@ -38,7 +38,6 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psutil
 from aiohttp import web
@@ -170,26 +169,19 @@ async def hold_sockets(base: str, tokens: list[str], seconds: float) -> dict:
     distinct: dict[bytes, int] = {}
     received: list[list[tuple[float, int]]] = [[] for _ in tokens]
     ready = 0
-    origin = base.rstrip("/")
-    url = urlsplit(origin)
+
+    def opened() -> None:
+        nonlocal ready
+        ready += 1
 
     async def one(token: str, got: list[tuple[float, int]]) -> None:
-        nonlocal ready
-
         def on_message(data: bytes, t: float) -> None:
             index = distinct.get(data)
             if index is None:
                 index = distinct[data] = len(distinct)
             got.append((t, index))
 
-        ws = await rawws.connect(url.hostname or "127.0.0.1", url.port or 80, "/ws",
-                                 {"Origin": origin, "Cookie": f"{COOKIE}={token}"}, on_message)
-        ready += 1
-        try:
-            await ws.closed
-        finally:
-            if ws.transport is not None:
-                ws.transport.close()
+        await rawws.hold_logged_in(base, f"{COOKIE}={token}", on_message, opened)
 
     await hold_open([one(t, g) for t, g in zip(tokens, received, strict=True)], lambda: ready, seconds)
     frames = [json.loads(data) for data in distinct]
