@@ -19,6 +19,8 @@ class InquiryOpened(Event):
     external_id: str
     department_id: int | None = None
     owner_id: int | None = None
+    routed: bool = False
+    """Routed already, in the transaction that opened it (routing does not take it up again)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -76,6 +77,17 @@ class IntakeResult:
     new_inquiry: bool
     new_client: bool
     duplicate: bool
+    routed: bool = False
+    """Routed inside the transaction that stored it (``IntakeService.routing``)."""
+
+
+class RoutingInTransaction(Protocol):
+    """Routing that decides for new inquiries inside intake's transaction (``RoutingService``), so a group
+    of forms is stored and routed with one commit. Intake knows only this shape, not routing."""
+
+    async def within(self, s: AsyncSession, inquiry_ids: Sequence[int]) -> Mapping[int, object]: ...
+    async def committed(self, done: Mapping[int, object]) -> None: ...
+    def rolled_back(self, done: Mapping[int, object]) -> None: ...
 
 
 class IntakeService:
@@ -88,6 +100,8 @@ class IntakeService:
         self.moderation_gate: Callable[[IntakeRequest], bool] | None = None
         """Set by the moderation capability: True → the new inquiry waits for a moderator (status
         ``moderation``; routing leaves it alone until it is accepted)."""
+        self.routing: RoutingInTransaction | None = None
+        """Set where routing is wired: new inquiries of a group are routed before the group commits."""
 
     async def accept(self, req: IntakeRequest) -> IntakeResult:
         if not req.external_id:
@@ -137,32 +151,56 @@ class IntakeService:
         """Several requests in one transaction: one commit for all of them. New threads are stored
         together (``intake_batch``: a fixed number of statements for the whole group); the rest each in
         its own savepoint, where a failure fails only that request. ``ALONE`` for a request whose unique
-        key clashed (it is stored alone afterwards)."""
+        key clashed (it is stored alone afterwards). With ``routing`` set, the inquiries the group opened
+        are routed in the same transaction and announced after it commits, before the callers are
+        answered (their agents' notices share the next commit)."""
         results: list[IntakeResult | BaseException | object] = []
-        async with self._sessions() as s, s.begin():
-            await write_first(s)
-            together = [i for i, req in enumerate(batch) if intake_batch.covers(req)]
-            stored: dict[int, object] = {}
-            if together:
-                try:
-                    async with s.begin_nested():
-                        answers = await intake_batch.store_new(s, [batch[i] for i in together], self._contact_keys,
-                                                               self.moderation_gate, IntakeResult)
-                    stored = dict(zip(together, answers, strict=True))
-                except Exception as exc:  # noqa: BLE001 - e.g. another process took a key meanwhile
-                    log.info("intake group of %d failed together (%r); storing it request by request",
-                             len(together), exc)
-            for i, req in enumerate(batch):
-                if i in stored:
-                    results.append(stored[i])
-                    continue
-                try:
-                    async with s.begin_nested():
-                        results.append(await self._store_in(s, req))
-                except IntegrityError:
-                    results.append(ALONE)
-                except Exception as exc:  # noqa: BLE001 - this request fails, the rest of the batch goes on
-                    results.append(exc)
+        routed: Mapping[int, object] = {}
+        try:
+            async with self._sessions() as s, s.begin():
+                results = await self._store_batch_in(s, batch)
+                if self.routing is not None:
+                    routed = await self.routing.within(s, [
+                        r.inquiry_id for req, r in zip(batch, results, strict=True)
+                        if isinstance(r, IntakeResult) and r.new_inquiry and req.taken_by is None])
+        except BaseException:
+            if routed and self.routing is not None:
+                self.routing.rolled_back(routed)
+            raise
+        if routed and self.routing is not None:
+            results = [replace(r, routed=True) if isinstance(r, IntakeResult) and r.inquiry_id in routed else r
+                       for r in results]
+            try:
+                await self.routing.committed(routed)
+            except Exception:  # noqa: BLE001 - stored and routed; a failed announcement must not fail the group
+                log.exception("announcing %d inquiries routed inside intake failed", len(routed))
+        return results
+
+    async def _store_batch_in(self, s: AsyncSession, batch: list[IntakeRequest]) -> list[object]:
+        results: list[object] = []
+        await write_first(s)
+        together = [i for i, req in enumerate(batch) if intake_batch.covers(req)]
+        stored: dict[int, object] = {}
+        if together:
+            try:
+                async with s.begin_nested():
+                    answers = await intake_batch.store_new(s, [batch[i] for i in together], self._contact_keys,
+                                                           self.moderation_gate, IntakeResult)
+                stored = dict(zip(together, answers, strict=True))
+            except Exception as exc:  # noqa: BLE001 - e.g. another process took a key meanwhile
+                log.info("intake group of %d failed together (%r); storing it request by request",
+                         len(together), exc)
+        for i, req in enumerate(batch):
+            if i in stored:
+                results.append(stored[i])
+                continue
+            try:
+                async with s.begin_nested():
+                    results.append(await self._store_in(s, req))
+            except IntegrityError:
+                results.append(ALONE)
+            except Exception as exc:  # noqa: BLE001 - this request fails, the rest of the batch goes on
+                results.append(exc)
         return results
 
     async def _store_in(self, s: AsyncSession, req: IntakeRequest) -> IntakeResult:
@@ -286,7 +324,7 @@ class IntakeService:
         if result.new_inquiry:
             await self._bus.publish(
                 InquiryOpened(result.inquiry_id, result.client_id, str(req.channel), req.external_id,
-                              owner_id=req.taken_by)
+                              owner_id=req.taken_by, routed=result.routed)
             )
         await self._bus.publish(
             MessageReceived(result.inquiry_id, result.client_id, result.message_id, str(req.channel),

@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core.db import insert_returning_ids
 from crm_core.group_commit import ALONE
 from crm_core.models import (
     Client,
@@ -121,8 +122,7 @@ async def store_new(s: AsyncSession, reqs: Sequence, keys_of: Callable[..., Keys
 
     new_ids: list[int] = []
     if new_clients:
-        new_ids = list((await s.execute(insert(Client).returning(Client.id, sort_by_parameter_order=True),
-                                        new_clients)).scalars())
+        new_ids = await insert_returning_ids(s, Client, new_clients)
     for n in todo:
         if n.client_id is None:
             n.client_id = new_ids[n.new_client]  # type: ignore[index]
@@ -144,15 +144,14 @@ async def store_new(s: AsyncSession, reqs: Sequence, keys_of: Callable[..., Keys
         elif moderated is not None and moderated(req):
             row["status"] = InquiryStatus.MODERATION
         inquiries.append(row)
-    inquiry_ids = (await s.execute(insert(Inquiry).returning(Inquiry.id, sort_by_parameter_order=True),
-                                   inquiries)).scalars().all()
+    inquiry_ids = await insert_returning_ids(s, Inquiry, inquiries)
     for n, inquiry_id in zip(todo, inquiry_ids, strict=True):
         n.inquiry_id = inquiry_id
-    message_ids = (await s.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), [
+    message_ids = await insert_returning_ids(s, Message, [
         {"inquiry_id": n.inquiry_id, "client_id": n.client_id, "channel": reqs[n.index].channel,
          "external_id": reqs[n.index].external_id, "direction": "in", "subject": reqs[n.index].subject,
          "body": reqs[n.index].text or "", "meta": dict(reqs[n.index].meta), "created_at": _at(reqs[n.index])}
-        for n in todo])).scalars().all()
+        for n in todo])
     events, timeline = [], []
     for n, message_id in zip(todo, message_ids, strict=True):
         n.message_id = message_id
@@ -167,8 +166,10 @@ async def store_new(s: AsyncSession, reqs: Sequence, keys_of: Callable[..., Keys
         subject = (req.subject or "")[:500] or ""
         timeline.append(_line(n.client_id, now, "inquiry_opened", req.channel, n.inquiry_id, n.inquiry_id, subject))
         timeline.append(_line(n.client_id, now, "message_in", req.channel, n.inquiry_id, message_id, _summary(req)))
-    await s.execute(insert(InquiryEvent), events)
-    await s.execute(insert(TimelineEntry), timeline)
+    # None kept as NULL: otherwise rows without an inquiry (a new client's line) have other keys than the
+    # rest and the ORM splits the INSERT into one statement per run of alike rows
+    await s.execute(insert(InquiryEvent).execution_options(render_nulls=True), events)
+    await s.execute(insert(TimelineEntry).execution_options(render_nulls=True), timeline)
     for n in todo:
         made_client = n.new_client is not None and creator[n.new_client] is n
         out[n.index] = result(n.inquiry_id, n.client_id, n.message_id, True, made_client, False)

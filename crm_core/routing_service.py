@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bus.bus import EventBus
 from bus.events import AgentStatusChanged, InquiryAssigned, InquiryOpened, Push
+from crm_core.db import insert_returning_ids
 from crm_core.group_commit import ALONE, GroupCommit
 from crm_core.models import (
     Call,
@@ -527,6 +528,8 @@ class RoutingService:
 
     # bus handlers ---------------------------------------------------------------------------------------
     async def on_inquiry_opened(self, event: InquiryOpened) -> None:
+        if event.routed:  # already, inside intake's transaction (``within``), and announced
+            return
         if self.state == "running" and event.owner_id is None:  # an owner already: taken (an answered call)
             await self.route_opened(event.inquiry_id)
 
@@ -597,40 +600,73 @@ class RoutingService:
                 if self.cache is not None:
                     self.cache.invalidate()  # it may hold loads of decisions that were never written
                 return [ALONE] * len(ids)
+        await self._announce_all(done)
+        return [done[i][0] if i in done else None for i in ids]
+
+    async def within(self, s: AsyncSession, inquiry_ids: Sequence[int]) -> dict[int, tuple[Routed, Decision]]:
+        """Route inquiries intake has just opened inside intake's own transaction: the forms, their routing
+        and the agents' new load commit together (one transaction and one group instead of two chained
+        ones). Returns what was routed, for ``committed``; the rest (routing busy in a transaction of its
+        own, routing stopped, a failure here) is routed as before when its ``InquiryOpened`` arrives."""
+        if self.state != "running" or not inquiry_ids or self._lock.locked():
+            return {}
+        async with self._lock:  # free (checked above): taken without giving up the event loop
+            try:
+                async with s.begin_nested():  # a failure undoes the routing only; the forms stay stored
+                    return await self._route_many_in(s, list(inquiry_ids), self.clock())
+            except Exception:  # noqa: BLE001 - routed the usual way afterwards
+                log.exception("routing %d opened inquiries inside intake failed; they are routed on their own",
+                              len(inquiry_ids))
+                if self.cache is not None:
+                    self.cache.invalidate()
+                return {}
+
+    async def committed(self, done: Mapping[int, tuple[Routed, Decision]]) -> None:
+        """Intake's transaction holding ``within``'s decisions committed: log and announce them together."""
+        await self._announce_all(done)
+
+    def rolled_back(self, done: Mapping[int, tuple[Routed, Decision]]) -> None:
+        """Intake's transaction failed after ``within``: the loads the snapshot counted were never written."""
+        if done and self.cache is not None:
+            self.cache.invalidate()
+
+    async def _announce_all(self, done: Mapping[int, tuple[Routed, Decision]]) -> None:
         for routed, decision in done.values():
             self.routed += 1
             log.info("inquiry=%s routed (opened): %s agent=%s pool=%s offer=%s rule=%s", routed.inquiry_id,
                      routed.outcome, routed.agent_id, routed.pool, routed.offer_id, decision.rule_id)
         # together: each announcement's notice waits for a commit, and so they share one
         await asyncio.gather(*(self._announce(routed, decision) for routed, decision in done.values()))
-        return [done[i][0] if i in done else None for i in ids]
 
     async def _route_many(self, ids: list[int]) -> dict[int, tuple[Routed, Decision]]:
-        now = self.clock()
         async with self.sessions() as s, s.begin():
-            routing_state = await self._lock_state(s, now)
-            routed_before = set((await s.execute(
-                select(RoutedInquiry.inquiry_id).where(RoutedInquiry.inquiry_id.in_(ids)))).scalars())
-            found = {i.id: i for i in (await s.execute(select(Inquiry).where(Inquiry.id.in_(ids)))).scalars()}
-            todo = [found[i] for i in dict.fromkeys(ids) if i in found and i not in routed_before
-                    and found[i].status == InquiryStatus.NEW and found[i].owner_id is None
-                    and found[i].pool == Pool.NONE]
-            if not todo:
-                return {}
-            rules = await self.rules(s)
-            facts = await inquiry_facts_many(s, todo)
-            decisions, routing_state = await self._decide_many(s, facts, rules, now, routing_state)
-            moved = await self._apply_many(s, list(zip(todo, decisions, strict=True)), now, "opened")
-            done = {r.inquiry_id: (r, d) for r, d in zip(moved, decisions, strict=True) if r is not None}
-            lost = [(f, d) for f, d, r in zip(facts, decisions, moved, strict=True) if r is None]
-            if lost and self.cache is not None:  # taken meanwhile: the load counted for them is not real
-                self.cache.touch(*(d.agent_id for _, d in lost))
-            if done:
-                await s.execute(insert(RoutedInquiry), [
-                    {"inquiry_id": r.inquiry_id, "routed_at": now, "excluded": {}, "decision_id": r.decision_id}
-                    for r, _ in done.values()])
-            await s.execute(update(RoutingKV).where(RoutingKV.key == STATE_KEY)
-                            .values(value=routing_state.to_dict()))
+            return await self._route_many_in(s, ids, self.clock())
+
+    async def _route_many_in(self, s: AsyncSession, ids: list[int],
+                             now: datetime) -> dict[int, tuple[Routed, Decision]]:
+        routing_state = await self._lock_state(s, now)
+        routed_before = set((await s.execute(
+            select(RoutedInquiry.inquiry_id).where(RoutedInquiry.inquiry_id.in_(ids)))).scalars())
+        found = {i.id: i for i in (await s.execute(select(Inquiry).where(Inquiry.id.in_(ids)))).scalars()}
+        todo = [found[i] for i in dict.fromkeys(ids) if i in found and i not in routed_before
+                and found[i].status == InquiryStatus.NEW and found[i].owner_id is None
+                and found[i].pool == Pool.NONE]
+        if not todo:
+            return {}
+        rules = await self.rules(s)
+        facts = await inquiry_facts_many(s, todo)
+        decisions, routing_state = await self._decide_many(s, facts, rules, now, routing_state)
+        moved = await self._apply_many(s, list(zip(todo, decisions, strict=True)), now, "opened")
+        done = {r.inquiry_id: (r, d) for r, d in zip(moved, decisions, strict=True) if r is not None}
+        lost = [(f, d) for f, d, r in zip(facts, decisions, moved, strict=True) if r is None]
+        if lost and self.cache is not None:  # taken meanwhile: the load counted for them is not real
+            self.cache.touch(*(d.agent_id for _, d in lost))
+        if done:
+            await s.execute(insert(RoutedInquiry), [
+                {"inquiry_id": r.inquiry_id, "routed_at": now, "excluded": {}, "decision_id": r.decision_id}
+                for r, _ in done.values()])
+        await s.execute(update(RoutingKV).where(RoutingKV.key == STATE_KEY)
+                        .values(value=routing_state.to_dict()))
         return done
 
     async def _decide_many(self, s: AsyncSession, facts: Sequence[InquiryFacts], rules: RuleSet, now: datetime,
@@ -766,11 +802,10 @@ class RoutingService:
             won.append((inquiry, decision, explanation))
         routed: dict[int, Routed] = {}
         if won:
-            decision_ids = (await s.execute(
-                insert(RoutingDecision).returning(RoutingDecision.id, sort_by_parameter_order=True),
-                [{"inquiry_id": i.id, "at": now, "agent_id": d.agent_id,
-                  "pool": d.pool or ("offer" if d.offer else None), "rule": d.rule_name[:200],
-                  "strategy": d.strategy, "explanation": e} for i, d, e in won])).scalars().all()
+            decision_ids = await insert_returning_ids(s, RoutingDecision, [
+                {"inquiry_id": i.id, "at": now, "agent_id": d.agent_id,
+                 "pool": d.pool or ("offer" if d.offer else None), "rule": d.rule_name[:200],
+                 "strategy": d.strategy, "explanation": e} for i, d, e in won])
             events = []
             for (inquiry, decision, explanation), decision_id in zip(won, decision_ids, strict=True):
                 offer_id = await self._offer(s, inquiry.id, decision, now) if decision.offer is not None else None

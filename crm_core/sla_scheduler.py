@@ -239,6 +239,7 @@ def wire_routing(hub) -> tuple[RoutingService, SlaScheduler]:  # noqa: ANN001 - 
     if not settings.enabled:
         return routing, scheduler
     hub.connectors["routing"] = routing
+    hub.intake.routing = routing  # a group of new inquiries is stored and routed in one transaction
     dsn = hub.pg_dsn
     if dsn is not None:
         from bus.leader import LedConnector

@@ -13,6 +13,7 @@ from datetime import date
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core.db import insert_returning_ids
 from crm_core.importer.limits import MAX_FIELD_CHARS
 from crm_core.importer.report import ImportReport, RowError
 from crm_core.importer.rows import ParsedRow
@@ -210,7 +211,7 @@ async def _write_batch(s: AsyncSession, batch: list[Target], ctx: WriteContext) 
     now = utcnow()
     new = [t for t in batch if t.client_id is None]
     if new:
-        ids = await _insert_clients(s, [
+        ids = await insert_returning_ids(s, Client, [
             {"kind": t.kind, "name": t.name, "company_name": t.company, "note": t.note, "owner_id": ctx.owner_id,
              "department_id": ctx.department_id, "created_at": now} for t in new
         ])
@@ -234,21 +235,6 @@ async def _write_batch(s: AsyncSession, batch: list[Target], ctx: WriteContext) 
     if links:
         await s.execute(insert(client_segments), links)
     await s.execute(insert(TimelineEntry), [_timeline(t, ctx, now) for t in batch])
-
-
-async def _insert_clients(s: AsyncSession, values: list[dict]) -> list[int]:
-    """Insert clients, returning their ids in the order given, in batches (not one statement per client)."""
-    if s.get_bind().dialect.name != "sqlite":
-        result = await s.execute(insert(Client).returning(Client.id, sort_by_parameter_order=True), values)
-        return list(result.scalars())
-    # SQLAlchemy cannot batch an ordered RETURNING on SQLite and would go row by row. An INTEGER PRIMARY
-    # KEY there is the rowid, and each row of one multi-row INSERT gets max(rowid) + 1 in VALUES order (we
-    # hold the write lock), so the ids sorted ascending are in the order given, whatever RETURNING's order.
-    ids: list[int] = []
-    for i in range(0, len(values), 500):
-        chunk = values[i:i + 500]
-        ids.extend(sorted((await s.execute(insert(Client).values(chunk).returning(Client.id))).scalars()))
-    return ids
 
 
 def _value(t: Target, fieldname: str) -> object:

@@ -270,3 +270,54 @@ async def test_inquiries_opened_together_are_routed_together_each_seeing_the_loa
     async with db.sessions() as s:
         events = (await s.execute(select(InquiryEvent.inquiry_id).where(InquiryEvent.kind == "routed"))).scalars()
         assert sorted(events) == sorted(ids)
+
+
+async def test_forms_arriving_together_are_stored_and_routed_in_one_transaction(db, bus, clock):
+    """Wired as the hub wires it (``intake.routing``): a group of new inquiries is routed inside intake's
+    transaction, each announced once, and routing's own transactions are not needed for them."""
+    agency = await seed(db)
+    await set_rules(db, [{"id": "sales", "priority": 10, "target": {"departments": [agency.sales]},
+                          "strategy": "least_loaded", "owner_first": False}])
+    assigned: list[InquiryAssigned] = []
+    opened: list[InquiryOpened] = []
+
+    async def record(e: InquiryAssigned | InquiryOpened) -> None:
+        (assigned if isinstance(e, InquiryAssigned) else opened).append(e)
+
+    bus.subscribe(InquiryAssigned, record)
+    bus.subscribe(InquiryOpened, record)
+    svc, intake = await started(db, bus, clock)
+    intake.routing = svc
+    ids = await asyncio.gather(*(open_inquiry(intake) for _ in range(12)))
+    anna, oleg = agency.users["anna"], agency.users["oleg"]
+    assert sorted([(await inquiry(db, i)).owner_id for i in ids]) == sorted([anna] * 6 + [oleg] * 6)
+    for inquiry_id in ids:
+        [d] = await decisions(db, inquiry_id)
+        assert d.agent_id == (await inquiry(db, inquiry_id)).owner_id and d.explanation["why"] == "opened"
+    assert sorted(e.inquiry_id for e in assigned) == sorted(ids)  # each announced once
+    assert all(e.routed for e in opened) and len(opened) == len(ids)
+    assert svc._opened.commits == 0 and intake._group.commits < len(ids)  # noqa: SLF001
+
+
+async def test_routing_failing_inside_intake_keeps_the_forms_and_routes_them_on_their_own(db, bus, clock):
+    agency = await seed(db)
+    await set_rules(db, [{"id": "sales", "priority": 10, "target": {"departments": [agency.sales]}}])
+    svc, intake = await started(db, bus, clock)
+    intake.routing = svc
+    real, failures = svc._route_many_in, []  # noqa: SLF001
+
+    async def fails_inside_intake(s, ids, now):  # noqa: ANN001, ANN202
+        if not failures:
+            failures.append(ids)
+            await real(s, ids, now)  # written, then undone with the savepoint
+            raise RuntimeError("a bug in routing")
+        return await real(s, ids, now)
+
+    svc._route_many_in = fails_inside_intake  # noqa: SLF001
+    ids = await asyncio.gather(*(open_inquiry(intake) for _ in range(4)))
+    assert failures and set(failures[0]) <= set(ids)
+    async with db.sessions() as s:
+        assert (await s.execute(select(func.count()).select_from(Inquiry))).scalar_one() == 4
+    for inquiry_id in ids:
+        assert len(await decisions(db, inquiry_id)) == 1  # routed once, by routing's own transaction
+        assert (await inquiry(db, inquiry_id)).owner_id in (agency.users["anna"], agency.users["oleg"])
