@@ -5,8 +5,9 @@ cost about as much for one item as for fifty, so under load many items share one
 item goes at once. Each caller is answered only after its transaction committed (an answered web form is
 stored). Cancelling a caller (the client hung up) does not cancel the batch others wait on.
 
-Intake stores new messages this way, routing routes the inquiries they opened, the notifier stores the
-notices that follow.
+Intake stores new messages this way (and routes the inquiries they opened in the same transaction), the
+notifier stores the notices that follow; routing groups what it routes on its own (catch-up, an
+inquiry whose routing inside intake failed or found routing busy).
 """
 
 from __future__ import annotations

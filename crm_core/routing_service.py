@@ -6,6 +6,9 @@ result in one transaction that starts with a write to the routing-state row. Tha
 routing transactions (SQLite's write lock, a row lock on PostgreSQL, so two hub processes never move the
 round-robin pointer past each other) and is where the state is read back, so a restart keeps fairness.
 
+Where intake is wired to it (``IntakeService.routing``), the inquiries a group of messages opens are
+routed inside intake's transaction (``within``) and announced after it commits.
+
 An inquiry is routed once when it opens (``routing_inquiries`` has its id as primary key: a replayed
 ``InquiryOpened`` finds the row and does nothing), and again only on purpose: a team offer nobody claimed,
 a refusal, its agent going offline before accepting it.
