@@ -164,7 +164,7 @@ async def seed_agents(db_file: Path, count: int = 50) -> None:
         s.add_all(agents)
         await s.flush()
         # room for every form of the run: each one is routed to an agent, none overflows to the pool
-        s.add_all(AgentRoutingProfile(user_id=a.id, routable=True, capacity={"webform": 200}, languages=["ru"])
+        s.add_all(AgentRoutingProfile(user_id=a.id, routable=True, capacity={"webform": 1000}, languages=["ru"])
                   for a in agents)
     await save_rule_data(session_factory(engine), {"rules": [{
         "id": "site-sales", "name": "Заявки с сайта — отдел продаж", "priority": 10,

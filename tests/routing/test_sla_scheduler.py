@@ -203,3 +203,34 @@ async def test_an_offer_closed_by_a_process_that_died_before_rerouting_is_rerout
     await SlaScheduler(db.sessions, bus, routing, clock=clock).run_once()
     i = await inquiry(db, inquiry_id)
     assert (i.pool, i.status) == (Pool.DEPARTMENT, "new")
+
+
+async def test_a_burst_of_inquiries_gets_its_deadlines_in_short_chunks_and_a_closed_one_loses_its(
+        db, bus, work, monkeypatch):
+    """Deadlines are recomputed a chunk at a time (one short transaction each, so intake's commits go in
+    between): every open inquiry of the burst gets one, a re-pass replaces rather than doubles them, and
+    an inquiry closed meanwhile has none left."""
+    from sqlalchemy import func
+
+    from crm_core import sla_scheduler
+    from crm_core.models import InquiryStatus, utcnow
+    from crm_core.models.routing import SlaDeadline
+
+    monkeypatch.setattr(sla_scheduler, "REFRESH_CHUNK", 4)
+    agency = await seed(db, {"anna": ("sales", "available")})
+    clock = FakeClock(at(2025, 3, 14, 11, 0))
+    routing = service(db, bus, clock, work)
+    ids = [await quiet_inquiry(db, bus, agency.sales) for _ in range(10)]
+    scheduler = SlaScheduler(db.sessions, bus, routing, clock=clock)
+    assert await scheduler.refresh() == 10
+    async with db.sessions() as s:
+        rows = {r.inquiry_id: r for r in (await s.execute(select(SlaDeadline))).scalars()}
+    assert set(rows) == set(ids) and all(r.reason == "not_accepted" for r in rows.values())
+    async with db.sessions() as s, s.begin():
+        closed = await s.get(Inquiry, ids[3])
+        closed.status, closed.updated_at = InquiryStatus.DONE, utcnow()  # as any change stamps it
+    assert await scheduler.refresh() >= 1  # the closed one changed since the last pass (the watermark)
+    async with db.sessions() as s:
+        left = set((await s.execute(select(SlaDeadline.inquiry_id))).scalars())
+        total = (await s.execute(select(func.count()).select_from(SlaDeadline))).scalar_one()
+    assert left == set(ids) - {ids[3]} and total == 9
