@@ -203,7 +203,8 @@ def _telephony(hub: Hub):  # noqa: ANN202
     from crm_core.agent_states import set_status
     from crm_core.call_log import CallLog, load_agents, owner_of_caller
     from crm_core.caller_card import caller_details
-    from crm_core.lookup import find_client_by_phone
+    from crm_core.db import is_sqlite
+    from crm_core.lookup import SqliteCallerLookup, find_client_by_phone
     from telephony.service import TelephonyService
 
     s = hub.settings.asterisk
@@ -216,9 +217,14 @@ def _telephony(hub: Hub):  # noqa: ANN202
                        transcribe_attempts=hub.settings.speech.max_attempts,
                        transcription_queued=getattr(speech, "poke", None))
 
-    async def lookup(number: str):  # noqa: ANN202
+    async def pooled_lookup(number: str):  # noqa: ANN202
         async with sessions() as session:
             return await find_client_by_phone(session, number, region)
+
+    lookup = pooled_lookup
+    url = database_url(hub.settings.database)
+    if is_sqlite(url) and url.database and url.database != ":memory:":
+        lookup = SqliteCallerLookup(url.database, region, pooled_lookup)  # the pop-up's read, without hand-overs
 
     async def agent_state(user_id: int, status: str, reason: str | None, only_from: frozenset[str]) -> None:
         await set_status(sessions, hub.bus, user_id, status, reason=reason, source="pbx", only_from=only_from)

@@ -12,7 +12,8 @@ Three processes on loopback, as in production:
 The time an ``AgentCalled`` frame is written by the PBX and the time the matching pop-up (the ``call_id``
 is the call's Linkedid) arrives at the agent's socket are both read from the same system-wide monotonic
 clock. The hub also stores every finished call (call row, inquiry, timeline) as it would in production, in the same run.
-Reported: p50/p99 in ms, pop-ups received / calls made, and the hub's RSS. Targets: p99 ≤ 10 ms,
+Reported: p50/p99 in ms, pop-ups received / calls made, the same for the ``popup_details`` frame that
+follows a known caller's card (owner, last calls, open inquiries), and the hub's RSS. Targets: p99 ≤ 10 ms,
 RSS ≤ 150 MB. There is no outside peer for this figure; the transport floor (a bare aiohttp WebSocket
 push to the same 1,000 sockets, same machine) is measured in the same run and given as ``peer``.
 """
@@ -137,11 +138,14 @@ async def hold_sockets(base: str, tokens: list[str], seconds: float, kinds: tupl
 
     await hold_open([one(t) for t in tokens], lambda: ready, seconds)
     arrived: dict[str, float] = {}
+    details: dict[str, float] = {}
     for t, data in received:
         frame = json.loads(data)
         if frame.get("type") in kinds and frame.get("call_id") and frame.get("title") in ("Входящий звонок", "bench"):
             arrived.setdefault(frame["call_id"], t)
-    return {"arrived": arrived, "sockets": ready}
+        elif frame.get("type") == "popup_details" and frame.get("call_id"):
+            details.setdefault(frame["call_id"], t)
+    return {"arrived": arrived, "details": details, "sockets": ready}
 
 
 def sockets_worker(args: argparse.Namespace) -> None:
@@ -252,15 +256,20 @@ async def run(quick: bool) -> dict:
         await pbx.stop()
     arrived = result["arrived"]
     latencies = [(arrived[k] - sent[k]) * 1000 for k in sent if k in arrived]
+    details = [(result["details"][k] - sent[k]) * 1000 for k in sent if k in result["details"]]
     print(f"{calls} calls at {RATE}/s to {AGENTS} agents' sockets ({result['sockets']} open), "
           f"{CLIENTS:,} clients: {len(latencies)} pop-ups, p50 {percentile(latencies, 50):.2f} ms, "
-          f"p99 {percentile(latencies, 99):.2f} ms; hub RSS {rss:.1f} MB; bare WebSocket push p50 "
+          f"p99 {percentile(latencies, 99):.2f} ms; their details (owner, last calls, open inquiries) "
+          f"{len(details)}, p50 {percentile(details, 50):.2f} ms, p99 {percentile(details, 99):.2f} ms; "
+          f"hub RSS {rss:.1f} MB; bare WebSocket push p50 "
           f"{percentile(floor, 50):.2f} ms, p99 {percentile(floor, 99):.2f} ms")
     shutil.rmtree(workdir, ignore_errors=True)
     return {
         "bench": "popup_latency", "unit": "ms", "p50_ms": round(percentile(latencies, 50), 3),
         "p99_ms": round(percentile(latencies, 99), 3), "max_ms": round(max(latencies), 3) if latencies else None,
-        "calls": calls, "popups": len(latencies), "sockets": result["sockets"], "rss_mb": round(rss, 1),
+        "details_p50_ms": round(percentile(details, 50), 3), "details_p99_ms": round(percentile(details, 99), 3),
+        "calls": calls, "popups": len(latencies), "details": len(details), "sockets": result["sockets"],
+        "rss_mb": round(rss, 1),
         "clients": CLIENTS, "rate_per_s": RATE, "settle_s": round(settled, 1),
         "peer": "bare aiohttp WebSocket push, same sockets process", "peer_p50_ms": round(percentile(floor, 50), 3),
         "peer_p99_ms": round(percentile(floor, 99), 3),

@@ -3,6 +3,11 @@
 Two lanes keep the pop-up fast: ringing/answer/stop pop-ups go through their own queue (a lookup and a
 push, nothing else), while finished calls are stored through a second queue that retries when the
 database is away, so a slow write never delays a pop-up and a stored call is never lost.
+
+A known caller's card goes out as soon as the one-query lookup has the name; what else the card shows
+(owner, last calls, open inquiries: three more reads) follows in a ``popup_details`` frame from a task of
+its own, so the lane is not held by it and the phone does not ring long with an empty card. Later frames
+of the same call carry the details with them.
 """
 
 from __future__ import annotations
@@ -98,7 +103,8 @@ class TelephonyService:
         self._popups: asyncio.Queue[Effect] = asyncio.Queue()
         self._records: asyncio.Queue[CallRecord] = asyncio.Queue()
         self._cards: dict[str, ClientCard | None] = {}
-        self._details: dict[str, dict] = {}
+        self._details: dict[str, asyncio.Task[dict]] = {}  # linkedid → the caller's details, read once
+        self._followers: set[asyncio.Task[None]] = set()  # details frames on their way
         self._workers: list[asyncio.Task[None]] = []
         self.idle = asyncio.Event()
         self.idle.set()
@@ -138,9 +144,9 @@ class TelephonyService:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(3):
                 await self._records.join()
-        for task in self._workers:
+        for task in [*self._workers, *self._followers]:
             task.cancel()
-        for task in self._workers:
+        for task in [*self._workers, *self._followers]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._workers = []
@@ -367,6 +373,7 @@ class TelephonyService:
     async def _push(self, agent: Agent, linkedid: str, title: str, call: Call | None, *, ended: bool = False) -> None:
         i = 1 if agent.locale == "en" else 0
         payload: dict[str, object] = {"call_id": linkedid, "title": TITLES[title][i], "ended": ended}
+        follow: asyncio.Task[dict] | None = None
         if call is not None:
             card = await self._card(call)
             payload.update(number=call.caller, lines=[x for x in (call.did and f"DID {call.did}",
@@ -376,19 +383,40 @@ class TelephonyService:
                                open_label=TITLES["open"][i])
                 if card.company_name and card.name:
                     payload["lines"] = [card.company_name, *payload["lines"]]  # type: ignore[list-item]
-                payload.update(await self._client_details(call.linkedid, card.client_id))
+                details = self._client_details(call.linkedid, card.client_id)
+                if details is not None and details.done():
+                    if not details.cancelled() and details.exception() is None:
+                        payload.update(details.result())
+                elif details is not None:
+                    follow = details
             else:
                 payload.update(name=call.caller_name or TITLES["unknown"][i], new_number=bool(call.caller),
                                create_label=TITLES["create"][i])
         await self.publish(Push((agent.user_id,), "popup", payload))
         log.info("pop-up %s linkedid=%s ext=%s user=%s", title, linkedid, agent.extension, agent.user_id)
+        if follow is not None:
+            task = asyncio.create_task(self._push_details(agent, linkedid, follow), name=f"popup-details-{linkedid}")
+            self._followers.add(task)
+            task.add_done_callback(self._followers.discard)
 
-    async def _client_details(self, linkedid: str, client_id: int) -> dict:
+    def _client_details(self, linkedid: str, client_id: int) -> asyncio.Task[dict] | None:
+        """The caller's details for this call: read once (a task every agent rung for it shares)."""
         if self.details is None:
-            return {}
-        if linkedid not in self._details:
-            self._details[linkedid] = await self.details(client_id)
-        return self._details[linkedid]
+            return None
+        task = self._details.get(linkedid)
+        if task is None:
+            task = asyncio.create_task(self.details(client_id), name=f"caller-details-{linkedid}")
+            task.add_done_callback(_retrieved)
+            self._details[linkedid] = task
+        return task
+
+    async def _push_details(self, agent: Agent, linkedid: str, details: asyncio.Task[dict]) -> None:
+        try:
+            extra = await asyncio.shield(details)
+        except Exception:  # noqa: BLE001 - the card stays as it is; the next call reads them again
+            log.exception("caller details for linkedid=%s failed", linkedid)
+            return
+        await self.publish(Push((agent.user_id,), "popup_details", {"call_id": linkedid, **extra}))
 
     async def _record_worker(self) -> None:
         while True:
@@ -446,3 +474,9 @@ def _owner_unavailable(owner: Owner | None, call_of_agent: Callable[[str], Call 
 def _dialable(e164: str) -> str:
     """What the trunk dials: Russian numbers in the national 8-prefix form, as the traces show."""
     return "8" + e164[2:] if e164.startswith("+7") else e164.lstrip("+")
+
+
+def _retrieved(task: asyncio.Task) -> None:
+    """A details read nobody awaited any more (the call ended first) must not warn at exit."""
+    if not task.cancelled():
+        task.exception()

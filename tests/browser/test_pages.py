@@ -56,6 +56,30 @@ async def test_a_pop_up_reaches_the_rung_agent_only_and_shows_names_as_text(runn
     await anna.screenshot(path=str(SHOTS / "popup.png"))
 
 
+async def test_the_callers_details_fill_in_the_card_and_stay_when_the_call_ends(running, browser):
+    anna = await log_in(browser, running.base, "anna", PASSWORD)
+    await anna.wait_for_selector("#ws-state.ws-on")
+    user = (running.agency.users["anna"],)
+    call = {"call_id": "1795390911.0"}
+    await running.hub.bus.publish(Push(user, "popup", {**call, "title": "Входящий звонок", "name": "Иван Петров",
+                                                       "number": "+79161234567", "client_id": 1}))
+    card = anna.locator(".popup[data-call='1795390911.0']")
+    await card.wait_for(timeout=5000)
+    await running.hub.bus.publish(Push(user, "popup_details", {**call, "owner": EVIL, "recent_calls": [],
+                                                               "inquiries": [{"id": 7, "subject": EVIL}]}))
+    await card.locator(".owner").wait_for(timeout=5000)
+    assert await card.locator(".owner").text_content() == EVIL
+    assert await card.locator(".inquiries a").text_content() == f"№7 {EVIL}"
+    await running.hub.bus.publish(Push(user, "popup", {**call, "title": "Звонок завершён", "ended": True}))
+    await anna.locator(".popup.ended[data-call='1795390911.0']").wait_for(timeout=5000)
+    assert await card.locator(".caller").text_content() == "Иван Петров"  # the ended card keeps its caller
+    assert await card.locator(".owner").text_content() == EVIL
+    await running.hub.bus.publish(Push(user, "popup_details", {"call_id": "gone.1", "owner": "x"}))
+    await anna.wait_for_timeout(300)
+    assert await anna.locator(".popup[data-call='gone.1']").count() == 0  # details of no card draw nothing
+    assert anna.dialogs == []
+
+
 async def test_workspace_switches_to_english(running, browser):
     page = await log_in(browser, running.base, "anna", PASSWORD)
     assert await page.locator("nav a").first.text_content() == "Обращения"

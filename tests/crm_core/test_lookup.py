@@ -36,3 +36,49 @@ async def test_an_email_with_the_same_text_is_not_a_phone(db):
         s.add(Contact(client_id=client_id, kind=ContactKind.EMAIL, value="+79990000000"))
     async with db.sessions() as s:
         assert await find_client_by_phone(s, "+7 999 000-00-00") is None
+
+
+async def test_the_pop_ups_own_sqlite_connection_finds_what_the_pool_finds_and_falls_back_when_it_cannot(tmp_path):
+    """``SqliteCallerLookup``: the same card as the pooled lookup in every format, a client stored after
+    its connection opened is found at once, and a failing read goes through the pool instead."""
+    import sqlite3
+
+    from config.settings import DatabaseSettings
+    from crm_core.db import create_engine, session_factory
+    from crm_core.lookup import SqliteCallerLookup
+    from crm_core.migrate import migrate
+
+    path = tmp_path / "hub.sqlite3"
+    engine = create_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{path}"))
+    await migrate(engine)
+
+    class Db:
+        sessions = session_factory(engine)
+
+    pooled_calls: list[str] = []
+
+    async def pooled(raw: str) -> ClientCard | None:
+        pooled_calls.append(raw)
+        async with Db.sessions() as s:
+            return await find_client_by_phone(s, raw)
+
+    try:
+        lookup = SqliteCallerLookup(str(path), "RU", pooled)
+        assert await lookup("+7 916 123-45-67") is None  # opens its connection on an empty database
+        wanted = await _client_with_phone(Db, "+79161234567", "Иван Петров", "ООО Ромашка")
+        expected = ClientCard(client_id=wanted, name="Иван Петров", company_name="ООО Ромашка", owner_id=None)
+        for raw in ("8 916 123-45-67", "+7 (916) 123 45 67", "79161234567", "9161234567"):
+            assert await lookup(raw) == expected == await pooled(raw), raw
+        assert await lookup("anonymous") is None and await lookup("+7 916 000-00-00") is None
+        assert lookup.direct == 6 and lookup.fallbacks == 0
+
+        def locked(e164: str) -> tuple | None:
+            raise sqlite3.OperationalError("database is locked")
+
+        lookup._read = locked  # noqa: SLF001 - as if another connection held the file exclusively
+        pooled_calls.clear()
+        assert await lookup("89161234567") == expected
+        assert pooled_calls == ["89161234567"] and lookup.fallbacks == 1
+        lookup.close()
+    finally:
+        await engine.dispose()

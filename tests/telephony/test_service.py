@@ -116,6 +116,36 @@ async def test_answered_call_pops_up_on_the_rung_agent_and_is_stored_with_its_cl
         assert recording.call_id == call.id and recording.path.endswith(f"{call.uniqueid}.wav")
 
 
+async def test_the_card_pops_up_before_the_callers_details_which_follow_in_a_frame_of_their_own(db):
+    """The name is on the agent's screen while the phone rings, even when the details (owner, last calls,
+    open inquiries) are slow to read; they follow as ``popup_details`` for the same call."""
+    from crm_core.caller_card import caller_details
+
+    ids = await seed(db)
+    release = asyncio.Event()
+
+    async def slow_details(client_id: int) -> dict:
+        await release.wait()
+        async with db.sessions() as s:
+            return await caller_details(s, client_id)
+
+    async with FakePbx("answered.txt", secret="hubsecret", speed=20.0) as pbx:
+        hub = Hub(db, pbx)
+        hub.service.details = slow_details
+        async with hub:
+            await until(lambda: hub.popups_for(ids["anna"]), 10)
+            first = hub.popups_for(ids["anna"])[0]
+            assert first["name"] == "Иван Петров" and first["client_id"] == ids["ivan"] and "owner" not in first
+            assert not [p for p in hub.pushes if p.kind == "popup_details"]
+            release.set()
+            await until(lambda: [p for p in hub.pushes if p.kind == "popup_details"], 10)
+            await hub.settle(pbx)
+    follows = [p for p in hub.pushes if p.kind == "popup_details"]  # one per frame sent while they were read
+    assert {(f.user_ids, f.payload["call_id"], f.payload["owner"]) for f in follows} == {
+        ((ids["anna"],), first["call_id"], "Anna")}
+    assert all(f.payload["inquiries"] == [] and "recent_calls" in f.payload for f in follows)
+
+
 async def test_burst_of_twenty_calls_gives_twenty_records_and_a_callback_per_abandoned_number(db):
     await seed(db)
     async with FakePbx("burst20.txt", secret="hubsecret", speed=20.0) as pbx, Hub(db, pbx) as hub:

@@ -20,15 +20,20 @@
     return node;
   }
 
-  function showPopup(msg) {
-    var key = msg.call_id || msg.id || String(Date.now());
+  // A call's frames add up: the card first, its details ("popup_details") a moment later, then the
+  // answered / ended frames; each is drawn over what came before.
+  function showPopup(frame, detailsOnly) {
+    var key = frame.call_id || frame.id || String(Date.now());
     var card = popups[key];
+    if (!card && detailsOnly) return;  // the card is gone already
     if (!card) {
       card = el("div", "popup");
       card.dataset.call = key;
+      card.hubData = {};
       popups[key] = card;
       box.appendChild(card);
     }
+    var msg = card.hubData = Object.assign({}, card.hubData, frame);
     card.textContent = "";
     card.appendChild(el("div", "muted", msg.title || ""));
     card.appendChild(el("h3", "caller", msg.name || msg.number || ""));
@@ -70,7 +75,8 @@
       form.appendChild(el("button", null, msg.create_label || "+"));
       card.appendChild(form);
     }
-    if (msg.ended) {
+    if (msg.ended && !card.hubEnding) {
+      card.hubEnding = true;
       card.classList.add("ended");
       setTimeout(function () { card.remove(); delete popups[key]; }, 8000);
     }
@@ -83,7 +89,8 @@
     ws.onmessage = function (ev) {
       var msg;
       try { msg = JSON.parse(ev.data); } catch (e) { return; }
-      if (msg.type === "popup") showPopup(msg);
+      if (msg.type === "popup") showPopup(msg, false);
+      else if (msg.type === "popup_details") showPopup(msg, true);
       document.dispatchEvent(new CustomEvent("hub:" + msg.type, { detail: msg }));
     };
     ws.onclose = function () {
