@@ -13,8 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.telegram.connector import Reply
-from connectors.telegram.events import TelegramInbound
+from connectors.telegram.events import Reply, TelegramInbound
 from crm_core.intake import OPEN_STATUSES, IntakeRequest, IntakeService
 from crm_core.models import (
     Channel,

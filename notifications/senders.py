@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from connectors.email.errors import TemporarySendError
 from connectors.email.smtp import OutgoingEmail, new_message_id
-from connectors.telegram.connector import Reply
+from connectors.telegram.events import Reply
 
 
 class TelegramSender:

@@ -14,7 +14,7 @@ import logging
 import random
 import warnings
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from aiohttp import web
@@ -24,7 +24,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from connectors.email.errors import PermanentSendError, TemporarySendError
-from connectors.telegram.events import TelegramInbound
+from connectors.telegram.events import Reply, TelegramInbound
 from connectors.telegram.settings import TelegramSettings
 from connectors.telegram.translate import update_to_event
 
@@ -32,13 +32,6 @@ log = logging.getLogger("hub.telegram")
 # getUpdates is read as raw JSON on purpose: typed Update objects would hide kinds this hub does not know.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot.getUpdates'", category=PTBUserWarning)
 ALLOWED_UPDATES = ["message", "edited_message", "my_chat_member"]
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    chat_id: int
-    text: str
-    ask_contact: bool = False
 
 
 OnEvent = Callable[[TelegramInbound], Awaitable[list[Reply]]]

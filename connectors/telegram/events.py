@@ -22,3 +22,13 @@ class TelegramInbound:
     """Where the connector kept each file it could download (paths on disk)."""
     notes: tuple[str, ...] = ()
     """What could not be kept and why (too large, download failed): the message itself is never lost."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A message for a chat. Here, not beside the connector: the hub's services speak of replies without
+    loading python-telegram-bot (16 MB) when the bot is off."""
+
+    chat_id: int
+    text: str
+    ask_contact: bool = False

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-
 from crm_core.reports.queries import Report
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""What XML 1.0 (and so an XLSX cell) cannot hold; openpyxl refuses a cell with one of them."""
 
 
 def csv_safe(value: str) -> str:
@@ -35,7 +33,7 @@ def _plain(value: object, kind: str, zone: ZoneInfo) -> object:
     if isinstance(value, datetime):
         return value.astimezone(zone).replace(tzinfo=None, microsecond=0)
     if isinstance(value, str):
-        return ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters a spreadsheet cannot hold
+        return CONTROL_CHARACTERS.sub("", value)  # control characters a spreadsheet cannot hold
     if kind == "sec":
         return round(float(value), 1)
     if kind == "pct":
@@ -68,6 +66,10 @@ def to_csv(report: Report, headers: Sequence[str], zone: ZoneInfo, rows: Sequenc
 
 def to_xlsx(report: Report, headers: Sequence[str], zone: ZoneInfo, title: str,
             rows: Sequence[tuple] | None = None) -> bytes:
+    from openpyxl import Workbook  # here: 16 MB the hub need not hold until someone exports
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title=title[:31] or "report")
     bold = Font(bold=True)
