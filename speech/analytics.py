@@ -12,12 +12,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import snowballstemmer
-
 from speech.settings import PhraseLists
 
 TOKEN = re.compile(r"\w+(?:-\w+)*")
-_STEMMER = snowballstemmer.stemmer("russian")
 CATEGORIES = ("rudeness", "forbidden", "competitors")
 
 
@@ -25,9 +22,16 @@ def tokens(text: str) -> list[str]:
     return TOKEN.findall(text.lower().replace("ё", "е"))
 
 
+@lru_cache(maxsize=1)
+def _stemmer():  # noqa: ANN202 - snowballstemmer's; loaded at the first transcript, not at the hub's start
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("russian")
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return _STEMMER.stemWord(word.lower().replace("ё", "е"))
+    return _stemmer().stemWord(word.lower().replace("ё", "е"))
 
 
 @dataclass(frozen=True, slots=True)
