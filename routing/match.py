@@ -12,13 +12,14 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-
-from shapely import Point
-from shapely.geometry.base import BaseGeometry
+from typing import TYPE_CHECKING
 
 from routing.model import InquiryFacts
 from routing.territory import TerritoryIndex
 from routing.text import norm_did, norm_site, norm_text
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,8 @@ class CompiledRule:
         if self.metro_lines and inquiry.metro_line and norm_text(inquiry.metro_line) in self.metro_lines:
             return True
         if self.polygons and inquiry.lon is not None and inquiry.lat is not None:
+            from shapely import Point  # loaded already: there are polygons
+
             point = Point(inquiry.lon, inquiry.lat)
             return any(polygons[i].intersects(point) for i in self.polygons)
         return False

@@ -29,15 +29,17 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from shapely.geometry.base import BaseGeometry
 
 from routing.match import CompiledRule, RuleIndex, Target, as_set
 from routing.model import Channel, DealType, InquiryFacts
 from routing.territory import BadPolygon, polygon_from_geojson
 from routing.text import norm_did, norm_site, norm_text
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 Strategy = Literal["least_loaded", "round_robin", "random", "even_spread", "team_claim"]
 STRATEGIES: tuple[str, ...] = ("least_loaded", "round_robin", "random", "even_spread", "team_claim")

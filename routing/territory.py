@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import shapely
-from shapely import STRtree, intersects_xy
-from shapely.geometry import shape
-from shapely.geometry.base import BaseGeometry
-from shapely.validation import explain_validity
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+
+def _shapely():  # noqa: ANN202 - the shapely module
+    """shapely (with numpy under it, some 14 MB) loads with the first polygon: an agency that routes by
+    districts and metro and draws no territory never holds it."""
+    import shapely
+    import shapely.geometry
+    import shapely.validation
+
+    return shapely
 
 
 class BadPolygon(ValueError):
@@ -31,14 +38,15 @@ def polygon_from_geojson(data: Mapping[str, Any]) -> BaseGeometry:
     kind = data.get("type")
     if kind not in ("Polygon", "MultiPolygon"):
         raise BadPolygon(f"geometry type {kind!r} is not Polygon or MultiPolygon")
+    shapely = _shapely()
     try:
-        geometry = shape(data)
+        geometry = shapely.geometry.shape(data)
     except (ValueError, TypeError, IndexError, KeyError, AttributeError, shapely.errors.GEOSException) as exc:
         raise BadPolygon(f"cannot read the coordinates: {exc}") from None
     if geometry.is_empty:
         raise BadPolygon("the polygon is empty")
     if not geometry.is_valid:
-        raise BadPolygon(f"invalid polygon: {explain_validity(geometry)}")
+        raise BadPolygon(f"invalid polygon: {shapely.validation.explain_validity(geometry)}")
     if geometry.area == 0:
         raise BadPolygon("the polygon has no area")
     min_x, min_y, max_x, max_y = geometry.bounds
@@ -60,12 +68,15 @@ class TerritoryIndex:
         self.polygons = tuple(polygons)
         if cells_per_side is None:  # finer with more polygons: 32 for one, 256 from 50 on (half a second)
             cells_per_side = min(256, 32 * math.ceil(math.sqrt(len(self.polygons))))
+        self.tree = None
+        self._cells: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        if not self.polygons:
+            return
+        shapely = _shapely()
+        self._intersects_xy = shapely.intersects_xy
         for polygon in self.polygons:
             shapely.prepare(polygon)
-        self.tree = STRtree(self.polygons) if self.polygons else None
-        self._cells: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
-        if self.tree is None:
-            return
+        self.tree = shapely.STRtree(self.polygons)
         geometries = self.tree.geometries  # the polygons as shapely's array, for the vectorised calls
         x0, y0, x1, y1 = (float(v) for v in shapely.total_bounds(geometries))
         self._x0, self._y0 = x0, y0
@@ -100,11 +111,11 @@ class TerritoryIndex:
         inside, edge = cell
         if not edge:
             return list(inside)
-        hits = [i for i in edge if intersects_xy(self.polygons[i], lon, lat)]
+        hits = [i for i in edge if self._intersects_xy(self.polygons[i], lon, lat)]
         return sorted(hits + list(inside)) if inside else hits
 
     def containing_by_tree(self, lon: float, lat: float) -> list[int]:
         """The same answer straight from the STRtree (the reference the grid is tested against)."""
         if self.tree is None:
             return []
-        return sorted(self.tree.query(shapely.Point(lon, lat), predicate="intersects").tolist())
+        return sorted(self.tree.query(_shapely().Point(lon, lat), predicate="intersects").tolist())
