@@ -9,7 +9,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -153,19 +154,24 @@ async def insert_returning_ids(s: AsyncSession, model: Any, rows: list[dict]) ->
 
     SQLAlchemy cannot batch an ordered RETURNING on SQLite (no INSERT form ties new rowids to the order of
     the parameters) and falls back to one statement per row: a group of 64 forms cost some 300 statements.
-    On SQLite the ids are given here instead: an INTEGER PRIMARY KEY is the rowid, SQLite would give
-    max(rowid) + 1, and nobody else can insert while this transaction holds the write lock (call it after
-    the transaction's first write), so the rows go in one executemany of a cached statement. PostgreSQL
-    batches the ordered RETURNING itself."""
+    On SQLite the first row goes in alone and takes the write lock; an INTEGER PRIMARY KEY is the rowid and
+    nobody else can insert until this transaction ends, so the others get the ids that follow, given here,
+    in one executemany of a cached statement. PostgreSQL batches the ordered RETURNING itself."""
     if not rows:
         return []
     if s.get_bind().dialect.name != "sqlite":
         return list((await s.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows)).scalars())
-    first = (await s.execute(select(func.coalesce(func.max(model.id), 0)))).scalar_one() + 1
+    first = (await s.execute(insert(model).returning(model.id), rows[0])).scalar_one()
     ids = list(range(first, first + len(rows)))
-    await s.execute(insert(model).execution_options(render_nulls=True),
-                    [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])
+    if len(rows) > 1:
+        await s.execute(insert(model).execution_options(render_nulls=True),
+                        [{**row, "id": new_id} for row, new_id in zip(rows[1:], ids[1:], strict=True)])
     return ids
+
+
+def dialect_insert(s: AsyncSession, table: Any) -> Any:
+    """The INSERT construct of the session's backend, for what the generic one lacks (ON CONFLICT)."""
+    return (postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

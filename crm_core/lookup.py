@@ -53,6 +53,8 @@ async def find_client_by_phone(session: AsyncSession, raw_phone: str, region: st
 
 _COMPILED = _BY_PHONE.compile(dialect=sqlite_dialect.dialect())
 _SQL = str(_COMPILED)
+_KIND = _COMPILED.params[_COMPILED.positiontup[0]]  # the statement's parameters: (kind, e164)
+assert _COMPILED.positiontup[1] == "e164" and ContactKind.PHONE.value == _KIND
 
 
 class SqliteCallerLookup:
@@ -91,8 +93,7 @@ class SqliteCallerLookup:
             conn = sqlite3.connect(self._path, timeout=0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA query_only = ON")
             self._conn = conn
-        params = {**_COMPILED.params, "e164": e164}
-        return self._conn.execute(_SQL, tuple(params[name] for name in _COMPILED.positiontup)).fetchone()
+        return self._conn.execute(_SQL, (_KIND, e164)).fetchone()
 
     def close(self) -> None:
         if self._conn is not None:

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bus.bus import EventBus
 from bus.events import InquiryAssigned, Push
+from crm_core.db import dialect_insert
 from crm_core.models import Inquiry, InquiryEvent, InquiryStatus, Pool, utcnow
 from crm_core.models.routing import SlaDeadline, TeamOffer, offer_agents
 from crm_core.routing_service import OPEN, RoutingService
@@ -169,8 +169,7 @@ class SlaScheduler:
             if done:
                 await s.execute(delete(SlaDeadline).where(SlaDeadline.inquiry_id.in_(done)))
             if rows:  # an upsert: another scheduler recomputing the same inquiries at once is no clash
-                insert = (postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert)
-                stmt = insert(SlaDeadline)
+                stmt = dialect_insert(s, SlaDeadline)
                 await s.execute(stmt.on_conflict_do_update(index_elements=["inquiry_id"], set_={
                     c: stmt.excluded[c] for c in ("due_at", "action", "reason", "computed_at")}), rows)
 

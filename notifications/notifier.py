@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bus.events import Push
 from connectors.email.errors import PermanentSendError, TemporarySendError
+from crm_core.db import dialect_insert
 from crm_core.group_commit import GroupCommit
 from crm_core.models import User, utcnow
 from crm_core.models.notifications import NoticeDelivery, Notification
@@ -54,9 +54,7 @@ class Stored:
 
 def insert_ignoring_duplicates(s: AsyncSession, table, index_elements: list[str]):  # noqa: ANN001, ANN201
     """INSERT … ON CONFLICT DO NOTHING on either backend: the unique key decides "once"."""
-    dialect = s.bind.dialect.name
-    stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
-    return stmt.on_conflict_do_nothing(index_elements=index_elements)
+    return dialect_insert(s, table).on_conflict_do_nothing(index_elements=index_elements)
 
 
 class Notifier:

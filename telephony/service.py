@@ -144,10 +144,11 @@ class TelephonyService:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(3):
                 await self._records.join()
-        for task in [*self._workers, *self._followers]:
+        tasks = [*self._workers, *self._followers, *self._details.values()]
+        for task in tasks:
             task.cancel()
-        for task in [*self._workers, *self._followers]:
-            with contextlib.suppress(asyncio.CancelledError):
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # a failed details read: its follower logs
                 await task
         self._workers = []
         if not self._records.empty():
