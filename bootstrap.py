@@ -6,7 +6,6 @@ Nothing is wired at import time; tests call ``build_hub`` with their own setting
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import importlib
 import importlib.util
@@ -136,20 +135,24 @@ def build_hub(settings: Settings) -> Hub:
         var_dir=Path(settings.storage.var_dir),
     )
     # Routing first: connectors start in this order, and routing must be listening before intake begins.
-    from crm_core.sla_scheduler import wire_routing
+    from agency.wiring import wire as wire_agency
+    from channels.email.wiring import imap_connector
+    from channels.telegram.wiring import telegram_connector
+    from channels.webforms.wiring import webforms_connector
+    from routing.wiring import wire as wire_routing
+    from speech.wiring import speech_service
+    from telephony.wiring import telephony_service
 
     wire_routing(hub)
-    from crm_core import deals
-
-    deals.subscribe(hub.bus, hub.database.sessions)  # a claimed owner lead hands its viewing task to the winner
-    hub.connectors["webforms"] = _webforms(hub)
+    wire_agency(hub)
+    hub.connectors["webforms"] = webforms_connector(hub)
     if settings.email.enabled and settings.email.imap_user:
-        hub.connectors["email"] = _imap(hub)
+        hub.connectors["email"] = imap_connector(hub)
     if settings.telegram.enabled:
-        hub.connectors["telegram"] = _telegram(hub)
-    hub.connectors["speech"] = _speech(hub)  # without a model it shows "disabled": transcription is off
+        hub.connectors["telegram"] = telegram_connector(hub)
+    hub.connectors["speech"] = speech_service(hub)  # without a model it shows "disabled": transcription is off
     if settings.asterisk.enabled or settings.asterisk.demo:
-        hub.telephony = _telephony(hub)
+        hub.telephony = telephony_service(hub)
         hub.connectors["asterisk"] = hub.telephony
     wire_capabilities(hub)
     _elect_single_consumers(hub)
@@ -188,113 +191,6 @@ def _elect_single_consumers(hub: Hub) -> None:
                                             **hub.settings.cluster.leader_timing)
 
 
-def _speech(hub: Hub):  # noqa: ANN202
-    """Transcription of finished calls' recordings in worker processes (the model loaded once per worker)."""
-    from speech.service import SpeechService
-
-    settings = hub.settings.speech
-    recordings = settings.recordings_dir or Path(hub.settings.asterisk.recordings_dir)
-    return SpeechService(settings, hub.database.engine, hub.database.sessions, hub.bus, name=hub.instance,
-                         recordings_dir=recordings)
-
-
-def _telephony(hub: Hub):  # noqa: ANN202
-    """The PBX link: AMI events → call state → pop-ups (via the bus) and stored calls (via the call log)."""
-    from crm_core.agent_states import set_status
-    from crm_core.call_log import CallLog, load_agents, owner_of_caller
-    from crm_core.caller_card import caller_details
-    from crm_core.db import is_sqlite
-    from crm_core.lookup import SqliteCallerLookup, find_client_by_phone
-    from telephony.service import TelephonyService
-
-    s = hub.settings.asterisk
-    region = hub.settings.phones.default_region
-    sessions = hub.database.sessions
-    speech = hub.connectors.get("speech")
-    call_log = CallLog(sessions, hub.intake, region=region, recordings_dir=s.recordings_dir,
-                       callback_delay_s=s.callback_delay_s, callback_attempts=s.callback_attempts,
-                       transcribe=hub.settings.speech.model_path is not None,
-                       transcribe_attempts=hub.settings.speech.max_attempts,
-                       transcription_queued=getattr(speech, "poke", None))
-
-    async def pooled_lookup(number: str):  # noqa: ANN202
-        async with sessions() as session:
-            return await find_client_by_phone(session, number, region)
-
-    lookup = pooled_lookup
-    url = database_url(hub.settings.database)
-    if is_sqlite(url) and url.database and url.database != ":memory:":
-        lookup = SqliteCallerLookup(url.database, region, pooled_lookup)  # the pop-up's read, without hand-overs
-
-    async def agent_state(user_id: int, status: str, reason: str | None, only_from: frozenset[str]) -> None:
-        await set_status(sessions, hub.bus, user_id, status, reason=reason, source="pbx", only_from=only_from)
-
-    async def details(client_id: int) -> dict:
-        async with sessions() as session:
-            return await caller_details(session, client_id)
-
-    return TelephonyService(s, publish=hub.bus.publish, lookup=lookup, load_agents=lambda: load_agents(sessions),
-                            details=details, store_call=call_log.store,
-                            find_owner=lambda number: owner_of_caller(sessions, number, region),
-                            set_agent_state=agent_state)
-
-
-def _telegram(hub: Hub):  # noqa: ANN202
-    from connectors.telegram.connector import TelegramConnector
-    from crm_core.connector_state import DbCheckpoint
-    from crm_core.telegram_service import TelegramService
-
-    service = TelegramService(hub.database.sessions, hub.intake, hub.settings.phones.default_region,
-                              time_zone=hub.settings.time_zone)
-
-    async def cabinet_link(chat_id: int) -> str | None:
-        from selfservice.wiring import service_of  # wired later by the call-feed capability
-
-        self_service = service_of(hub)
-        return await self_service.bot_link(chat_id) if self_service is not None else None
-
-    service.cabinet_link = cabinet_link
-    return TelegramConnector(hub.settings.telegram, service.handle, DbCheckpoint(hub.database.sessions),
-                             files_dir=hub.var_dir / "attachments" / "telegram")
-
-
-def _imap(hub: Hub):  # noqa: ANN202
-    """Mail in: parse off the event loop, keep attachments on disk, then the intake service."""
-    from connectors.email.imap import ImapConnector, MailRef
-    from connectors.email.parse import parse_email
-    from crm_core.connector_state import DbCheckpoint
-    from crm_core.mail_intake import email_request, store_attachments
-
-    attachments_dir = hub.var_dir / "attachments"
-
-    async def on_mail(raw: bytes, ref: MailRef) -> None:
-        mail = await asyncio.to_thread(parse_email, raw)
-        refs = await asyncio.to_thread(store_attachments, attachments_dir, mail.message_id, mail.attachments)
-        result = await hub.intake.accept(email_request(mail, refs))
-        log.info("mail uid=%s message_id=%s inquiry=%s automatic=%s duplicate=%s", ref.uid, mail.message_id,
-                 result.inquiry_id, mail.automatic, result.duplicate)
-
-    return ImapConnector(hub.settings.email, on_mail, DbCheckpoint(hub.database.sessions))
-
-
-def _webforms(hub: Hub):  # noqa: ANN202
-    from connectors.webforms.connector import WebFormsConnector
-    from connectors.webforms.events import FormOutcome, FormReceived
-    from crm_core.intake import IntakeRequest
-    from crm_core.models import Channel
-
-    async def on_form(form: FormReceived) -> FormOutcome:
-        result = await hub.intake.accept(IntakeRequest(
-            channel=Channel.WEBFORM, external_id=form.external_id, name=form.name, phone=form.phone,
-            email=form.email, text=form.message, subject=(form.message.splitlines() or [""])[0][:120] or None,
-            source=form.utm.get("utm_source") or form.site, utm=dict(form.utm),
-            meta={"site": form.site, "page_url": form.page_url, "referrer": form.referrer, "ip": form.client_ip},
-        ))
-        return FormOutcome(result.inquiry_id, result.duplicate)
-
-    return WebFormsConnector(hub.settings.webforms, on_form)
-
-
 def wire_web_pushes(hub: Hub, sockets) -> None:  # noqa: ANN001 - web.wshub.SocketHub, kept loose to avoid a cycle
     """Pushes reach this instance's browsers; with a broker (PostgreSQL LISTEN/NOTIFY by default, Redis or
     NATS by `[cluster] broker`) every instance's."""
@@ -322,6 +218,8 @@ async def start_hub(hub: Hub) -> None:
         await connector.start()
         log.info("connector %s started", name)
     if hub.settings.email.enabled or "telegram" in hub.connectors:
+        from channels.wiring import run_outbox
+
         hub.tasks.spawn("outbox", run_outbox(hub))
     settle_the_heap()
     hub.started.set()
@@ -333,30 +231,6 @@ def settle_the_heap() -> None:
     stopped the event loop for over 100 ms in the middle of call bursts (a wallboard frame, a pop-up late)."""
     gc.collect()
     gc.freeze()
-
-
-async def run_outbox(hub: Hub, poll_s: float = 5.0) -> None:
-    """Send queued replies; woken at once when an agent queues one, else every few seconds for retries."""
-    from connectors.email.smtp import SmtpSender
-    from connectors.telegram.connector import TelegramChannel
-    from crm_core.outbox import EmailChannel, deliver_due
-
-    senders = {}
-    if hub.settings.email.enabled:
-        senders["email"] = EmailChannel(SmtpSender(hub.settings.email))
-    if "telegram" in hub.connectors:
-        bot = hub.connectors["telegram"]
-        senders["telegram"] = TelegramChannel(getattr(bot, "connector", bot))  # any instance may send
-    while True:
-        try:
-            while await deliver_due(hub.database.sessions, senders, hub.settings.email.retry_delays_s):
-                pass
-        except Exception:  # noqa: BLE001 - the loop must outlive a bad moment of the database
-            log.exception("outbox pass failed; trying again in %.0fs", poll_s)
-        hub.outbox_wakeup.clear()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(poll_s):
-                await hub.outbox_wakeup.wait()
 
 
 async def stop_hub(hub: Hub) -> None:

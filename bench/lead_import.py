@@ -20,12 +20,12 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from agency.properties import chunks_in_thread, import_owner_leads, read_lead_file
 from bench.common import emit, parse_args
 from config.settings import DatabaseSettings
 from crm_core.db import create_engine, session_factory
 from crm_core.migrate import migrate
 from crm_core.models import Client, Contact, Department, Property, Task, utcnow
-from crm_core.properties import chunks_in_thread, import_owner_leads, read_lead_file
 
 WORK = Path("var/bench/lead_import")
 DISTRICTS = ("Хамовники", "Арбат", "Сокол", "Марьино", "Тверской", "Басманный")

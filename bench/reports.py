@@ -8,7 +8,7 @@ var/bench/reports.sqlite3 with executemany, and — when the local PostgreSQL an
 A year of traffic: 20 departments of 20 agents, 200,000 clients, 20,000 properties; calls by a daytime
 curve, 75 % inbound (12 % abandoned, 8 % unanswered), 20 % outbound (half of them call a missed number back).
 
-Each report runs through ``crm_core.reports.queries`` as the administrator over the whole year and over the
+Each report runs through ``reports.queries`` as the administrator over the whole year and over the
 last 30 days, and as one department's head over the year (the median of 3 runs, after one warm-up run).
 The SQL each report sends is captured and explained (SQLite ``EXPLAIN QUERY PLAN``, PostgreSQL
 ``EXPLAIN``): the indexes named there are printed. The peer is the same aggregate written by hand as bare
@@ -35,9 +35,9 @@ from config.settings import DatabaseSettings
 from crm_core.access import actor_for
 from crm_core.db import create_engine, session_factory
 from crm_core.migrate import alembic_config, migrate
-from crm_core.reports import queries
-from crm_core.reports.filters import ReportFilter
-from crm_core.reports.settings import ReportSettings
+from reports import queries
+from reports.filters import ReportFilter
+from reports.settings import ReportSettings
 
 DB = Path("var/bench/reports.sqlite3")
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -31,7 +31,7 @@ from config.settings import DatabaseSettings
 from crm_core.db import create_engine, session_factory
 from crm_core.migrate import migrate
 from crm_core.models import Call, Recording
-from crm_core.transcription import enqueue_transcription, job_counts
+from speech.queries import enqueue_transcription, job_counts
 from speech.settings import SpeechSettings
 
 AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"

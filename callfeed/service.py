@@ -28,7 +28,7 @@ from callfeed import queries
 from callfeed.settings import CallFeedSettings
 from callfeed.state import Card, Where, cards, changed_departments, for_scope, members_of
 from connectors.asterisk.events import AmiEvent
-from crm_core.call_log import Agent, load_agents
+from telephony.call_log import Agent, load_agents
 
 log = logging.getLogger("hub.callfeed")
 RECENT_S = 300.0

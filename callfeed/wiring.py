@@ -5,6 +5,8 @@ from __future__ import annotations
 from callfeed.service import CallFeedService
 from callfeed.settings import CallFeedSettings
 
+VIEWS = ("callfeed.views",)
+
 
 def settings_of(hub) -> CallFeedSettings:  # noqa: ANN001 - bootstrap.Hub
     return getattr(hub.settings, "callfeed", None) or CallFeedSettings()

@@ -11,15 +11,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from agency.settings import AgencySettings
 from bus.settings import ClusterSettings
 from callfeed.settings import CallFeedSettings
 from connectors.asterisk.settings import AsteriskSettings
 from connectors.email.settings import EmailSettings
 from connectors.telegram.settings import TelegramSettings
 from connectors.webforms.settings import WebFormsSettings
-from crm_core.agency_settings import AgencySettings
-from crm_core.reports.settings import ReportSettings
 from notifications.settings import NotificationSettings
+from reports.settings import ReportSettings
 from routing.settings import RoutingSettings
 from selfservice.settings import SelfServiceSettings
 from speech.settings import SpeechSettings

@@ -11,6 +11,8 @@ from notifications.service import NotificationService
 from notifications.settings import NotificationSettings
 from routing.calendar import WorkCalendar
 
+VIEWS = ("notifications.views",)
+
 
 def settings_of(hub) -> NotificationSettings:  # noqa: ANN001 - bootstrap.Hub
     return getattr(hub.settings, "notifications", None) or NotificationSettings()

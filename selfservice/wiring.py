@@ -5,6 +5,8 @@ from __future__ import annotations
 from selfservice.service import SelfService
 from selfservice.settings import SelfServiceSettings
 
+VIEWS = ("selfservice.views",)
+
 
 def settings_of(hub) -> SelfServiceSettings:  # noqa: ANN001 - bootstrap.Hub
     return getattr(hub.settings, "selfservice", None) or SelfServiceSettings()

@@ -17,8 +17,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from crm_core import transcription as jobs
 from crm_core.models import Call, Role, User
+from speech import queries as jobs
 from speech import search
 from speech.analytics import PhraseMatcher, store_flags
 from speech.audio import AudioError

@@ -25,9 +25,9 @@ from connectors.asterisk.errors import AmiError
 from connectors.asterisk.events import AmiEvent
 from connectors.asterisk.fastagi import FastAgiServer
 from connectors.asterisk.settings import AsteriskSettings
-from crm_core.call_log import Agent, Owner
 from crm_core.lookup import ClientCard
 from crm_core.phones import try_normalize_phone
+from telephony.call_log import Agent, Owner
 from telephony.calls import CallState, extension_of, failed_originate, resync, transition
 from telephony.model import (
     Answered,

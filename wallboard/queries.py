@@ -15,8 +15,8 @@ from crm_core.models.agent_states import AgentStateSpan
 from crm_core.models.routing import SlaDeadline
 from crm_core.models.speech import SpeechFlag
 from crm_core.models.staff import ServedDepartment
-from crm_core.routing_service import agent_directory
 from routing.calendar import WorkCalendar
+from routing.service import agent_directory
 from wallboard.state import AgentRow, HistoryRow, Scope, epoch
 
 VIEW_ROLES = (Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.DIRECTOR, Role.ADMIN)

@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bootstrap import Hub, start_hub, stop_hub, wire_web_pushes
-from web.features import features
+from web.features import capability_dirs, features
 from web.guard import csrf_exempt, public
 from web.keys import HUB, JINJA, LIMITER, SOCKETS
 from web.middleware import auth, database_gate, errors, security_headers
@@ -67,6 +67,8 @@ def add_routes(app: web.Application) -> None:
         r.add_route(method, path, handler)
     for feature in features():
         feature.add_routes(r)
+    for package, folder in capability_dirs("static"):  # before /static/ itself: the longer prefix first
+        r.add_static(f"/static/{package}/", folder, append_version=True)
     r.add_static("/static/", STATIC, append_version=True)
     for connector in app[HUB].connectors.values():
         for method, path, handler in getattr(connector, "routes", lambda: [])():

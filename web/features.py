@@ -1,19 +1,27 @@
-"""The capabilities that plug pages into the workspace, each from its own module in `web/feature_views/`.
+"""The capabilities that plug pages into the workspace, each from its own package.
 
-A feature module has `add_routes(router)` and may list `NAV` items and `SCRIPTS` (static paths loaded
-on every page for a logged-in user, e.g. "/static/notices.js"); its interface texts go to
-`web.i18n.add_texts` when the module is imported. Adding a capability is adding its module.
+A capability's ``wiring.py`` names its page modules in ``VIEWS`` (``"wallboard.views"``, …). A page module
+has ``add_routes(router)`` and may list ``NAV`` items and ``SCRIPTS`` (static paths loaded on every page for
+a logged-in user, e.g. "/static/notifications/notices.js"); its interface texts go to
+``web.i18n.add_texts`` when the module is imported. A capability's templates live in its ``templates/``
+folder and its static files in ``static/``, served under ``/static/<capability>/``. Adding a capability
+is adding its package to ``PAGES`` below (``bootstrap.CAPABILITIES`` says which are wired, and in what order).
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import importlib.util
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from types import ModuleType
 
-import web.feature_views
+# Packages with pages of their own, each through `<package>.wiring.VIEWS`.
+PAGES = ("telephony", "routing", "speech", "agency", "reports", "wallboard", "callfeed", "notifications",
+         "workflow", "selfservice")
+# The shell's own pages that plug in the same way (the agent's state switch in the top bar).
+SHELL_VIEWS = ("web.views.agent_status",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +37,32 @@ class NavItem:
         return not self.roles or role in self.roles
 
 
+def package_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def capability_dirs(folder: str) -> list[tuple[str, Path]]:
+    """Each page-owning capability's `templates` or `static` folder that exists: (capability, path)."""
+    found = []
+    for package in PAGES:
+        root = package_dir(package)
+        if root is not None and (root / folder).is_dir():
+            found.append((package, root / folder))
+    return found
+
+
 @cache
 def features() -> tuple[ModuleType, ...]:
-    """Found on first use, not at import: the feature modules themselves import the web helpers."""
-    names = sorted(m.name for m in pkgutil.iter_modules(web.feature_views.__path__))
-    return tuple(importlib.import_module(f"web.feature_views.{name}") for name in names)
+    """Found on first use, not at import: the page modules themselves import the web helpers."""
+    names = list(SHELL_VIEWS)
+    for package in PAGES:
+        if importlib.util.find_spec(package) is None:
+            continue
+        names.extend(getattr(importlib.import_module(f"{package}.wiring"), "VIEWS", ()))
+    return tuple(importlib.import_module(name) for name in names)
 
 
 def nav_items(role: str) -> list[NavItem]:

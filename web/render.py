@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 
-from web.features import nav_items, page_scripts
+from web.features import capability_dirs, nav_items, page_scripts
 from web.i18n import translator
 from web.keys import JINJA, LOCALE, SESSION, USER
 
@@ -19,7 +19,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 def make_env(time_zone: str = "Europe/Moscow") -> jinja2.Environment:
     zone = ZoneInfo(time_zone)
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        # The shell's layout first, then each capability's own templates/ (names are prefixed by capability).
+        loader=jinja2.FileSystemLoader([TEMPLATES, *(path for _, path in capability_dirs("templates"))]),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -7,7 +7,7 @@ from aiohttp import web
 from web.keys import HUB
 
 
-def service(request: web.Request):  # noqa: ANN201 - workflow.wiring.WorkflowService
+def service(request: web.Request):  # noqa: ANN201 - workflow.service.WorkflowService
     """The running workflow service (wired by bootstrap; wired here on first use when a hub was built without it)."""
     hub = request.app[HUB]
     found = hub.connectors.get("workflow")

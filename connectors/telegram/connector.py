@@ -203,7 +203,7 @@ class TelegramChannel:
     def __init__(self, connector: TelegramConnector) -> None:
         self._connector = connector
 
-    async def deliver(self, out) -> None:  # noqa: ANN001 - crm_core.outbox.Outgoing
+    async def deliver(self, out) -> None:  # noqa: ANN001 - channels.outbox.Outgoing
         await self._connector.send(Reply(int(out.to), out.text))
 
 

@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from crm_core import deals
+from agency import deals
+from agency.deals import DealError, ResultInput, StepInput
+from agency.properties import PropertyInput, create_property, link_inquiry
 from crm_core.access import Forbidden, NotFound
-from crm_core.deals import DealError, ResultInput, StepInput
 from crm_core.models import InquiryEvent, Task, TimelineEntry, utcnow
 from crm_core.models.agency import Deal, DealStep, FunnelStage, ResultKind
-from crm_core.properties import PropertyInput, create_property, link_inquiry
 
 
 async def _history(world, inquiry_id):  # noqa: ANN001, ANN202

@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from crm_core import deals
+from agency import deals
+from agency.deals import ColdCallSettings, DealError, StepInput
+from agency.properties import chunks_in_thread, chunks_of, import_owner_leads, read_lead_file
 from crm_core.access import NotFound
-from crm_core.deals import ColdCallSettings, DealError, StepInput
 from crm_core.importer import ImportFileError
 from crm_core.models import Client, Contact, Inquiry, Property, RoutingDecision, Task, User
 from crm_core.models.agency import OwnerLead, ResultKind
 from crm_core.models.routing import TeamOffer
-from crm_core.properties import chunks_in_thread, chunks_of, import_owner_leads, read_lead_file
-from crm_core.routing_service import RoutingService, save_rule_data
+from routing.service import RoutingService, save_rule_data
 
 MSK = ZoneInfo("Europe/Moscow")
 T0 = datetime(2025, 3, 5, 10, 0, tzinfo=MSK)  # a working Wednesday morning

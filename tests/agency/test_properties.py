@@ -7,10 +7,10 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from crm_core import properties as P
+from agency import properties as P
+from agency.properties import FieldError, PropertyInput
 from crm_core.access import Forbidden, NotFound
 from crm_core.models import Call, Inquiry, InquiryEvent, TimelineEntry
-from crm_core.properties import FieldError, PropertyInput
 
 
 async def _add(world, who, address, **kw):  # noqa: ANN001, ANN202

@@ -19,8 +19,8 @@ from crm_core.models import Call, Client, Contact, ContactKind
 from crm_core.models.audit import AuditEntry
 from crm_core.models.callfeed import CallBin
 from crm_core.models.staff import ServedDepartment
-from crm_core.reports import queries as reports
-from crm_core.reports.filters import ReportFilter
+from reports import queries as reports
+from reports.filters import ReportFilter
 from tests.browser.conftest import db  # noqa: F401 - SQLite: the pages; the queries run on both elsewhere
 from tests.telephony.test_ami_client import FAST, until
 from tests.web.conftest import running  # noqa: F401 - the running hub fixture

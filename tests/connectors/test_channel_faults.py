@@ -10,9 +10,9 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import func, select
 
+from channels.email.service import email_request, store_attachments
 from connectors.email.parse import parse_email
 from crm_core.intake import IntakeService
-from crm_core.mail_intake import email_request, store_attachments
 from crm_core.models import Message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +66,7 @@ async def test_forms_answered_2xx_survive_the_hub_being_killed_right_after(tmp_p
         assert (await proc.stdout.readline()).startswith(b"Hub running at")
         url = f"http://127.0.0.1:{unused_tcp_port}/forms/site"
         async with aiohttp.ClientSession() as http:
-            for _ in range(100):  # wait until the database is up
+            for _ in range(600):  # wait until the database is up (a loaded machine migrates slowly)
                 if (await http.get(f"http://127.0.0.1:{unused_tcp_port}/healthz")).status == 200:
                     break
                 await asyncio.sleep(0.1)
@@ -83,7 +83,8 @@ async def test_forms_answered_2xx_survive_the_hub_being_killed_right_after(tmp_p
                     pass  # the hub died mid-request: no answer, so no promise was made
 
             tasks = [asyncio.create_task(post(n)) for n in range(200)]
-            await enough.wait()
+            async with asyncio.timeout(60):  # a hub that answers nothing fails here, not hangs the suite
+                await enough.wait()
             proc.send_signal(signal.SIGKILL)
             await asyncio.gather(*tasks)
     finally:

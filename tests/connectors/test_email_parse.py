@@ -5,9 +5,9 @@ nothing crashes, automatic mail recognised so nobody answers it."""
 import pytest
 from sqlalchemy import func, select
 
+from channels.email.service import email_request, store_attachments
 from connectors.email.parse import parse_email, safe_filename
 from crm_core.intake import IntakeService
-from crm_core.mail_intake import email_request, store_attachments
 from crm_core.models import InquiryEvent, Message
 from tests.conftest import SHARED
 

@@ -109,9 +109,9 @@ async def test_a_wrong_password_shows_auth_failed_without_a_tight_loop(dovecot):
 
 
 async def test_a_renumbered_mailbox_is_rescanned_and_duplicates_dropped_by_the_hub(dovecot, db, bus):
+    from channels.email.service import email_request
     from connectors.email.parse import parse_email
     from crm_core.intake import IntakeService
-    from crm_core.mail_intake import email_request
 
     intake = IntakeService(db.sessions, bus)
     uids = []

@@ -8,13 +8,13 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from channels.telegram.service import TelegramService
 from connectors.email.errors import PermanentSendError
 from connectors.telegram.connector import Reply, TelegramConnector
 from connectors.telegram.settings import TelegramSettings
 from crm_core.connector_state import DbCheckpoint
 from crm_core.intake import IntakeRequest, IntakeService
 from crm_core.models import Client, Contact, Inquiry, Message
-from crm_core.telegram_service import TelegramService
 from tests.conftest import SHARED
 from tests.connectors.conftest import TELEGRAM_TOKEN as TOKEN
 

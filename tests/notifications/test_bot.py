@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from bus.bus import EventBus
+from channels.telegram.service import TelegramService, issue_link_code
 from connectors.telegram.events import TelegramInbound
 from crm_core.intake import IntakeService
 from crm_core.models import Channel, Inquiry, Property, User
 from crm_core.models.agency import Deal, DealStep
-from crm_core.telegram_service import TelegramService, issue_link_code
 from tests.notifications.helpers import Clock, seed
 
 NOW = datetime(2025, 6, 4, 7, 0, tzinfo=UTC)

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 
 from bus.events import Push
+from channels.telegram.service import TelegramService
 from crm_core.intake import IntakeRequest, IntakeService
 from crm_core.models import AgentStatus, Channel, Client, Inquiry, MemorableDate, User
 from crm_core.models.agency import Deal
 from crm_core.models.notifications import Notification, NotificationPrefs
-from crm_core.routing_service import save_rule_data
-from crm_core.telegram_service import TelegramService
 from notifications.wiring import service_of
+from routing.service import save_rule_data
 from tests.notifications.helpers import FakeSender
 from tests.notifications.test_bot import text
 from tests.web.conftest import hub_sections, running  # noqa: F401 - the running hub fixture
@@ -31,7 +31,7 @@ async def test_notices_list_unread_count_and_mark_read(running):  # noqa: F811
     resp, page = await anna.get("/notices")
     assert resp.status == 200 and "Вам назначено обращение №77" in page and 'href="/inquiries/77"' in page
     assert re.search(r'id="notices-unread">1<', page)
-    assert '<script src="/static/notices.js"' in page or "/static/notices.js" in page
+    assert '<script src="/static/notifications/notices.js"' in page or "/static/notifications/notices.js" in page
     resp, _ = await anna.get("/notices/unread")
     assert (await resp.json()) == {"unread": 1}
     resp, _ = await anna.post("/notices/read", {})

@@ -10,9 +10,9 @@ import pytest
 
 from crm_core.access import Forbidden, actor_for
 from crm_core.models import Inquiry, InquiryStatus
-from crm_core.reports import queries
-from crm_core.reports.filters import ReportFilter, parse_filter
-from crm_core.reports.settings import KpiNorm, ReportSettings
+from reports import queries
+from reports.filters import ReportFilter, parse_filter
+from reports.settings import KpiNorm, ReportSettings
 from tests.reports.world import CLIENT_FORMULA_NAME, seed_world
 from tests.web.conftest import seed_agency
 

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from crm_core.intake import IntakeRequest, IntakeService
 from crm_core.models import AgentStatus, Channel, Department, Inquiry, Role, RoutingDecision, User
-from crm_core.routing_service import RoutingService, save_rule_data
 from routing.calendar import WorkCalendar
+from routing.service import RoutingService, save_rule_data
 from tests.routing.world import MSK
 
 _ids = itertools.count(1)

@@ -13,10 +13,10 @@ from bus.events import Push
 from crm_core.intake import IntakeService
 from crm_core.models import Inquiry, InquiryEvent, Pool
 from crm_core.models.routing import TeamOffer
-from crm_core.routing_service import RoutingService
-from crm_core.sla_scheduler import SlaScheduler
 from routing.calendar import WorkCalendar
+from routing.service import RoutingService
 from routing.sla import add_months
+from routing.sla_scheduler import SlaScheduler
 from tests.routing.dbworld import FakeClock, decisions, inquiry, open_inquiry, seed, service, set_rules
 from tests.routing.world import MSK
 
@@ -212,9 +212,9 @@ async def test_a_burst_of_inquiries_gets_its_deadlines_in_short_chunks_and_a_clo
     an inquiry closed meanwhile has none left."""
     from sqlalchemy import func
 
-    from crm_core import sla_scheduler
     from crm_core.models import InquiryStatus, utcnow
     from crm_core.models.routing import SlaDeadline
+    from routing import sla_scheduler
 
     monkeypatch.setattr(sla_scheduler, "REFRESH_CHUNK", 4)
     agency = await seed(db, {"anna": ("sales", "available")})

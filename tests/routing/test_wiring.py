@@ -11,8 +11,8 @@ from sqlalchemy import update
 from bootstrap import build_hub
 from crm_core.intake import IntakeRequest
 from crm_core.models import Channel, Inquiry, RoutingDecision, User
-from crm_core.routing_service import save_rule_data
-from crm_core.sla_scheduler import wire_routing
+from routing.service import save_rule_data
+from routing.wiring import wire as wire_routing
 from tests.web.conftest import seed_agency, settings_for
 from web.app import create_app
 

@@ -85,7 +85,7 @@ async def test_speech_worker_process_pulls_jobs_from_the_shared_database_and_sto
         sys.executable, "-m", "speech.cli", "speech-worker", "--model", str(model_path), "--workers", "1",
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
-        from crm_core.transcription import enqueue_transcription
+        from speech.queries import enqueue_transcription
 
         async with db.sessions() as s, s.begin():
             await enqueue_transcription(s, rec)

@@ -11,7 +11,7 @@ from config.settings import DatabaseSettings
 from crm_core.db import create_engine, session_factory
 from crm_core.models import Transcript, utcnow
 from crm_core.models.speech import SpeechJob
-from crm_core.transcription import (
+from speech.queries import (
     claim_job,
     complete_job,
     enqueue_call,

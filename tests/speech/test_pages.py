@@ -48,7 +48,7 @@ async def test_an_agent_reads_their_call_as_a_dialogue_and_clicks_words_to_play(
     assert resp.status == 200
     assert 'data-t="1.10"' in page and ">договор</span>" in page and "<audio" in page
     assert page.count('class="turn speaker-agent"') == 1 and page.count('class="turn speaker-client"') == 1
-    assert "Агент" in page and "Клиент" in page and "/static/speech.js" in page
+    assert "Агент" in page and "Клиент" in page and "/static/speech/speech.js" in page
     assert "<b>Пётр</b>" not in page and html.escape("<b>Пётр</b>") in page
     assert "модель распознавания речи не настроена" in page  # no model configured in this hub
     async with anna.http.get(f"{anna.base}/calls/{mine}/recordings/{mine}") as audio:

@@ -13,10 +13,10 @@ from bus.events import Push
 from connectors.asterisk.fake_pbx import FakePbx
 from connectors.asterisk.settings import AsteriskSettings
 from connectors.asterisk.traces import read_trace
-from crm_core.call_log import CallLog, load_agents, owner_of_caller
 from crm_core.intake import IntakeService
 from crm_core.lookup import find_client_by_phone
 from crm_core.models import Call, Client, Contact, ContactKind, Department, Division, Inquiry, Recording, Task, User
+from telephony.call_log import CallLog, load_agents, owner_of_caller
 from telephony.service import TelephonyService
 
 from .test_ami_client import FAST, until
@@ -276,9 +276,9 @@ async def test_a_missed_call_and_the_callback_match_whatever_form_the_pbx_wrote_
     from zoneinfo import ZoneInfo
 
     from crm_core.access import actor_for
-    from crm_core.reports import queries
-    from crm_core.reports.filters import ReportFilter
-    from crm_core.reports.settings import ReportSettings
+    from reports import queries
+    from reports.filters import ReportFilter
+    from reports.settings import ReportSettings
     from telephony.model import CallRecord
 
     await seed(db)

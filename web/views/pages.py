@@ -9,13 +9,13 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from channels.outbox import queue_reply, reply_channels
 from crm_core import queries
 from crm_core.access import Forbidden, NotFound, can_claim, can_write_client, check_inquiry_write
 from crm_core.client_updates import ClientUpdate, ContactTaken, update_client
 from crm_core.inquiries import AlreadyTaken, claim_inquiry
 from crm_core.inquiry_updates import InquiryUpdate, update_inquiry
 from crm_core.models import User
-from crm_core.outbox import queue_reply, reply_channels
 from web.guard import allow
 from web.i18n import LOCALES
 from web.keys import ACTOR, HUB, USER, sessions
