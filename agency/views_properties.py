@@ -13,8 +13,14 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy import and_, or_, select
 
-from agency import deals
 from agency import properties as P
+from agency.cold_calls import COLD_OUTCOMES, cold_call_result, cold_task_scope
+from agency.deal_forms import DealError
+from agency.owner_lead_import import LEAD_FIELDS, chunks_in_thread, chunks_of, import_owner_leads, read_lead_file
+from agency.property_access import can_write_property, get_property
+from agency.property_forms import DEAL_TYPES, LIQUIDITY, PROPERTY_TYPES, FieldError, PropertyInput
+from agency.property_queries import list_properties, property_stats, search_properties, tabs_for
+from agency.settings import AgencySettings
 from agency.views import WORKERS, field_errors, form_of, int_param, render
 from crm_core.importer.limits import MAX_FILE_BYTES
 from crm_core.importer.report import ImportFileError
@@ -112,13 +118,13 @@ def _dumps(obj: object) -> str:
 @allow()
 async def properties_page(request: web.Request) -> web.StreamResponse:
     actor = request[ACTOR]
-    tabs = P.tabs_for(actor)
+    tabs = tabs_for(actor)
     tab = request.query.get("tab", "mine")
     if tab not in tabs:
         tab = "mine"
     q = request.query.get("q", "")[:200]
     async with sessions(request)() as s:
-        rows = await P.search_properties(s, actor, q, limit=100) if q else await P.list_properties(s, actor, tab)
+        rows = await search_properties(s, actor, q, limit=100) if q else await list_properties(s, actor, tab)
     return render(request, "agency_properties.html", {
         "rows": rows, "tab": tab if not q else "", "tabs": tabs, "q": q,
         "can_create": actor.role != Role.DIRECTOR,
@@ -144,9 +150,9 @@ async def _form_page(request: web.Request, *, prop_id: int | None, form: dict[st
     owner_name = None
     if prop_id is not None:
         async with sessions(request)() as s:
-            prop = await P.get_property(s, request[ACTOR], prop_id)
-            stats = await P.property_stats(s, prop.id)
-            can_write = await P.can_write_property(s, request[ACTOR], prop)
+            prop = await get_property(s, request[ACTOR], prop_id)
+            stats = await property_stats(s, prop.id)
+            can_write = await can_write_property(s, request[ACTOR], prop)
             archived = prop.archived
             if prop.owner_client_id is not None:
                 owner_name = (await s.execute(select(Client.name).where(Client.id == prop.owner_client_id))
@@ -154,7 +160,7 @@ async def _form_page(request: web.Request, *, prop_id: int | None, form: dict[st
     return render(request, "agency_property.html", {
         "prop_id": prop_id, "form": form, "errors": errors or {}, "stats": stats, "can_write": can_write,
         "archived": archived, "owner_name": owner_name, "agents": await _agents(request) if can_write else [],
-        "types": P.PROPERTY_TYPES, "deal_types": P.DEAL_TYPES, "liquidity": P.LIQUIDITY,
+        "types": PROPERTY_TYPES, "deal_types": DEAL_TYPES, "liquidity": LIQUIDITY,
         "notice": request.query.get("notice"),
     }, status=status)
 
@@ -168,7 +174,7 @@ async def new_property_page(request: web.Request) -> web.StreamResponse:
 async def property_page(request: web.Request) -> web.StreamResponse:
     prop_id = int_param(request)
     async with sessions(request)() as s:
-        prop = await P.get_property(s, request[ACTOR], prop_id)
+        prop = await get_property(s, request[ACTOR], prop_id)
         form = {f: "" if getattr(prop, f) is None else str(getattr(prop, f)) for f in FIELDS}
     return await _form_page(request, prop_id=prop_id, form=form)
 
@@ -177,7 +183,7 @@ async def _save(request: web.Request, prop_id: int | None) -> web.StreamResponse
     form = await form_of(request)
     data = {f: form.get(f, "") for f in FIELDS}
     try:
-        parsed = P.PropertyInput.model_validate(data)
+        parsed = PropertyInput.model_validate(data)
         if prop_id is None:
             prop_id = await P.create_property(sessions(request), request[ACTOR], parsed)
         else:
@@ -187,7 +193,7 @@ async def _save(request: web.Request, prop_id: int | None) -> web.StreamResponse
         if "coordinates" in errors:
             errors["lon"] = errors.pop("coordinates")
         return await _form_page(request, prop_id=prop_id, form=form, errors=errors, status=422)
-    except P.FieldError as exc:
+    except FieldError as exc:
         return await _form_page(request, prop_id=prop_id, form=form, errors={exc.field: str(exc)}, status=422)
     raise web.HTTPSeeOther(f"/properties/{prop_id}?notice=saved")
 
@@ -201,7 +207,7 @@ async def create_property(request: web.Request) -> web.StreamResponse:
 async def update_property(request: web.Request) -> web.StreamResponse:
     prop_id = int_param(request)
     async with sessions(request)() as s:
-        await P.get_property(s, request[ACTOR], prop_id, write=True)  # 404 / 403 before reading the form
+        await get_property(s, request[ACTOR], prop_id, write=True)  # 404 / 403 before reading the form
     return await _save(request, prop_id)
 
 
@@ -220,7 +226,7 @@ async def search_json(request: web.Request) -> web.StreamResponse:
     if len(q) > 200:
         return web.json_response({"error": "q: at most 200 characters"}, status=400)
     async with sessions(request)() as s:
-        rows = await P.search_properties(s, request[ACTOR], q)
+        rows = await search_properties(s, request[ACTOR], q)
     items = [{"id": r.id, "address": r.address, "district": r.district, "metro": r.metro,
               "property_type": r.property_type, "deal_type": r.deal_type, "price": r.price,
               "liquidity": r.liquidity, "agent": r.agent_name, "archived": r.archived} for r in rows]
@@ -266,7 +272,7 @@ async def link_call(request: web.Request) -> web.StreamResponse:
 
 # ---------------------------------------------------------------- owner leads and cold calls
 
-def agency_settings(request: web.Request) -> deals.AgencySettings:
+def agency_settings(request: web.Request) -> AgencySettings:
     """The [agency] settings section."""
     return request.app[HUB].settings.agency
 
@@ -281,7 +287,7 @@ async def leads_page(request: web.Request) -> web.StreamResponse:
             .join(OwnerLead, OwnerLead.task_id == Task.id)
             .join(Property, Property.id == OwnerLead.property_id)
             .outerjoin(Client, Client.id == Task.client_id)
-            .where(Task.kind == "cold_call", Task.status == "open", deals.cold_task_scope(actor))
+            .where(Task.kind == "cold_call", Task.status == "open", cold_task_scope(actor))
             .order_by(Task.due_at, Task.id).limit(200)
         )).all()
         viewings = (await s.execute(
@@ -292,7 +298,7 @@ async def leads_page(request: web.Request) -> web.StreamResponse:
             .order_by(Task.due_at).limit(100)
         )).scalars().all()
     return render(request, "agency_leads.html", {
-        "rows": rows, "now": now, "viewings": viewings, "outcomes": deals.COLD_OUTCOMES,
+        "rows": rows, "now": now, "viewings": viewings, "outcomes": COLD_OUTCOMES,
         "can_import": actor.role in MANAGERS, "notice": request.query.get("notice"),
     })
 
@@ -303,10 +309,10 @@ async def lead_outcome(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
     hub = request.app[HUB]
     try:
-        out = await deals.cold_call_result(hub.database.sessions, hub.bus, request[ACTOR], task_id,
-                                           form.get("outcome", ""), settings=agency_settings(request),
-                                           note=form.get("note"))
-    except deals.DealError as exc:
+        out = await cold_call_result(hub.database.sessions, hub.bus, request[ACTOR], task_id,
+                                     form.get("outcome", ""), settings=agency_settings(request),
+                                     note=form.get("note"))
+    except DealError as exc:
         raise web.HTTPUnprocessableEntity(text=str(exc)) from None
     raise web.HTTPSeeOther(f"/leads?notice={out.status}")
 
@@ -344,8 +350,8 @@ async def leads_import(request: web.Request) -> web.StreamResponse:
                                                             "error": error, "form": fields}, status=422)
     data = upload.file.read(MAX_FILE_BYTES + 1)
     try:
-        report = await P.import_owner_leads(
-            sessions(request), P.chunks_in_thread(P.read_lead_file(data, upload.filename or "")),
+        report = await import_owner_leads(
+            sessions(request), chunks_in_thread(read_lead_file(data, upload.filename or "")),
             department_id=department_id, source=fields["source"] or None,
             region=request.app[HUB].settings.phones.default_region, actor_id=request[ACTOR].user_id)
     except ImportFileError as exc:
@@ -384,11 +390,11 @@ async def leads_api(request: web.Request) -> web.StreamResponse:
             if not isinstance(department_id, int) or await s.get(Department, department_id) is None:
                 return web.json_response({"error": "department_id: no such department"}, status=422)
     source = body.get("source")
-    rows = [(n, {k: v for k, v in item.items() if k in P.LEAD_FIELDS} if isinstance(item, dict) else {})
+    rows = [(n, {k: v for k, v in item.items() if k in LEAD_FIELDS} if isinstance(item, dict) else {})
             for n, item in enumerate(items, start=1)]
-    report = await P.import_owner_leads(sessions(request), P.chunks_of(rows), department_id=department_id,
-                                        source=str(source)[:200] if source else None,
-                                        region=request.app[HUB].settings.phones.default_region)
+    report = await import_owner_leads(sessions(request), chunks_of(rows), department_id=department_id,
+                                      source=str(source)[:200] if source else None,
+                                      region=request.app[HUB].settings.phones.default_region)
     return web.json_response({"rows": report.rows, "created": report.created, "duplicates": report.duplicates,
                               "errors": [{"item": e.row, "field": e.field, "message": e.message}
                                          for e in report.errors[:1000]]}, dumps=_dumps)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from agency import deals
+from agency import cold_calls
 
-VIEWS = ("agency.views", "agency.views_properties")
+VIEWS = ("agency.views_deals", "agency.views_inquiry", "agency.views_control", "agency.views_funnel",
+         "agency.views_properties")
 
 
 def wire(hub) -> None:  # noqa: ANN001 - bootstrap.Hub
-    deals.subscribe(hub.bus, hub.database.sessions)
+    cold_calls.subscribe(hub.bus, hub.database.sessions)

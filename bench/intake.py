@@ -34,7 +34,7 @@ from crm_core.db import create_engine, session_factory
 from crm_core.migrate import migrate
 from crm_core.models import AgentStatus, Client, Contact, Department, Inquiry, Message, Role, User, utcnow
 from crm_core.models.routing import AgentRoutingProfile
-from routing.service import save_rule_data
+from routing.queries import save_rule_data
 
 WORK = Path("var/bench/intake")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from agency.properties import chunks_in_thread, import_owner_leads, read_lead_file
+from agency.owner_lead_import import chunks_in_thread, import_owner_leads, read_lead_file
 from bench.common import emit, parse_args
 from config.settings import DatabaseSettings
 from crm_core.db import create_engine, session_factory

@@ -37,7 +37,8 @@ from crm_core.db import create_engine, session_factory
 from crm_core.migrate import migrate
 from crm_core.models import Client, Department, Inquiry, InquiryEvent, RoutingDecision, Team, User, team_members
 from crm_core.models.routing import AgentRoutingProfile, DutyRota, RoutedInquiry, RoutingKV
-from routing.service import STATE_KEY, RoutingService, save_rule_data
+from routing.queries import STATE_KEY, save_rule_data
+from routing.service import RoutingService
 
 WORK = Path("var/bench/routing_service")
 ZONE = ZoneInfo("Europe/Moscow")
@@ -181,7 +182,7 @@ async def peer_run(path: Path, rows: list[tuple]) -> float:
 
 async def snapshot_cost(path: Path) -> float:
     """Seconds to read the whole agents' snapshot once (what an uncached decision pays)."""
-    from routing.service import agent_directory
+    from routing.queries import agent_directory
 
     engine = create_engine(DatabaseSettings(url=url(path)))
     async with session_factory(engine)() as s:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from crm_core.access import Actor
 from crm_core.models import Department, User
 from reports import charts, export, queries
+from reports.definitions import Report
 from reports.filters import ReportFilter, parse_filter
 from reports.scope import user_scope
 from reports.settings import ReportSettings, report_settings
@@ -188,7 +189,7 @@ def _group(request: web.Request, errors: dict[str, str]) -> str:
     return group
 
 
-def _headers(report: queries.Report, t) -> list[str]:  # noqa: ANN001
+def _headers(report: Report, t) -> list[str]:  # noqa: ANN001
     out = []
     for c in report.columns:
         if c.key.startswith("h") and c.key[1:].isdigit():
@@ -198,7 +199,7 @@ def _headers(report: queries.Report, t) -> list[str]:  # noqa: ANN001
     return out
 
 
-def _display_rows(report: queries.Report, t) -> list[tuple]:  # noqa: ANN001
+def _display_rows(report: Report, t) -> list[tuple]:  # noqa: ANN001
     """Values a person reads: weekday names, outcome and source kinds in words, an agentless row named."""
     rows = []
     for row in report.rows:
@@ -234,7 +235,7 @@ def _fmt(value: object, kind: str, zone: ZoneInfo) -> str:
     return str(value)
 
 
-def _chart(name: str, report: queries.Report, t, group: str) -> Markup:  # noqa: ANN001
+def _chart(name: str, report: Report, t, group: str) -> Markup:  # noqa: ANN001
     title = t(f"reports.r.{name}")
     if name == "funnel":
         stages = charts.bar_chart([(t(f"reports.stage.{k}"), v, 0) for k, v in report.chart["stages"]],
@@ -277,7 +278,7 @@ async def _choices(request: web.Request, actor: Actor) -> tuple[list, list]:
     return departments, people
 
 
-async def _report(request: web.Request, name: str, f: ReportFilter, group: str, limit: int) -> queries.Report:
+async def _report(request: web.Request, name: str, f: ReportFilter, group: str, limit: int) -> Report:
     hub = request.app[HUB]
     async with sessions(request)() as s:
         return await queries.run(name, s, request[ACTOR], f, _settings(request), group=group,

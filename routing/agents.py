@@ -16,7 +16,7 @@ from datetime import datetime
 from routing.calendar import ProductionCalendar
 from routing.duty import DutySchedule
 from routing.match import Target
-from routing.model import CHANNELS, AgentSeen, AgentSnapshot, NotEligible
+from routing.model import CHANNELS, AgentSeen, AgentSnapshot, AgentStatus, NotEligible
 
 STATUS_REASON = {"break": "on break", "wrap_up": "in wrap-up", "on_call": "on a call", "offline": "offline"}
 # per channel, an agent is either refused for their status or load, or open to the inquiry-dependent checks
@@ -108,7 +108,7 @@ class AgentDirectory:
         self.update(new)
         return new
 
-    def set_status(self, agent_id: int, status: str) -> AgentSnapshot:
+    def set_status(self, agent_id: int, status: AgentStatus) -> AgentSnapshot:
         new = replace(self.by_id[agent_id], status=status)
         self.update(new)
         return new

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -60,8 +60,9 @@ class HolidaysLibraryCalendar:
     def _year(self, year: int) -> tuple[frozenset[date], frozenset[date], frozenset[date]]:
         cached = self._years.get(year)
         if cached is None:
-            with_moves = holidays.RU(years=year)  # holidays + observed + transferred days off
-            ru = holidays.RU(years=year, observed=False)
+            # holidays + observed + transferred days off (RU is loaded lazily, so mypy does not see it)
+            with_moves = holidays.RU(years=year)  # type: ignore[attr-defined]
+            ru = holidays.RU(years=year, observed=False)  # type: ignore[attr-defined]
             # (to_month, to_day, from_month, from_day[, year]): a day off moved by decree, not a holiday
             substituted = {
                 date(year, entry[0], entry[1])
@@ -87,7 +88,7 @@ class HolidaysLibraryCalendar:
         return day in self._year(day.year)[0]
 
 
-def _as_tuples(value: object) -> tuple[tuple, ...]:
+def _as_tuples(value: object) -> tuple[tuple[Any, ...], ...]:
     if isinstance(value, tuple) and value and isinstance(value[0], tuple):
         return value
     return (value,) if isinstance(value, tuple) and value else ()

@@ -61,7 +61,7 @@ async def replay(sessions: async_sessionmaker[AsyncSession], rules: RuleSet, sta
     """Replay the inquiries created from ``start`` to ``end`` (inclusive, company dates)."""
     from crm_core.models import Inquiry, InquiryEvent, RoutingDecision, User
     from crm_core.models.agent_states import AgentStateSpan
-    from routing.service import agent_directory, inquiry_facts
+    from routing.queries import agent_directory, inquiry_facts
 
     work = work or WorkCalendar()
     since = datetime.combine(start, time(0), work.zone)

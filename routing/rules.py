@@ -29,7 +29,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -227,7 +227,7 @@ def compile_rules(data: Mapping[str, Any]) -> RuleSet:
         except BadPolygon as exc:
             used = f" (used by rules {', '.join(users[territory.id])})" if users.get(territory.id) else ""
             problems.append(RuleProblem(where, "geojson", f"{exc}{used}"))
-            polygons.append(None)  # type: ignore[arg-type]  # keeps the indices; the load fails anyway
+            polygons.append(cast("BaseGeometry", None))  # keeps the indices; the load fails anyway
         territory_at[territory.id] = len(polygons) - 1
         names.append(territory.id)
     problems += _check_rules(spec, territory_at)

@@ -36,6 +36,15 @@ Notify = Literal["agent", "supervisor"]
 _BOTH: list[Notify] = ["agent", "supervisor"]
 
 
+def _planned_day_hours() -> dict[Channel, float]:
+    return {"call": 6, "email": 24, "telegram": 24, "webform": 24, "visit": 24, "manual": 24}
+
+
+def _notify() -> dict[Reason, list[Notify]]:
+    return {"not_accepted": _BOTH, "planned_day_missed": _BOTH, "idle_limit": _BOTH,
+            "department_pool_expired": _BOTH, "common_pool_expired": ["supervisor"], "refusals": _BOTH}
+
+
 class SlaConfig(BaseModel):
     """The agency's escalation thresholds (configuration; these defaults are one agency's set)."""
 
@@ -43,15 +52,12 @@ class SlaConfig(BaseModel):
 
     accept_within_hours: float = Field(4, gt=0)  # working hours
     accept_channels: frozenset[Channel] = frozenset({"email", "telegram", "webform"})
-    planned_day_hours: dict[Channel, float] = Field(default_factory=lambda: {
-        "call": 6, "email": 24, "telegram": 24, "webform": 24, "visit": 24, "manual": 24})  # working hours
+    planned_day_hours: dict[Channel, float] = Field(default_factory=_planned_day_hours)  # working hours
     department_pool_hours: float = Field(48, gt=0)  # working hours
     common_pool_months: int = Field(2, gt=0)  # calendar months
     max_refusals: int = Field(3, gt=0)
     max_idle_days: int = Field(7, gt=0)  # calendar days without any action
-    notify: dict[Reason, list[Notify]] = Field(default_factory=lambda: {
-        "not_accepted": _BOTH, "planned_day_missed": _BOTH, "idle_limit": _BOTH,
-        "department_pool_expired": _BOTH, "common_pool_expired": ["supervisor"], "refusals": _BOTH})
+    notify: dict[Reason, list[Notify]] = Field(default_factory=_notify)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,8 @@ from crm_core.db import dialect_insert
 from crm_core.models import Inquiry, InquiryEvent, InquiryStatus, Pool, utcnow
 from crm_core.models.routing import SlaDeadline, TeamOffer, offer_agents
 from routing.calendar import WorkCalendar
-from routing.service import OPEN, RoutingService
+from routing.queries import OPEN
+from routing.service import RoutingService
 from routing.sla import InquiryClock, SlaConfig, SlaStep, next_step
 
 log = logging.getLogger("hub.sla")

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
 
 
-def _shapely():  # noqa: ANN202 - the shapely module
+def _shapely() -> Any:  # the shapely module, which has no type hints
     """shapely (with numpy under it, some 14 MB) loads with the first polygon: an agency that routes by
     districts and metro and draws no territory never holds it."""
     import shapely

@@ -15,8 +15,9 @@ from sqlalchemy.orm import aliased
 from crm_core.access import inquiry_scope
 from crm_core.models import Inquiry, Role, RoutingDecision, User
 from crm_core.models.routing import TeamOffer
+from routing.queries import load_rule_data, parse_rules_toml, rules_to_toml, save_rule_data
 from routing.rules import RuleProblem, RuleSetError
-from routing.service import RoutingService, load_rule_data, parse_rules_toml, rules_to_toml, save_rule_data
+from routing.service import RoutingService
 from web.features import NavItem
 from web.guard import allow
 from web.i18n import add_texts, translator

@@ -22,7 +22,7 @@ from crm_core.models.routing import AgentRoutingProfile, DutyRota
 from routing.duty import WEEKDAYS
 from routing.forms import CHANNEL_ORDER, ProfileForm, RotaForm, day_text, validated
 from routing.model import DEFAULT_CAPACITY, AgentSnapshot
-from routing.service import agent_snapshots, rota_schedule, save_agent_profile, save_duty_rota
+from routing.queries import agent_snapshots, rota_schedule, save_agent_profile, save_duty_rota
 from routing.views import render, service
 from web.features import NavItem
 from web.guard import allow

@@ -1,13 +1,10 @@
 """Calls as the hub lives them: AMI events through the state machine, effects carried out.
 
 Two lanes keep the pop-up fast: ringing/answer/stop pop-ups go through their own queue (a lookup and a
-push, nothing else), while finished calls are stored through a second queue that retries when the
-database is away, so a slow write never delays a pop-up and a stored call is never lost.
-
-A known caller's card goes out as soon as the one-query lookup has the name; what else the card shows
-(owner, last calls, open inquiries: three more reads) follows in a ``popup_details`` frame from a task of
-its own, so the lane is not held by it and the phone does not ring long with an empty card. Later frames
-of the same call carry the details with them.
+push, nothing else: ``telephony/popups.py``), while finished calls are stored through a second queue that
+retries when the database is away, so a slow write never delays a pop-up and a stored call is never lost.
+After every (re)connect the live state is rebuilt from what the PBX says. The commands out (click-to-call,
+transfer, queue pause, FastAGI owner-first) are in ``telephony/commands.py``.
 """
 
 from __future__ import annotations
@@ -17,53 +14,24 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 
 from bus.events import Push
 from connectors.asterisk.client import AmiClient
-from connectors.asterisk.errors import AmiError
 from connectors.asterisk.events import AmiEvent
 from connectors.asterisk.fastagi import FastAgiServer
 from connectors.asterisk.settings import AsteriskSettings
 from crm_core.lookup import ClientCard
-from crm_core.phones import try_normalize_phone
 from telephony.call_log import Agent, Owner
-from telephony.calls import CallState, extension_of, failed_originate, resync, transition
-from telephony.model import (
-    Answered,
-    Call,
-    CallbackNeeded,
-    CallEnded,
-    CallRecord,
-    Effect,
-    Ringing,
-    RingStopped,
-    Transferred,
-)
+from telephony.calls import CallState, extension_of, resync, transition
+from telephony.commands import PbxCommands
+from telephony.model import Answered, CallbackNeeded, CallEnded, CallRecord, Effect, Transferred
+from telephony.popups import PopupLane
 
 log = logging.getLogger("hub.telephony")
 AGENT_RELOAD_S = 2.0
 
-TITLES = {
-    "ringing": ("Входящий звонок", "Incoming call"),
-    "answered": ("Разговор", "On the call"),
-    "taken": ("Звонок принят другим агентом", "Answered by another agent"),
-    "ended": ("Звонок завершён", "Call ended"),
-    "open": ("Открыть карточку", "Open the card"),
-    "unknown": ("Новый номер", "New number"),
-    "create": ("Создать клиента", "Create client"),
-    "transferred_in": ("Переведённый звонок", "Transferred call"),
-    "transferred_away": ("Звонок переведён", "Call transferred"),
-}
 
-
-@dataclass(frozen=True, slots=True)
-class OriginateResult:
-    ok: bool
-    message: str
-
-
-class TelephonyService:
+class TelephonyService(PopupLane, PbxCommands):
     """Owns the AMI session (``client``), the live call state and the effects it produces."""
 
     def __init__(
@@ -231,20 +199,6 @@ class TelephonyService:
             except Exception:  # noqa: BLE001 - a state write failing must not stop the next ones
                 log.exception("agent state %s for ext=%s failed", status, ext)
 
-    async def pause(self, extension: str, paused: bool, reason: str | None = None) -> OriginateResult:
-        """The agent's break in the hub pauses their queue membership on the PBX (and back)."""
-        fields = {"Action": "QueuePause", "Interface": self.settings.member_interface.format(extension=extension),
-                  "Paused": "true" if paused else "false"}
-        if reason:
-            fields["Reason"] = reason
-        try:
-            await self.client.send(fields)
-        except AmiError as exc:
-            log.warning("queue pause ext=%s paused=%s failed: %s", extension, paused, exc)
-            return OriginateResult(False, str(exc))
-        log.info("queue pause ext=%s paused=%s reason=%s", extension, paused, reason)
-        return OriginateResult(True, "sent")
-
     def _read_queues(self, messages: list) -> None:  # noqa: ANN001 - panoramisk Messages
         for message in messages:
             frame = {str(k): str(v) for k, v in dict(message).items()}
@@ -260,165 +214,8 @@ class TelephonyService:
                               if (m.get("Queue"), m.get("Interface") or m.get("Location")) != key]
         self.queue_members.append(dict(frame))
 
-    # --- commands out ---------------------------------------------------------------------------
-    async def originate(self, extension: str, number: str, *, inquiry_id: int | None = None,
-                        task_id: int | None = None, region: str = "RU") -> OriginateResult:
-        """Click-to-call: the agent's phone rings first, then Asterisk dials the client."""
-        target = try_normalize_phone(number, region)
-        if target is None:
-            return OriginateResult(False, "invalid_number")
-        variables = [f"CRM_INQUIRY_ID={inquiry_id}"] if inquiry_id else []
-        if task_id:
-            variables.append(f"CRM_TASK_ID={task_id}")
-        fields = {
-            "Action": "Originate", "Channel": self.settings.agent_channel.format(extension=extension),
-            "Context": self.settings.originate_context, "Exten": _dialable(target), "Priority": "1",
-            "CallerID": extension, "Async": "true", "Timeout": "30000",
-        }
-        if variables:
-            fields["Variable"] = ",".join(variables)
-        try:
-            await self.client.send(fields, as_list=False)
-        except AmiError as exc:
-            log.warning("originate ext=%s inquiry=%s failed: %s", extension, inquiry_id, exc)
-            for effect in failed_originate(fields, {"Response": "Error"}, self.clock()):
-                self._carry_out((effect,))
-            return OriginateResult(False, str(exc))
-        log.info("originate ext=%s inquiry=%s task=%s queued", extension, inquiry_id, task_id)
-        return OriginateResult(True, "queued")
 
-    async def transfer(self, linkedid: str, extension: str) -> OriginateResult:
-        """Blind transfer: the caller's channel goes to another agent's extension."""
-        call = self.calls.calls.get(linkedid)
-        if call is None or not call.channel:
-            return OriginateResult(False, "no_such_call")
-        try:
-            await self.client.send({"Action": "Redirect", "Channel": call.channel,
-                                    "Context": self.settings.transfer_context, "Exten": extension, "Priority": "1"})
-        except AmiError as exc:
-            log.warning("transfer linkedid=%s to=%s failed: %s", linkedid, extension, exc)
-            return OriginateResult(False, str(exc))
-        log.info("transfer linkedid=%s to=%s sent", linkedid, extension)
-        return OriginateResult(True, "sent")
-
-    async def owner_first(self, headers: Mapping[str, str]) -> dict[str, str]:
-        """FastAGI ``owner-first``: the owner's device when the owner is free, else nothing (the queue)."""
-        caller = headers.get("agi_callerid", "")
-        owner = await self.find_owner(caller) if self.find_owner and self.settings.owner_first and caller else None
-        reason = _owner_unavailable(owner, self.call_of_agent)
-        if owner is None or reason is not None or owner.extension is None:
-            log.info("owner-first uniqueid=%s caller=%s: to the queue (%s)", headers.get("agi_uniqueid"), caller,
-                     reason or "no owner")
-            return {"OWNER_DEVICE": ""}
-        device = self.settings.agent_channel.format(extension=owner.extension)
-        log.info("owner-first uniqueid=%s caller=%s: owner %s at %s", headers.get("agi_uniqueid"), caller,
-                 owner.user_id, device)
-        return {"OWNER_DEVICE": device, "OWNER_EXTENSION": owner.extension}
-
-    def call_of_agent(self, extension: str) -> Call | None:
-        for call in self.calls.calls.values():
-            if call.answered_by == extension or extension in call.ringing:
-                return call
-        return None
-
-    # --- the two lanes --------------------------------------------------------------------------
-    async def _popup_worker(self) -> None:
-        while True:
-            effect = await self._popups.get()
-            try:
-                await self._popup(effect)
-            except Exception:  # noqa: BLE001 - a failed pop-up must not stop the next ones
-                log.exception("pop-up for %s failed", type(effect).__name__)
-
-    async def _popup(self, effect: Effect) -> None:
-        if isinstance(effect, CallEnded):
-            record = effect.record
-            self._cards.pop(record.linkedid, None)
-            self._details.pop(record.linkedid, None)
-            for ext in dict.fromkeys(x for x in (record.answered_by, record.transferred_to) if x):
-                agent = self.agents.get(ext)
-                if agent is not None:
-                    await self._push(agent, record.linkedid, "ended", None, ended=True)
-            return
-        if isinstance(effect, Transferred):
-            await self._transferred(effect)
-            return
-        if not isinstance(effect, Ringing | Answered | RingStopped):
-            return
-        agent = self.agents.get(effect.extension) or await self._agent_added_since(effect.extension)
-        if agent is None:
-            log.debug("no agent has extension %s; no pop-up", effect.extension)
-            return
-        call = effect.call
-        if isinstance(effect, RingStopped):
-            title = "taken" if call.answered_by else "ended"
-            await self._push(agent, call.linkedid, title, call, ended=True)
-            return
-        title = "ringing" if isinstance(effect, Ringing) else "answered"
-        await self._push(agent, call.linkedid, title, call)
-
-    async def _transferred(self, effect: Transferred) -> None:
-        """The card leaves the agent who sent the call on and pops up on the new extension."""
-        old = self.agents.get(effect.from_extension or "")
-        if old is not None:
-            await self._push(old, effect.call.linkedid, "transferred_away", effect.call, ended=True)
-        new = self.agents.get(effect.to_extension) or await self._agent_added_since(effect.to_extension)
-        if new is not None:
-            await self._push(new, effect.call.linkedid, "transferred_in", effect.call)
-
-    async def _card(self, call: Call) -> ClientCard | None:
-        if call.linkedid not in self._cards and call.caller:
-            self._cards[call.linkedid] = await self.lookup(call.caller)
-        return self._cards.get(call.linkedid)
-
-    async def _push(self, agent: Agent, linkedid: str, title: str, call: Call | None, *, ended: bool = False) -> None:
-        i = 1 if agent.locale == "en" else 0
-        payload: dict[str, object] = {"call_id": linkedid, "title": TITLES[title][i], "ended": ended}
-        follow: asyncio.Task[dict] | None = None
-        if call is not None:
-            card = await self._card(call)
-            payload.update(number=call.caller, lines=[x for x in (call.did and f"DID {call.did}",
-                                                                   call.queue and f"{call.queue}") if x])
-            if card is not None:
-                payload.update(name=card.name or card.company_name, client_id=card.client_id,
-                               open_label=TITLES["open"][i])
-                if card.company_name and card.name:
-                    payload["lines"] = [card.company_name, *payload["lines"]]  # type: ignore[list-item]
-                details = self._client_details(call.linkedid, card.client_id)
-                if details is not None and details.done():
-                    if not details.cancelled() and details.exception() is None:
-                        payload.update(details.result())
-                elif details is not None:
-                    follow = details
-            else:
-                payload.update(name=call.caller_name or TITLES["unknown"][i], new_number=bool(call.caller),
-                               create_label=TITLES["create"][i])
-        await self.publish(Push((agent.user_id,), "popup", payload))
-        log.info("pop-up %s linkedid=%s ext=%s user=%s", title, linkedid, agent.extension, agent.user_id)
-        if follow is not None:
-            task = asyncio.create_task(self._push_details(agent, linkedid, follow), name=f"popup-details-{linkedid}")
-            self._followers.add(task)
-            task.add_done_callback(self._followers.discard)
-
-    def _client_details(self, linkedid: str, client_id: int) -> asyncio.Task[dict] | None:
-        """The caller's details for this call: read once (a task every agent rung for it shares)."""
-        if self.details is None:
-            return None
-        task = self._details.get(linkedid)
-        if task is None:
-            task = asyncio.create_task(self.details(client_id), name=f"caller-details-{linkedid}")
-            task.add_done_callback(_retrieved)
-            self._details[linkedid] = task
-        return task
-
-    async def _push_details(self, agent: Agent, linkedid: str, details: asyncio.Task[dict]) -> None:
-        try:
-            extra = await asyncio.shield(details)
-        except Exception:  # noqa: BLE001 - the card stays as it is; the next call reads them again
-            log.exception("caller details for linkedid=%s failed", linkedid)
-            return
-        await self.publish(Push((agent.user_id,), "popup_details", {"call_id": linkedid, **extra}))
-
+    # --- the stored-calls lane (the pop-up lane: telephony/popups.py) --------------------------
     async def _record_worker(self) -> None:
         while True:
             record = await self._records.get()
@@ -444,6 +241,7 @@ class TelephonyService:
                 log.exception("storing call uniqueid=%s failed; retrying in %.0fs", record.uniqueid, self.retry_s)
                 await asyncio.sleep(self.retry_s)
 
+    # --- the agents' extensions ----------------------------------------------------------------
     async def _agent_added_since(self, extension: str) -> Agent | None:
         """An extension nobody had at the last load: reload and look again (per extension, every few seconds)."""
         now = time.monotonic()
@@ -459,25 +257,3 @@ class TelephonyService:
         except Exception:  # noqa: BLE001 - keep the last known agents when the database is away
             log.exception("could not load the agents' extensions; keeping %d known", len(self.agents))
 
-
-def _owner_unavailable(owner: Owner | None, call_of_agent: Callable[[str], Call | None]) -> str | None:
-    if owner is None:
-        return "no owner"
-    if not owner.active or not owner.extension:
-        return "owner has no phone"
-    if owner.status != "available":
-        return f"owner is {owner.status}"
-    if call_of_agent(owner.extension) is not None:
-        return "owner is on a call"
-    return None
-
-
-def _dialable(e164: str) -> str:
-    """What the trunk dials: Russian numbers in the national 8-prefix form, as the traces show."""
-    return "8" + e164[2:] if e164.startswith("+7") else e164.lstrip("+")
-
-
-def _retrieved(task: asyncio.Task) -> None:
-    """A details read nobody awaited any more (the call ended first) must not warn at exit."""
-    if not task.cancelled():
-        task.exception()

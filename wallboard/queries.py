@@ -16,8 +16,8 @@ from crm_core.models.routing import SlaDeadline
 from crm_core.models.speech import SpeechFlag
 from crm_core.models.staff import ServedDepartment
 from routing.calendar import WorkCalendar
-from routing.service import agent_directory
-from wallboard.state import AgentRow, HistoryRow, Scope, epoch
+from routing.queries import agent_directory
+from wallboard.boards import AgentRow, HistoryRow, Scope, epoch
 
 VIEW_ROLES = (Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.DIRECTOR, Role.ADMIN)
 """Who may watch the wallboard and listen to a call."""

@@ -27,8 +27,9 @@ from bus.tasks import TaskSupervisor
 from connectors.asterisk.events import AmiEvent
 from crm_core.models import utcnow
 from wallboard import queries
+from wallboard.boards import Scope
 from wallboard.settings import WallboardSettings
-from wallboard.state import CALL_EVENTS, Scope, Wallboard
+from wallboard.state import CALL_EVENTS, Wallboard
 
 log = logging.getLogger("hub.wallboard")
 REREAD_ON = frozenset({"speech_flag", "routing.sla"})

@@ -8,6 +8,7 @@ outcomes keyed by the caller's Linkedid — answered (``AgentConnect``, with its
 (``QueueCallerAbandon``), talk time (``AgentComplete``). Keyed outcomes make every source idempotent: an
 event seen twice, or a call counted from the events and again from the stored calls read after a
 reconnect, counts once. The service level is answered within ``service_level_s`` over answered + abandoned.
+The boards it keeps, and the rows it is fed, are in ``wallboard/boards.py``.
 
 Times are Unix seconds (floats); the browser shows "for how long" by counting from them, so nothing needs
 a push every second.
@@ -16,14 +17,14 @@ a push every second.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.asterisk.events import AmiEvent
 from telephony.calls import extension_of
 from telephony.model import Call
+from wallboard.boards import AgentBoard, AgentRow, Changes, HistoryRow, Outcome, QueueBoard, Scope, Waiting, num
 
 # Asterisk's device states as QueueMemberStatus/QueueMember ``Status`` numbers them.
 DEVICE_STATES = {"0": "unknown", "1": "idle", "2": "in_use", "3": "busy", "4": "invalid", "5": "unavailable",
@@ -35,160 +36,10 @@ QUEUE_EVENTS = frozenset({"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAba
 CALL_EVENTS = frozenset({"AgentCalled", "AgentConnect", "AgentRingNoAnswer", "AgentComplete", "BridgeEnter",
                          "BridgeLeave", "DialBegin", "DialEnd", "Hangup", "QueueCallerAbandon", "QueueCallerLeave",
                          "BlindTransfer", "AttendedTransfer", "Newstate"})
-Scope = frozenset[int] | None
-"""The departments a supervisor may see (None: all of them)."""
-
-
-def _num(value: str | None) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except ValueError:
-        return None
 
 
 def _known(value: str | None) -> str | None:
     return value if value and value != "<unknown>" else None
-
-
-@dataclass(slots=True)
-class Waiting:
-    key: str
-    caller: str | None
-    name: str | None
-    since: float
-
-
-@dataclass(slots=True)
-class Outcome:
-    answered: bool
-    wait_s: float
-    talk_s: float | None = None
-
-
-@dataclass
-class QueueBoard:
-    name: str
-    service_level_s: float
-    waiting: dict[str, Waiting] = field(default_factory=dict)
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
-    pbx: dict[str, str] = field(default_factory=dict)
-    answered: int = 0
-    abandoned: int = 0
-    within: int = 0
-    wait_sum: float = 0.0
-    talk_sum: float = 0.0
-    talk_n: int = 0
-
-    def _count(self, o: Outcome, sign: int) -> None:
-        if o.answered:
-            self.answered += sign
-            self.within += sign * (o.wait_s <= self.service_level_s)
-        else:
-            self.abandoned += sign
-        self.wait_sum += sign * o.wait_s
-        if o.talk_s is not None:
-            self.talk_sum += sign * o.talk_s
-            self.talk_n += sign
-
-    def put(self, key: str, outcome: Outcome) -> bool:
-        old = self.outcomes.get(key)
-        if old == outcome:
-            return False
-        if old is not None:
-            self._count(old, -1)
-        self.outcomes[key] = outcome
-        self._count(outcome, +1)
-        return True
-
-    def clear_day(self) -> None:
-        self.outcomes.clear()
-        self.answered = self.abandoned = self.within = self.talk_n = 0
-        self.wait_sum = self.talk_sum = 0.0
-
-    def render(self) -> dict[str, Any]:
-        handled = self.answered + self.abandoned
-        waiting = sorted(self.waiting.values(), key=lambda w: w.since)
-        return {
-            "name": self.name,
-            "waiting": [{"id": w.key, "caller": w.caller, "name": w.name, "since": w.since} for w in waiting],
-            "longest_since": waiting[0].since if waiting else None,
-            "answered": self.answered, "abandoned": self.abandoned,
-            "service_level": round(100.0 * self.within / handled, 1) if handled else None,
-            "avg_wait_s": round(self.wait_sum / handled, 1) if handled else None,
-            "avg_talk_s": round(self.talk_sum / self.talk_n, 1) if self.talk_n else None,
-            "logged_in": _int(self.pbx.get("LoggedIn")), "available": _int(self.pbx.get("Available")),
-            "strategy": self.pbx.get("Strategy"),
-        }
-
-
-def _int(value: str | None) -> int | None:
-    n = _num(value)
-    return int(n) if n is not None else None
-
-
-@dataclass
-class AgentBoard:
-    key: str
-    extension: str | None = None
-    user_id: int | None = None
-    name: str | None = None
-    department_id: int | None = None
-    status: str | None = None  # the hub's state: available / break / wrap_up / on_call / offline
-    status_since: float | None = None
-    reason: str | None = None
-    device: str | None = None  # the PBX's device state of the queue member
-    paused: bool = False
-    paused_reason: str | None = None
-    queues: set[str] = field(default_factory=set)
-    call: dict[str, Any] | None = None
-    ringing: dict[str, Any] | None = None
-    load: int | None = None
-    capacity: int | None = None
-
-    def render(self) -> dict[str, Any]:
-        return {
-            "key": self.key, "user_id": self.user_id, "name": self.name or self.extension, "extension": self.extension,
-            "department_id": self.department_id, "status": self.status, "status_since": self.status_since,
-            "reason": self.reason, "device": self.device, "paused": self.paused, "paused_reason": self.paused_reason,
-            "queues": sorted(self.queues), "call": self.call, "ringing": self.ringing, "load": self.load,
-            "capacity": self.capacity,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class AgentRow:
-    """A member of staff as the database knows them (the wiring reads these)."""
-
-    user_id: int
-    name: str
-    extension: str | None
-    department_id: int | None
-    status: str
-    status_since: float
-    load: int | None = None
-    capacity: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryRow:
-    """A call stored today that went through a queue (read after a (re)connect)."""
-
-    queue: str
-    key: str  # the caller's Linkedid
-    answered: bool
-    wait_s: float
-    talk_s: float | None
-
-
-@dataclass
-class Changes:
-    full: bool = False
-    queues: set[str] = field(default_factory=set)
-    agents: set[str] = field(default_factory=set)
-    lists: set[str] = field(default_factory=set)
-
-    def __bool__(self) -> bool:
-        return self.full or bool(self.queues or self.agents or self.lists)
 
 
 class Wallboard:
@@ -268,15 +119,15 @@ class Wallboard:
                 return False
         elif name == "QueueCallerAbandon":
             board.waiting.pop(key, None)
-            board.put(key, Outcome(False, _num(event.get("HoldTime")) or 0.0))
+            board.put(key, Outcome(False, num(event.get("HoldTime")) or 0.0))
         elif name == "AgentConnect":
             board.waiting.pop(key, None)
-            board.put(key, Outcome(True, _num(event.get("HoldTime")) or 0.0))
+            board.put(key, Outcome(True, num(event.get("HoldTime")) or 0.0))
         elif name == "AgentComplete":
             old = board.outcomes.get(key)
-            wait = _num(event.get("HoldTime"))
+            wait = num(event.get("HoldTime"))
             if not board.put(key, Outcome(True, wait if wait is not None else (old.wait_s if old else 0.0),
-                                          _num(event.get("TalkTime")))):
+                                          num(event.get("TalkTime")))):
                 return False
         self.changes.queues.add(queue)
         return True
@@ -483,12 +334,4 @@ def _scoped(rows: list[dict[str, Any]], scope: Scope) -> list[dict[str, Any]]:
     if scope is None:
         return rows
     return [r for r in rows if any(d in scope for d in r.get("departments", ()))]
-
-
-def epoch(moment: datetime | None) -> float | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 

@@ -16,6 +16,7 @@ from email.header import decode_header
 from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses, parseaddr
+from typing import cast
 
 from connectors.email.html_text import html_to_text
 
@@ -202,6 +203,7 @@ def _sender(msg: Message, notes: list[str]) -> tuple[str | None, str | None]:
     raw = _h(msg, "From")
     if not raw:
         return None, None
+    address: str | None
     name_part, address = parseaddr(raw)
     if not address or "@" not in address:
         pairs = getaddresses([str(raw)])
@@ -250,8 +252,8 @@ def _payload(part: Message, notes: list[str]) -> bytes | None:
         notes.append(f"часть {part.get_content_type()} не читается / unreadable part")
         return None
     if data is None and isinstance(part.get_payload(), str):
-        data = part.get_payload().encode("utf-8", "surrogateescape")
-    return data
+        data = cast(str, part.get_payload()).encode("utf-8", "surrogateescape")
+    return cast("bytes | None", data)  # decode=True gives the bytes (or None), never a Message
 
 
 UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
@@ -291,7 +293,7 @@ def _raw_filename(part: Message) -> str | None:
 def _automatic(msg: Message, sender: str | None, subject: str) -> str | None:
     """Why this mail must never get an automatic answer (RFC 3834 and what real servers do)."""
     ctype = msg.get_content_type()
-    report = (msg.get_param("report-type") or "").lower() if ctype == "multipart/report" else ""
+    report = (cast("str | None", msg.get_param("report-type")) or "").lower() if ctype == "multipart/report" else ""
     if report == "disposition-notification" or msg.get("Disposition-Notification-To") and ctype == "multipart/report":
         return "receipt"
     if report == "delivery-status" or ctype == "message/delivery-status" or msg.get("X-Failed-Recipients"):

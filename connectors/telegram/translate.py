@@ -4,6 +4,7 @@ skipped (None), never an error: Telegram adds kinds over time."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from connectors.telegram.events import TelegramInbound
 
@@ -11,7 +12,7 @@ log = logging.getLogger("hub.telegram")
 MEDIA = ("photo", "document", "voice", "audio", "video", "video_note", "sticker")
 
 
-def update_to_event(update: dict) -> TelegramInbound | None:
+def update_to_event(update: dict[str, Any]) -> TelegramInbound | None:
     update_id = update.get("update_id")
     if not isinstance(update_id, int):
         log.warning("telegram update without update_id skipped")
@@ -55,7 +56,7 @@ def update_to_event(update: dict) -> TelegramInbound | None:
     return None
 
 
-def _membership(update_id: int, change: dict) -> TelegramInbound | None:
+def _membership(update_id: int, change: dict[str, Any]) -> TelegramInbound | None:
     chat = change.get("chat") or {}
     status = ((change.get("new_chat_member") or {}).get("status")) or ""
     if chat.get("type") != "private" or not isinstance(chat.get("id"), int):
@@ -68,11 +69,11 @@ def _membership(update_id: int, change: dict) -> TelegramInbound | None:
                            name=_name(sender))
 
 
-def _name(person: dict) -> str:
+def _name(person: dict[str, Any]) -> str:
     return " ".join(str(p) for p in (person.get("first_name"), person.get("last_name")) if p).strip()[:200]
 
 
-def _file_ids(message: dict) -> list[str]:
+def _file_ids(message: dict[str, Any]) -> list[str]:
     found = []
     for kind in MEDIA:
         value = message.get(kind)

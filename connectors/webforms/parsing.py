@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from email.parser import BytesParser
 from email.policy import HTTP
+from typing import cast
 from urllib.parse import parse_qsl
 
 from connectors.webforms.errors import WebFormError
@@ -45,7 +46,7 @@ def _multipart(raw_content_type: str, body: bytes) -> dict[str, object]:
         name = part.get_param("name", header="content-disposition")
         if not name or part.get_filename():
             continue  # files are not taken through the public form
-        payload = part.get_payload(decode=True) or b""
+        payload = cast(bytes, part.get_payload(decode=True) or b"")  # decode=True: bytes, not a Message
         try:
             fields[str(name)] = payload.decode(part.get_content_charset() or "utf-8")
         except (UnicodeDecodeError, LookupError):

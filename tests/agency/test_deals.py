@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from agency import deals
-from agency.deals import DealError, ResultInput, StepInput
-from agency.properties import PropertyInput, create_property, link_inquiry
+from agency import deal_directories, deal_queries, deals
+from agency.deal_forms import DealError, ResultInput, StepInput
+from agency.properties import create_property, link_inquiry
+from agency.property_forms import PropertyInput
 from crm_core.access import Forbidden, NotFound
 from crm_core.models import InquiryEvent, Task, TimelineEntry, utcnow
 from crm_core.models.agency import Deal, DealStep, FunnelStage, ResultKind
@@ -41,7 +42,7 @@ async def test_a_deal_grows_out_of_an_inquiry_at_the_first_stage_once(world):
     again = await deals.open_deal(world.sessions, world.actors["anna"], inquiry_id)
     assert again == deal_id
     async with world.sessions() as s:
-        view = await deals.deal_view(s, world.actors["anna"], deal_id)
+        view = await deal_queries.deal_view(s, world.actors["anna"], deal_id)
     assert view.stage.name == "Новая"
     assert [st.name for st in view.stages][:2] == ["Новая", "Подбор вариантов"]
     assert {r.name for r in view.results} >= {"Клиент заинтересован", "Просмотр проведён", "Договор подписан"}
@@ -77,7 +78,7 @@ async def test_planned_viewing_becomes_the_agents_task_and_closing_it_records_th
     async with world.sessions() as s:
         step = await s.get(DealStep, step_id)
         task = await s.get(Task, task.id)
-        view = await deals.deal_view(s, anna, deal_id)
+        view = await deal_queries.deal_view(s, anna, deal_id)
     assert (step.status, step.result_id, step.property_id, task.status) == ("done", done, prop_id, "done")
     assert view.steps[0].result == "Просмотр проведён" and view.steps[0].address.startswith("Москва, ул. Лесная")
     history = await _history(world, inquiry_id)
@@ -118,13 +119,13 @@ async def test_funnel_counts_received_deals_and_positive_stages(world):
     deal_a = await deals.open_deal(world.sessions, anna, ids[0])
     deal_b = await deals.open_deal(world.sessions, anna, ids[1])
     async with world.sessions() as s:
-        by_name = {st.name: st.id for st in await deals.stages(s, deals.DEFAULT_LIST)}
+        by_name = {st.name: st.id for st in await deal_directories.stages(s, deal_directories.DEFAULT_LIST)}
     await deals.set_stage(world.sessions, anna, deal_a, by_name["Просмотры"])
     await deals.set_stage(world.sessions, anna, deal_b, by_name["Договор"], note="аванс внесён")
     await deals.set_stage(world.sessions, anna, deal_b, by_name["Просмотры"])  # back: stays counted as reached
     async with world.sessions() as s:
-        f = await deals.funnel(s, root, department_id=world.departments["sales"])
-        f_rent = await deals.funnel(s, root, department_id=world.departments["rent"])
+        f = await deal_queries.funnel(s, root, department_id=world.departments["sales"])
+        f_rent = await deal_queries.funnel(s, root, department_id=world.departments["rent"])
     assert (f.received, f.deals, f.positive) == (4, 2, 1)
     assert dict((n, c) for n, _, c in f.by_stage) == {"Просмотры": 2}
     assert (f_rent.received, f_rent.deals, f_rent.positive) == (0, 0, 0)
@@ -135,22 +136,22 @@ async def test_funnel_counts_received_deals_and_positive_stages(world):
 async def test_admin_gives_a_department_its_own_funnel_and_other_departments_keep_the_default(world):
     root = world.actors["root"]
     sales = world.departments["sales"]
-    await deals.ensure_defaults(world.sessions)
-    await deals.copy_default_stages(world.sessions, root, sales)
-    extra = await deals.add_stage(world.sessions, root, sales, "  Задаток  ", positive=True)
+    await deal_directories.ensure_defaults(world.sessions)
+    await deal_directories.copy_default_stages(world.sessions, root, sales)
+    extra = await deal_directories.add_stage(world.sessions, root, sales, "  Задаток  ", positive=True)
     async with world.sessions() as s:
-        own = await deals.stages(s, sales)
+        own = await deal_directories.stages(s, sales)
     novaya = own[0]
-    await deals.update_stage(world.sessions, root, extra, move="up")
-    await deals.update_stage(world.sessions, root, extra, move="up")  # now before «Договор»
-    await deals.update_stage(world.sessions, root, novaya.id, name="Первичный контакт")
+    await deal_directories.update_stage(world.sessions, root, extra, move="up")
+    await deal_directories.update_stage(world.sessions, root, extra, move="up")  # now before «Договор»
+    await deal_directories.update_stage(world.sessions, root, novaya.id, name="Первичный контакт")
     closed = next(st for st in own if st.name == "Сделка закрыта")
-    await deals.update_stage(world.sessions, root, closed.id, active=False)
+    await deal_directories.update_stage(world.sessions, root, closed.id, active=False)
     with pytest.raises(DealError):
-        await deals.add_stage(world.sessions, root, sales, "Задаток", positive=False)
+        await deal_directories.add_stage(world.sessions, root, sales, "Задаток", positive=False)
     async with world.sessions() as s:
-        names = [st.name for st in await deals.stages(s, sales)]
-        default_names = [st.name for st in await deals.stages(s, deals.DEFAULT_LIST)]
+        names = [st.name for st in await deal_directories.stages(s, sales)]
+        default_names = [st.name for st in await deal_directories.stages(s, deal_directories.DEFAULT_LIST)]
     assert names == ["Первичный контакт", "Подбор вариантов", "Просмотры", "Задаток", "Договор"]
     assert default_names[0] == "Новая" and "Задаток" not in default_names
 
@@ -159,31 +160,33 @@ async def test_admin_gives_a_department_its_own_funnel_and_other_departments_kee
     rent_deal = await deals.open_deal(world.sessions, world.actors["maria"],
                                       await world.inquiry("maria", phone="+79161110002"))
     async with world.sessions() as s:
-        assert (await deals.deal_view(s, world.actors["anna"], sales_deal)).stage.name == "Первичный контакт"
-        assert (await deals.deal_view(s, world.actors["maria"], rent_deal)).stage.name == "Новая"
+        assert (await deal_queries.deal_view(s, world.actors["anna"], sales_deal)).stage.name == "Первичный контакт"
+        assert (await deal_queries.deal_view(s, world.actors["maria"], rent_deal)).stage.name == "Новая"
         default_stage = (await s.execute(select(FunnelStage.id).where(
-            FunnelStage.list_key == deals.DEFAULT_LIST, FunnelStage.name == "Договор"))).scalar_one()
+            FunnelStage.list_key == deal_directories.DEFAULT_LIST, FunnelStage.name == "Договор"))).scalar_one()
     with pytest.raises(DealError) as err:  # the default list's stage is not in the sales funnel
         await deals.set_stage(world.sessions, world.actors["anna"], sales_deal, default_stage)
     assert err.value.field == "stage_id"
     for who in ("anna", "boss", "director"):
         with pytest.raises(Forbidden):
-            await deals.add_stage(world.sessions, world.actors[who], sales, "Чужая", positive=False)
+            await deal_directories.add_stage(world.sessions, world.actors[who], sales, "Чужая", positive=False)
     with pytest.raises(Forbidden):
-        await deals.save_result(world.sessions, world.actors["boss"], ResultInput(name="Своё"))
+        await deal_directories.save_result(world.sessions, world.actors["boss"], ResultInput(name="Своё"))
 
 
 async def test_admin_edits_the_results_directory(world):
     root = world.actors["root"]
-    await deals.ensure_defaults(world.sessions)
-    new_id = await deals.save_result(world.sessions, root, ResultInput(name="Аванс получен", applies_to="contract",
-                                                                       positive=True))
+    await deal_directories.ensure_defaults(world.sessions)
+    new_id = await deal_directories.save_result(world.sessions, root, ResultInput(name="Аванс получен",
+                                                                                  applies_to="contract",
+                                                                                  positive=True))
     interested = await _result(world, "Клиент заинтересован")
-    await deals.save_result(world.sessions, root, ResultInput(name="Клиент заинтересован", active=False), interested)
+    await deal_directories.save_result(world.sessions, root, ResultInput(name="Клиент заинтересован", active=False),
+                                       interested)
     with pytest.raises(DealError):
-        await deals.save_result(world.sessions, root, ResultInput(name="Аванс получен"))
+        await deal_directories.save_result(world.sessions, root, ResultInput(name="Аванс получен"))
     async with world.sessions() as s:
-        names = [r.name for r in await deals.results(s)]
+        names = [r.name for r in await deal_directories.results(s)]
     assert "Аванс получен" in names and "Клиент заинтересован" not in names
     anna = world.actors["anna"]
     deal_id = await deals.open_deal(world.sessions, anna, await world.inquiry("anna", phone="+79161110003"))
@@ -197,19 +200,19 @@ async def test_each_role_sees_and_changes_only_the_deals_in_its_reach(world):
     anna_inquiry = await world.inquiry("anna", phone="+79162220001")
     deal_id = await deals.open_deal(world.sessions, world.actors["anna"], anna_inquiry)
     async with world.sessions() as s:
-        stage = (await deals.stages(s, deals.DEFAULT_LIST))[1].id
+        stage = (await deal_directories.stages(s, deal_directories.DEFAULT_LIST))[1].id
     for who in ("oleg", "maria", "mgr", "spbagent", "spbhead"):
         async with world.sessions() as s:
             with pytest.raises(NotFound):
-                await deals.deal_view(s, world.actors[who], deal_id)
+                await deal_queries.deal_view(s, world.actors[who], deal_id)
         with pytest.raises(NotFound):
             await deals.set_stage(world.sessions, world.actors[who], deal_id, stage)
         with pytest.raises(NotFound):
             await deals.open_deal(world.sessions, world.actors[who], anna_inquiry)
     async with world.sessions() as s:
-        assert (await deals.deal_view(s, world.actors["director"], deal_id)).can_write is False
-        assert [d.id for d in await deals.list_deals(s, world.actors["director"])] == [deal_id]
-        assert await deals.list_deals(s, world.actors["maria"]) == []
+        assert (await deal_queries.deal_view(s, world.actors["director"], deal_id)).can_write is False
+        assert [d.id for d in await deal_queries.list_deals(s, world.actors["director"])] == [deal_id]
+        assert await deal_queries.list_deals(s, world.actors["maria"]) == []
     with pytest.raises(Forbidden):
         await deals.set_stage(world.sessions, world.actors["director"], deal_id, stage)
     await deals.set_stage(world.sessions, world.actors["boss"], deal_id, stage)  # the department head may

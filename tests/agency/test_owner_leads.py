@@ -12,15 +12,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from agency import deals
-from agency.deals import ColdCallSettings, DealError, StepInput
-from agency.properties import chunks_in_thread, chunks_of, import_owner_leads, read_lead_file
+from agency import cold_calls, deal_directories, deal_queries, deals
+from agency.cold_calls import ColdCallSettings
+from agency.deal_forms import DealError, StepInput
+from agency.owner_lead_import import chunks_in_thread, chunks_of, import_owner_leads, read_lead_file
 from crm_core.access import NotFound
 from crm_core.importer import ImportFileError
 from crm_core.models import Client, Contact, Inquiry, Property, RoutingDecision, Task, User
 from crm_core.models.agency import OwnerLead, ResultKind
 from crm_core.models.routing import TeamOffer
-from routing.service import RoutingService, save_rule_data
+from routing.queries import save_rule_data
+from routing.service import RoutingService
 
 MSK = ZoneInfo("Europe/Moscow")
 T0 = datetime(2025, 3, 5, 10, 0, tzinfo=MSK)  # a working Wednesday morning
@@ -104,8 +106,8 @@ async def test_intrum_process_end_to_end_on_a_fake_clock(world, bus):
 
         # No answer: the same task comes back 90 minutes later, free for any caller of the call center.
         task = await _task(world, hamovniki)
-        out = await deals.cold_call_result(world.sessions, bus, caller, task.id, "no_answer", settings=settings,
-                                           now=T0)
+        out = await cold_calls.cold_call_result(world.sessions, bus, caller, task.id, "no_answer", settings=settings,
+                                                now=T0)
         assert (out.status, out.retry_at) == ("calling", T0 + timedelta(minutes=90))
         task = await _task(world, hamovniki)
         assert (task.status, task.due_at, task.attempts) == ("open", T0 + timedelta(minutes=90), 1)
@@ -113,21 +115,21 @@ async def test_intrum_process_end_to_end_on_a_fake_clock(world, bus):
         # The other owner never answers: after three tries the task gives up.
         arbat_task = (await _task(world, arbat)).id
         for n, outcome in enumerate(("no_answer", "busy", "no_answer")):
-            out = await deals.cold_call_result(world.sessions, bus, caller, arbat_task, outcome, settings=settings,
-                                               now=T0 + timedelta(minutes=n))
+            out = await cold_calls.cold_call_result(world.sessions, bus, caller, arbat_task, outcome,
+                                                    settings=settings, now=T0 + timedelta(minutes=n))
         assert out.status == "gave_up" and (await _task(world, arbat)).status == "failed"
         with pytest.raises(DealError):
-            await deals.cold_call_result(world.sessions, bus, caller, arbat_task, "no_answer", settings=settings)
+            await cold_calls.cold_call_result(world.sessions, bus, caller, arbat_task, "no_answer", settings=settings)
 
         # Out of reach for another department's agent and for the director.
         for who in ("maria", "director"):
             with pytest.raises(NotFound):
-                await deals.cold_call_result(world.sessions, bus, world.actors[who], task.id, "reached")
+                await cold_calls.cold_call_result(world.sessions, bus, world.actors[who], task.id, "reached")
 
         # Reached after the retry: the owner's inquiry is routed by territory (Хамовники → sales → anna).
         clock.now = T0 + timedelta(minutes=90)
-        out = await deals.cold_call_result(world.sessions, bus, caller, task.id, "reached", settings=settings,
-                                           now=clock.now, note="Готов показать в субботу")
+        out = await cold_calls.cold_call_result(world.sessions, bus, caller, task.id, "reached", settings=settings,
+                                                now=clock.now, note="Готов показать в субботу")
         assert out.status == "reached" and out.agent_id == world.users["anna"]
         async with world.sessions() as s:
             inquiry = await s.get(Inquiry, out.inquiry_id)
@@ -147,12 +149,13 @@ async def test_intrum_process_end_to_end_on_a_fake_clock(world, bus):
         deal_id = await deals.open_deal(world.sessions, anna, inquiry.id)
         async with world.sessions() as s:
             held = (await s.execute(select(ResultKind.id).where(ResultKind.name == "Просмотр проведён"))).scalar_one()
-            contract = next(st.id for st in await deals.stages(s, deals.DEFAULT_LIST) if st.name == "Договор")
+            contract = next(st.id for st in await deal_directories.stages(s, deal_directories.DEFAULT_LIST)
+                            if st.name == "Договор")
         await deals.record_step(world.sessions, anna, deal_id, StepInput(kind="viewing", at=clock.now,
                                                                           result_id=held))
         await deals.set_stage(world.sessions, anna, deal_id, contract)
         async with world.sessions() as s:
-            funnel = await deals.funnel(s, world.actors["boss"], department_id=sales)
+            funnel = await deal_queries.funnel(s, world.actors["boss"], department_id=sales)
         assert (funnel.received, funnel.deals, funnel.positive) == (1, 1, 1)
     finally:
         await routing.stop()
@@ -180,11 +183,11 @@ async def test_a_reached_owner_offered_to_all_agents_goes_to_the_one_who_claims_
     routing = RoutingService(world.sessions, bus, clock=Clock(T0))
     await routing.start()
     await routing.caught_up()
-    deals.subscribe(bus, world.sessions)  # as bootstrap wires it
+    cold_calls.subscribe(bus, world.sessions)  # as bootstrap wires it
     try:
         report = await _import(world)
         task = await _task(world, report.lead_ids[0])
-        out = await deals.cold_call_result(world.sessions, bus, world.actors["caller"], task.id, "reached", now=T0)
+        out = await cold_calls.cold_call_result(world.sessions, bus, world.actors["caller"], task.id, "reached", now=T0)
         assert out.agent_id is None  # offered, nobody's yet
         async with world.sessions() as s:
             offer = (await s.execute(select(TeamOffer).where(TeamOffer.inquiry_id == out.inquiry_id))).scalar_one()

@@ -8,7 +8,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from agency import properties as P
-from agency.properties import FieldError, PropertyInput
+from agency import property_access, property_queries
+from agency.property_forms import FieldError, PropertyInput
 from crm_core.access import Forbidden, NotFound
 from crm_core.models import Call, Inquiry, InquiryEvent, TimelineEntry
 
@@ -33,7 +34,7 @@ async def base(world):  # noqa: ANN001, ANN201
 
 async def _tab(world, who, tab):  # noqa: ANN001, ANN202
     async with world.sessions() as s:
-        return {r.id for r in await P.list_properties(s, world.actors[who], tab)}
+        return {r.id for r in await property_queries.list_properties(s, world.actors[who], tab)}
 
 
 async def test_each_role_sees_its_tabs(world, base):
@@ -54,7 +55,7 @@ async def test_out_of_reach_is_not_found_and_reading_is_not_writing(world, base)
     for who in ("anna", "oleg", "boss", "spbagent", "spbhead"):
         async with world.sessions() as s:
             with pytest.raises(NotFound):
-                await P.get_property(s, world.actors[who], base["maria"])
+                await property_access.get_property(s, world.actors[who], base["maria"])
         with pytest.raises(NotFound):
             await P.update_property(world.sessions, world.actors[who], base["maria"], data)
         with pytest.raises(NotFound):
@@ -65,7 +66,8 @@ async def test_out_of_reach_is_not_found_and_reading_is_not_writing(world, base)
         await P.create_property(world.sessions, world.actors["director"], data)
     await P.update_property(world.sessions, world.actors["mgr"], base["maria"], data)
     async with world.sessions() as s:
-        assert (await P.get_property(s, world.actors["maria"], base["maria"])).address.endswith("изменено")
+        prop = await property_access.get_property(s, world.actors["maria"], base["maria"])
+        assert prop.address.endswith("изменено")
 
 
 async def test_an_agent_reads_the_property_of_an_inquiry_they_work_but_cannot_change_it(world, base):
@@ -74,8 +76,8 @@ async def test_an_agent_reads_the_property_of_an_inquiry_they_work_but_cannot_ch
     boss = world.actors["boss"]
     await P.link_inquiry(world.sessions, boss, inquiry_id, base["oleg"])  # the head links oleg's object
     async with world.sessions() as s:
-        assert (await P.get_property(s, anna, base["oleg"])).id == base["oleg"]
-        assert base["oleg"] in {r.id for r in await P.search_properties(s, anna, "Ленинский")}
+        assert (await property_access.get_property(s, anna, base["oleg"])).id == base["oleg"]
+        assert base["oleg"] in {r.id for r in await property_queries.search_properties(s, anna, "Ленинский")}
     with pytest.raises(Forbidden):
         await P.update_property(world.sessions, anna, base["oleg"], PropertyInput(address="Москва, другое"))
 
@@ -83,7 +85,7 @@ async def test_an_agent_reads_the_property_of_an_inquiry_they_work_but_cannot_ch
 async def test_quick_search_by_address_fragment_id_and_price(world, base):
     async def found(who, q):  # noqa: ANN001, ANN202
         async with world.sessions() as s:
-            return [r.id for r in await P.search_properties(s, world.actors[who], q)]
+            return [r.id for r in await property_queries.search_properties(s, world.actors[who], q)]
 
     assert await found("root", "левшинский") == [base["anna"]]  # any case, ё as е
     assert await found("root", "ЛЁВШИНСКИЙ ПЕР") == [base["anna"]]
@@ -119,7 +121,7 @@ async def test_links_from_inquiries_and_calls_are_counted_once_and_written_to_hi
     with pytest.raises(NotFound):  # nor is anna's inquiry maria's
         await P.link_inquiry(world.sessions, world.actors["maria"], first, base["maria"])
     async with world.sessions() as s:
-        stats = await P.property_stats(s, base["anna"])
+        stats = await property_queries.property_stats(s, base["anna"])
         assert (stats.inquiries, stats.calls) == (2, 1)
         assert (await s.get(Inquiry, first)).property_id == base["anna"]
         events = (await s.execute(select(InquiryEvent.kind, InquiryEvent.note)

@@ -19,7 +19,7 @@ from crm_core.models import Call, Client, Contact, ContactKind
 from crm_core.models.audit import AuditEntry
 from crm_core.models.callfeed import CallBin
 from crm_core.models.staff import ServedDepartment
-from reports import queries as reports
+from reports import call_queries as reports
 from reports.filters import ReportFilter
 from tests.browser.conftest import db  # noqa: F401 - SQLite: the pages; the queries run on both elsewhere
 from tests.telephony.test_ami_client import FAST, until

@@ -27,7 +27,7 @@ PURE_CORES = (
     "connectors/asterisk/protocol.py", "connectors/asterisk/events.py",
     "connectors/email/parse.py", "connectors/email/html_text.py",
     "connectors/telegram/translate.py", "connectors/webforms/parsing.py",
-    "wallboard/state.py", "callfeed/state.py",
+    "wallboard/state.py", "wallboard/boards.py", "callfeed/state.py",
 )
 IO_MODULES = ("asyncio", "socket", "sqlite3", "sqlalchemy", "aiohttp", "aiosqlite", "asyncpg", "aiosmtplib",
               "aioimaplib", "panoramisk", "telegram", "redis", "nats", "subprocess", "crm_core.db", "bus.bus",

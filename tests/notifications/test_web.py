@@ -16,7 +16,7 @@ from crm_core.models import AgentStatus, Channel, Client, Inquiry, MemorableDate
 from crm_core.models.agency import Deal
 from crm_core.models.notifications import Notification, NotificationPrefs
 from notifications.wiring import service_of
-from routing.service import save_rule_data
+from routing.queries import save_rule_data
 from tests.notifications.helpers import FakeSender
 from tests.notifications.test_bot import text
 from tests.web.conftest import hub_sections, running  # noqa: F401 - the running hub fixture

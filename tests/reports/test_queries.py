@@ -10,7 +10,7 @@ import pytest
 
 from crm_core.access import Forbidden, actor_for
 from crm_core.models import Inquiry, InquiryStatus
-from reports import queries
+from reports import definitions, queries
 from reports.filters import ReportFilter, parse_filter
 from reports.settings import KpiNorm, ReportSettings
 from tests.reports.world import CLIENT_FORMULA_NAME, seed_world
@@ -93,11 +93,11 @@ async def test_a_filter_out_of_reach_is_refused(world):
 
 
 async def test_positive_result_is_one_pluggable_test(world):
-    queries.set_positive_result(lambda: Inquiry.status == InquiryStatus.ARCHIVED)
+    definitions.set_positive_result(lambda: Inquiry.status == InquiryStatus.ARCHIVED)
     try:
         assert _by_label(await _run(world, "mgr", "funnel")) == {"Аренда": (1, 1, 1)}
     finally:
-        queries.set_positive_result(None)
+        definitions.set_positive_result(None)
     assert _by_label(await _run(world, "mgr", "funnel")) == {"Аренда": (1, 1, 0)}
 
 
@@ -192,14 +192,14 @@ async def test_heatmap_in_a_half_hour_zone(world):
 
 
 def test_the_kpi_norm_counts_working_days_by_the_official_production_calendar():
-    """Every month of 2025–2026 has the official number of working days (../shared/corpora/calendar summary):
+    """Every month of 2025–2026 has the official number of working days (tests/fixtures/calendar summary):
     New Year holidays, moved days off and working Saturdays included, not just Monday to Friday."""
     from pathlib import Path
 
     from routing.calendar import production_calendar
-    from tests.conftest import SHARED
+    from tests.conftest import FIXTURES
 
-    folder = SHARED / "corpora" / "calendar"
+    folder = FIXTURES / "calendar"
     calendar = production_calendar(Path(folder))
     zone = ZoneInfo("Europe/Moscow")
     rows = [line.split("\t") for line in (folder / "SUMMARY_ru_2025_2026_derived.tsv").read_text().splitlines()[1:]]

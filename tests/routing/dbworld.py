@@ -11,7 +11,8 @@ from sqlalchemy import select
 from crm_core.intake import IntakeRequest, IntakeService
 from crm_core.models import AgentStatus, Channel, Department, Inquiry, Role, RoutingDecision, User
 from routing.calendar import WorkCalendar
-from routing.service import RoutingService, save_rule_data
+from routing.queries import save_rule_data
+from routing.service import RoutingService
 from tests.routing.world import MSK
 
 _ids = itertools.count(1)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from crm_core.intake import IntakeRequest
 from crm_core.models import Channel, Inquiry, Role, User
 from crm_core.models.routing import AgentRoutingProfile, DutyRota
-from routing.service import agent_snapshots
+from routing.queries import agent_snapshots
 from tests.web.conftest import _password_hash, running  # noqa: F401 - fixtures
 
 

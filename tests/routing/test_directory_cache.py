@@ -11,7 +11,8 @@ from sqlalchemy import update
 from crm_core.agent_states import set_status
 from crm_core.intake import IntakeService
 from crm_core.models import AgentStatus, Inquiry, InquiryStatus, User
-from routing.service import RoutingService, save_agent_profile, save_duty_rota
+from routing.queries import save_agent_profile, save_duty_rota
+from routing.service import RoutingService
 from tests.routing.dbworld import WEDNESDAY_10, FakeClock, inquiry, open_inquiry, seed, set_rules
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from crm_core.intake import IntakeRequest
 from crm_core.models import AgentStatus, Channel, Inquiry, InquiryStatus, User
 from crm_core.models.routing import TeamOffer
-from routing.service import save_rule_data
+from routing.queries import save_rule_data
 from tests.browser.conftest import browser, db, log_in  # noqa: F401 - fixtures: Chromium, SQLite
 from tests.web.conftest import PASSWORD, hub_sections, running  # noqa: F401 - fixtures
 

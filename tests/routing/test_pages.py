@@ -11,7 +11,8 @@ from sqlalchemy import update
 
 from crm_core.intake import IntakeRequest
 from crm_core.models import Channel, Inquiry, User
-from routing.service import RoutingService, save_rule_data
+from routing.queries import save_rule_data
+from routing.service import RoutingService
 from tests.web.conftest import running  # noqa: F401 - fixtures
 
 

@@ -11,8 +11,9 @@ from bus.events import AgentStatusChanged, InquiryAssigned, InquiryOpened
 from crm_core.intake import IntakeService
 from crm_core.models import Inquiry, InquiryEvent, Pool, RoutingDecision, User
 from crm_core.models.routing import RoutingRule
+from routing.queries import load_rule_data, save_rule_data
 from routing.rules import RuleSetError
-from routing.service import RoutingService, load_rule_data, save_rule_data
+from routing.service import RoutingService
 from tests.routing.dbworld import WEDNESDAY_10, FakeClock, decisions, inquiry, open_inquiry, seed, service, set_rules
 
 

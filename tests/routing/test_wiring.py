@@ -11,7 +11,7 @@ from sqlalchemy import update
 from bootstrap import build_hub
 from crm_core.intake import IntakeRequest
 from crm_core.models import Channel, Inquiry, RoutingDecision, User
-from routing.service import save_rule_data
+from routing.queries import save_rule_data
 from routing.wiring import wire as wire_routing
 from tests.web.conftest import seed_agency, settings_for
 from web.app import create_app

@@ -276,7 +276,7 @@ async def test_a_missed_call_and_the_callback_match_whatever_form_the_pbx_wrote_
     from zoneinfo import ZoneInfo
 
     from crm_core.access import actor_for
-    from reports import queries
+    from reports import call_queries
     from reports.filters import ReportFilter
     from reports.settings import ReportSettings
     from telephony.model import CallRecord
@@ -297,7 +297,7 @@ async def test_a_missed_call_and_the_callback_match_whatever_form_the_pbx_wrote_
         callees = set((await s.execute(select(Call.callee))).scalars())
         actor = await actor_for(s, root.id)
         day = date.fromtimestamp(t0)
-        report = await queries.missed(s, actor, ReportFilter(day - timedelta(days=1), day + timedelta(days=1),
+        report = await call_queries.missed(s, actor, ReportFilter(day - timedelta(days=1), day + timedelta(days=1),
                                                              ZoneInfo("Europe/Moscow")), ReportSettings())
     assert "+79161234567" in callers and "101" in callers and "+79161234567" in callees
     assert report.summary["total"] == 1 and report.summary["called_back"] == 1

@@ -10,7 +10,8 @@ from connectors.asterisk.events import AmiEvent
 from connectors.asterisk.protocol import AmiFrameSplitter
 from connectors.asterisk.traces import read_trace
 from telephony.calls import CallState, transition
-from wallboard.state import CALL_EVENTS, AgentRow, HistoryRow, Wallboard
+from wallboard.boards import AgentRow, HistoryRow
+from wallboard.state import CALL_EVENTS, Wallboard
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Moscow")).timestamp()
 

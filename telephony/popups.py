@@ -1,0 +1,150 @@
+"""The pop-up lane of ``TelephonyService``: ringing/answer/stop/transfer effects become pop-up frames for the
+agents' browsers — a lookup and a push, nothing else, so a slow write never delays a pop-up.
+
+A known caller's card goes out as soon as the one-query lookup has the name; what else the card shows
+(owner, last calls, open inquiries: three more reads) follows in a ``popup_details`` frame from a task of
+its own, so the lane is not held by it and the phone does not ring long with an empty card. Later frames
+of the same call carry the details with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from bus.events import Push
+from crm_core.lookup import ClientCard
+from telephony.call_log import Agent
+from telephony.model import Answered, Call, CallEnded, Effect, Ringing, RingStopped, Transferred
+
+log = logging.getLogger("hub.telephony")
+
+TITLES = {
+    "ringing": ("Входящий звонок", "Incoming call"),
+    "answered": ("Разговор", "On the call"),
+    "taken": ("Звонок принят другим агентом", "Answered by another agent"),
+    "ended": ("Звонок завершён", "Call ended"),
+    "open": ("Открыть карточку", "Open the card"),
+    "unknown": ("Новый номер", "New number"),
+    "create": ("Создать клиента", "Create client"),
+    "transferred_in": ("Переведённый звонок", "Transferred call"),
+    "transferred_away": ("Звонок переведён", "Call transferred"),
+}
+
+
+class PopupLane:
+    """``TelephonyService``'s pop-up worker and what it needs; the service sets these up and feeds ``_popups``."""
+
+    agents: dict[str, Agent]
+    publish: Callable[[Push], Awaitable[None]]
+    lookup: Callable[[str], Awaitable[ClientCard | None]]
+    details: Callable[[int], Awaitable[dict]] | None
+    _popups: asyncio.Queue[Effect]
+    _cards: dict[str, ClientCard | None]
+    _details: dict[str, asyncio.Task[dict]]  # linkedid → the caller's details, read once
+    _followers: set[asyncio.Task[None]]  # details frames on their way
+    _agent_added_since: Callable[[str], Awaitable[Agent | None]]
+
+    async def _popup_worker(self) -> None:
+        while True:
+            effect = await self._popups.get()
+            try:
+                await self._popup(effect)
+            except Exception:  # noqa: BLE001 - a failed pop-up must not stop the next ones
+                log.exception("pop-up for %s failed", type(effect).__name__)
+
+    async def _popup(self, effect: Effect) -> None:
+        if isinstance(effect, CallEnded):
+            record = effect.record
+            self._cards.pop(record.linkedid, None)
+            self._details.pop(record.linkedid, None)
+            for ext in dict.fromkeys(x for x in (record.answered_by, record.transferred_to) if x):
+                agent = self.agents.get(ext)
+                if agent is not None:
+                    await self._push(agent, record.linkedid, "ended", None, ended=True)
+            return
+        if isinstance(effect, Transferred):
+            await self._transferred(effect)
+            return
+        if not isinstance(effect, Ringing | Answered | RingStopped):
+            return
+        agent = self.agents.get(effect.extension) or await self._agent_added_since(effect.extension)
+        if agent is None:
+            log.debug("no agent has extension %s; no pop-up", effect.extension)
+            return
+        call = effect.call
+        if isinstance(effect, RingStopped):
+            title = "taken" if call.answered_by else "ended"
+            await self._push(agent, call.linkedid, title, call, ended=True)
+            return
+        title = "ringing" if isinstance(effect, Ringing) else "answered"
+        await self._push(agent, call.linkedid, title, call)
+
+    async def _transferred(self, effect: Transferred) -> None:
+        """The card leaves the agent who sent the call on and pops up on the new extension."""
+        old = self.agents.get(effect.from_extension or "")
+        if old is not None:
+            await self._push(old, effect.call.linkedid, "transferred_away", effect.call, ended=True)
+        new = self.agents.get(effect.to_extension) or await self._agent_added_since(effect.to_extension)
+        if new is not None:
+            await self._push(new, effect.call.linkedid, "transferred_in", effect.call)
+
+    async def _card(self, call: Call) -> ClientCard | None:
+        if call.linkedid not in self._cards and call.caller:
+            self._cards[call.linkedid] = await self.lookup(call.caller)
+        return self._cards.get(call.linkedid)
+
+    async def _push(self, agent: Agent, linkedid: str, title: str, call: Call | None, *, ended: bool = False) -> None:
+        i = 1 if agent.locale == "en" else 0
+        payload: dict[str, object] = {"call_id": linkedid, "title": TITLES[title][i], "ended": ended}
+        follow: asyncio.Task[dict] | None = None
+        if call is not None:
+            card = await self._card(call)
+            payload.update(number=call.caller, lines=[x for x in (call.did and f"DID {call.did}",
+                                                                   call.queue and f"{call.queue}") if x])
+            if card is not None:
+                payload.update(name=card.name or card.company_name, client_id=card.client_id,
+                               open_label=TITLES["open"][i])
+                if card.company_name and card.name:
+                    payload["lines"] = [card.company_name, *payload["lines"]]  # type: ignore[list-item]
+                details = self._client_details(call.linkedid, card.client_id)
+                if details is not None and details.done():
+                    if not details.cancelled() and details.exception() is None:
+                        payload.update(details.result())
+                elif details is not None:
+                    follow = details
+            else:
+                payload.update(name=call.caller_name or TITLES["unknown"][i], new_number=bool(call.caller),
+                               create_label=TITLES["create"][i])
+        await self.publish(Push((agent.user_id,), "popup", payload))
+        log.info("pop-up %s linkedid=%s ext=%s user=%s", title, linkedid, agent.extension, agent.user_id)
+        if follow is not None:
+            task = asyncio.create_task(self._push_details(agent, linkedid, follow), name=f"popup-details-{linkedid}")
+            self._followers.add(task)
+            task.add_done_callback(self._followers.discard)
+
+    def _client_details(self, linkedid: str, client_id: int) -> asyncio.Task[dict] | None:
+        """The caller's details for this call: read once (a task every agent rung for it shares)."""
+        if self.details is None:
+            return None
+        task = self._details.get(linkedid)
+        if task is None:
+            task = asyncio.create_task(self.details(client_id), name=f"caller-details-{linkedid}")
+            task.add_done_callback(_retrieved)
+            self._details[linkedid] = task
+        return task
+
+    async def _push_details(self, agent: Agent, linkedid: str, details: asyncio.Task[dict]) -> None:
+        try:
+            extra = await asyncio.shield(details)
+        except Exception:  # noqa: BLE001 - the card stays as it is; the next call reads them again
+            log.exception("caller details for linkedid=%s failed", linkedid)
+            return
+        await self.publish(Push((agent.user_id,), "popup_details", {"call_id": linkedid, **extra}))
+
+
+def _retrieved(task: asyncio.Task) -> None:
+    """A details read nobody awaited any more (the call ended first) must not warn at exit."""
+    if not task.cancelled():
+        task.exception()
