@@ -109,6 +109,8 @@ class Hub:
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     fanout: object | None = None
     telephony: object | None = None  # telephony.service.TelephonyService when a PBX is configured
+    failure: str | None = None  # why the start was given up (the database stayed unreachable); `hub run` exits
+    failed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def pg_dsn(self) -> str | None:
@@ -210,7 +212,13 @@ def wire_web_pushes(hub: Hub, sockets) -> None:  # noqa: ANN001 - web.wshub.Sock
 async def start_hub(hub: Hub) -> None:
     """Reach the database (retrying), then start the connectors. Runs as an owned task."""
     s = hub.settings.database
-    await hub.database.connect_and_migrate(s.connect_retries, s.retry_delay_s)
+    try:
+        await hub.database.connect_and_migrate(s.connect_retries, s.retry_delay_s)
+    except Exception:
+        hub.failure = (f"database unreachable after {s.connect_retries + 1} attempts: {hub.database.error} "
+                       f"(check [database] url or HUB_DATABASE__URL)")
+        hub.failed.set()
+        raise
     await ensure_first_admin(hub)
     if hub.fanout is not None:
         await hub.fanout.start()

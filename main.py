@@ -21,7 +21,20 @@ from speech.cli import add_parsers as add_speech_parsers
 from speech.cli import cmd_speech_eval, cmd_speech_worker
 
 log = logging.getLogger("hub")
-EXIT_CONFIG = 2
+# Exit statuses of `hub run`, one per cause, so a service manager (or a person) can tell them apart.
+EXIT_FAILED = 1            # another hub runs on this SQLite file, or a command failed
+EXIT_CONFIG = 2            # a bad setting or config file
+EXIT_CANNOT_LISTEN = 3     # the web address is taken or not allowed
+EXIT_MISSING_FILE = 4      # a file the hub reads at start is not there
+EXIT_DATABASE = 5          # the database stayed unreachable through every retry
+
+
+class CannotListen(OSError):
+    """Binding the web address failed (in use, not allowed, not on this machine)."""
+
+
+class StartFailed(RuntimeError):
+    """The hub could not finish starting (the database stayed unreachable); the message says why."""
 
 
 def configure_logging(level: str) -> None:
@@ -81,10 +94,21 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         asyncio.run(serve(settings, demo=args.demo))
     except SecondInstance as exc:
         print(f"hub: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
+    except CannotListen as exc:
+        print(f"hub: cannot listen on {settings.web.host}:{settings.web.port}: {exc.strerror} "
+              f"(set [web] port or HUB_WEB__PORT)", file=sys.stderr)
+        return EXIT_CANNOT_LISTEN
+    except FileNotFoundError as exc:
+        print(f"hub: a file the hub needs is missing: {exc.filename}", file=sys.stderr)
+        return EXIT_MISSING_FILE
+    except StartFailed as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return EXIT_DATABASE
     except OSError as exc:
-        print(f"hub: cannot listen on {settings.web.host}:{settings.web.port}: {exc.strerror}", file=sys.stderr)
-        return 1
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"hub: cannot start: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 
@@ -110,7 +134,13 @@ async def serve(settings: Settings, *, demo: bool = False, ready: asyncio.Event 
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.web.host, settings.web.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        if demo_pbx is not None:
+            await demo_pbx.stop()
+        raise CannotListen(exc.errno, exc.strerror) from exc
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -122,7 +152,7 @@ async def serve(settings: Settings, *, demo: bool = False, ready: asyncio.Event 
           f"(written on the first start)", flush=True)
     if ready is not None:
         ready.set()
-    await stop.wait()
+    await _until_stopped_or_failed(stop, hub.failed)
     log.info("stopping")
     try:
         async with asyncio.timeout(5):
@@ -132,6 +162,19 @@ async def serve(settings: Settings, *, demo: bool = False, ready: asyncio.Event 
     if demo_pbx is not None:
         await demo_pbx.stop()
     log.info("stopped")
+    if hub.failure is not None:
+        raise StartFailed(hub.failure)
+
+
+async def _until_stopped_or_failed(stop: asyncio.Event, failed: asyncio.Event) -> None:
+    """Wait for a signal (or ``stop``) or for the hub to give up starting; both waits are awaited here."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(failed.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 async def start_demo_pbx(settings: Settings):  # noqa: ANN201

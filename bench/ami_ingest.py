@@ -2,7 +2,7 @@
 
     python -m bench.ami_ingest [--quick]
 
-The input is the bytes a real Asterisk sent in ../shared/ami-traces/burst20.txt (20 calls at once, a third
+The input is the bytes a real Asterisk sent in connectors/asterisk/ami_traces/burst20.txt (20 calls at once, a third
 abandoning; 1,453 events), repeated until there are at least 1,000,000 events (``--quick``: 200,000), cut
 into 64 KiB reads as a TCP socket would deliver them.
 

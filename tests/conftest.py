@@ -30,7 +30,7 @@ from crm_core.models import Base
 PG_ADMIN_URL = os.environ.get("HUB_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ERROR: list[str] = []
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"  # real-world material, each folder with its MANIFEST.tsv
 
 
 def missing_part(reason: str) -> None:

@@ -3,7 +3,7 @@
 It answers Login (good and bad secret, as badlogin.txt), Ping, the list actions a client sends after a
 reconnect (``CoreShowChannels`` from the channels alive in its replay, ``QueueStatus``/``QueueSummary`` as
 recorded in resync.txt), Originate, Redirect and Logoff, and replays the events of real traces read from
-``shared/ami-traces`` at run time, at real or scaled speed, to every logged-in client at once — as one PBX
+``connectors/asterisk/ami_traces`` at run time, at real or scaled speed, to every logged-in client at once — as one PBX
 with one timeline. It can drop the link, go half-open (TCP open, nothing answered), write frames cut into
 pieces of any size, restart (live calls gone), and it counts the actions it received.
 """

@@ -1,8 +1,9 @@
-"""Read the captured AMI sessions in ``shared/ami-traces`` (format: see its README)."""
+"""Read the captured AMI sessions of a real Asterisk 22 kept in ``ami_traces/`` beside this module (package
+data, so an installed hub finds them too; format and provenance: ``ami_traces/README.md``)."""
 
 from __future__ import annotations
 
-import os
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -10,15 +11,13 @@ Direction = Literal["<<<", ">>>"]
 TraceEntry = tuple[float, Direction, bytes]
 
 
-def shared_dir() -> Path:
-    env = os.environ.get("HUB_SHARED_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared"
+def traces_dir() -> Path:
+    """The packaged traces' folder (a real folder: the package is installed unzipped)."""
+    return Path(str(resources.files("connectors.asterisk") / "ami_traces"))
 
 
 def trace_path(name: str) -> Path:
-    return shared_dir() / "ami-traces" / name
+    return traces_dir() / name
 
 
 def read_trace(name_or_path: str | Path) -> list[TraceEntry]:

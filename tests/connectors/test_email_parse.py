@@ -1,4 +1,4 @@
-"""Real-world hard mail (../shared/corpora/email) read the way an agent needs it: no Cyrillic lost,
+"""Real-world hard mail (tests/fixtures/email) read the way an agent needs it: no Cyrillic lost,
 nothing crashes, automatic mail recognised so nobody answers it."""
 
 
@@ -9,9 +9,9 @@ from channels.email.service import email_request, store_attachments
 from connectors.email.parse import parse_email, safe_filename
 from crm_core.intake import IntakeService
 from crm_core.models import InquiryEvent, Message
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 
-CORPUS = SHARED / "corpora" / "email"
+CORPUS = FIXTURES / "email"
 FILES = sorted(p for p in CORPUS.glob("*") if p.suffix in (".eml", ".txt")) if CORPUS.exists() else []
 
 

@@ -7,10 +7,10 @@ from sqlalchemy import func, select
 from connectors.email.imap import ImapConnector
 from connectors.email.settings import EmailSettings
 from crm_core.models import Inquiry, Message
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 from tests.connectors.conftest import PASSWORD, USER
 
-CORPUS = SHARED / "corpora" / "email"
+CORPUS = FIXTURES / "email"
 
 
 def letter(n: int, subject: str = "Квартира") -> bytes:

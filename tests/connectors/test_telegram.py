@@ -15,7 +15,7 @@ from connectors.telegram.settings import TelegramSettings
 from crm_core.connector_state import DbCheckpoint
 from crm_core.intake import IntakeRequest, IntakeService
 from crm_core.models import Client, Contact, Inquiry, Message
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 from tests.connectors.conftest import TELEGRAM_TOKEN as TOKEN
 
 CHAT = 555001
@@ -131,7 +131,7 @@ async def test_webhook_checks_the_secret_and_handles_an_update_once(db, bus, bot
             for _ in range(2):
                 ok = await http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-hook"})
                 assert ok.status == 200
-            for n, path in enumerate(sorted((SHARED / "corpora" / "telegram").glob("*.json"))):
+            for n, path in enumerate(sorted((FIXTURES / "telegram").glob("*.json"))):
                 data = json.loads(path.read_text(encoding="utf-8"))
                 if "update_id" not in data:  # one corpus file is a bare Message
                     data = {"message": data}
@@ -150,9 +150,9 @@ async def test_webhook_checks_the_secret_and_handles_an_update_once(db, bus, bot
 
 
 async def test_photos_documents_and_voice_notes_are_kept_on_disk_and_a_too_large_one_becomes_a_note(botapi, tmp_path):
-    """A real document update (../shared/corpora) and a photo with its sizes are downloaded through getFile; a
+    """A real document update (tests/fixtures/telegram) and a photo with its sizes are downloaded through getFile; a
     voice note over the limit is not, and the message still reaches the hub with a note saying why."""
-    document = json.loads((SHARED / "corpora/telegram/zammad_private_document.json").read_text())
+    document = json.loads((FIXTURES / "telegram/zammad_private_document.json").read_text())
     botapi.files["documentfileid"] = b"%PDF-1.4 plan of the flat"
     botapi.files["photo-big"] = b"\xff\xd8\xff jpeg bytes"
     botapi.files["voice-1"] = b"O" * 2048

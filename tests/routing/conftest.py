@@ -1,4 +1,4 @@
-"""Routing tests: the official production calendar from ../shared/corpora/calendar, Moscow time, helpers."""
+"""Routing tests: the official production calendar from tests/fixtures/calendar, Moscow time, helpers."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from routing.calendar import HolidaysLibraryCalendar, WorkCalendar, WorkingHours, XmlCalendar
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 
-CALENDAR_DIR = SHARED / "corpora" / "calendar"
+CALENDAR_DIR = FIXTURES / "calendar"
 
 
 @pytest.fixture(scope="session")

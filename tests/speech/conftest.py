@@ -1,4 +1,5 @@
-"""Speech test material: the real recordings in ../shared/audio, the real Korean Vosk model, calls in the database."""
+"""Speech test material: the real recordings in tests/fixtures/audio, the real Korean Vosk model, calls in the
+database."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import numpy as np
 import pytest
 
 from crm_core.models import Call, Recording
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 
-AUDIO = SHARED / "audio"
+AUDIO = FIXTURES / "audio"
 ANSWERED = AUDIO / "answered-1795390910.0.wav"
 RING = AUDIO / "ring_no_answer-1795391275.106.wav"
 TRANSFER = AUDIO / "transfer-1795391262.102.wav"
