@@ -11,6 +11,7 @@ import contextlib
 import getpass
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -122,9 +123,14 @@ async def serve(settings: Settings, *, demo: bool = False, ready: asyncio.Event 
     from web.app import create_app
 
     lock = hold_single_instance_lock(settings.database)  # noqa: F841 - held until the process ends
+    listening = listen_socket(settings.web.host, settings.web.port)  # first: a taken port stops nothing half-started
     demo_pbx = None
-    if settings.asterisk.demo:
-        demo_pbx, settings = await start_demo_pbx(settings)
+    try:
+        if settings.asterisk.demo:
+            demo_pbx, settings = await start_demo_pbx(settings)
+    except BaseException:
+        listening.close()
+        raise
     hub = build_hub(settings)
     if demo:
         hub.tasks.spawn("demo-data", _load_demo_when_ready(hub, demo_pbx))
@@ -133,14 +139,8 @@ async def serve(settings: Settings, *, demo: bool = False, ready: asyncio.Event 
     app = create_app(hub)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.web.host, settings.web.port)
-    try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        if demo_pbx is not None:
-            await demo_pbx.stop()
-        raise CannotListen(exc.errno, exc.strerror) from exc
+    site = web.SockSite(runner, listening)
+    await site.start()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -164,6 +164,26 @@ async def serve(settings: Settings, *, demo: bool = False, ready: asyncio.Event 
     log.info("stopped")
     if hub.failure is not None:
         raise StartFailed(hub.failure)
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The web's listening socket, bound before anything else starts; a taken or forbidden address raises
+    ``CannotListen`` with the system's reason."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise CannotListen(exc.errno, exc.strerror) from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(512)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise CannotListen(exc.errno, exc.strerror) from exc
+    return sock
 
 
 async def _until_stopped_or_failed(stop: asyncio.Event, failed: asyncio.Event) -> None:
