@@ -23,6 +23,7 @@ from speech import search
 from speech.analytics import PhraseMatcher, store_flags
 from speech.audio import AudioError
 from speech.pool import ModelUnavailable, WorkerDied, WorkerPool
+from speech.recognizer import Result
 from speech.settings import SpeechSettings
 
 log = logging.getLogger("hub.speech")
@@ -45,6 +46,7 @@ class SpeechService:
         self._tasks: set[asyncio.Task] = set()
         self._in_hand: dict[int, str] = {}  # job id → the dispatcher holding it
         self._wake = asyncio.Event()
+        self.live = None  # speech.live.LiveSpeech: a call whose two legs it heard whole needs no decoding again
 
     @property
     def state(self) -> str:
@@ -130,12 +132,22 @@ class SpeechService:
         agent, client = path.with_name(path.stem + a + path.suffix), path.with_name(path.stem + c + path.suffix)
         return (agent, client) if agent.is_file() and client.is_file() else None
 
+    async def _live_result(self, call_id: int) -> Result | None:
+        """Both legs streamed live without a gap: their words are the transcript (the mixed file is not decoded)."""
+        if self.live is None:
+            return None
+        async with self.sessions() as s:
+            linkedid = (await s.execute(select(Call.linkedid).where(Call.id == call_id))).scalar_one_or_none()
+        return await self.live.finished_call(linkedid) if linkedid else None
+
     async def _process(self, job: jobs.ClaimedJob, worker: str) -> None:
         assert self.pool is not None
         path = self._resolve(job.path)
         try:
-            legs = await asyncio.to_thread(self.legs, path)
-            result = await self.pool.transcribe(path, self.settings.agent_channel, legs)
+            result = await self._live_result(job.call_id)
+            if result is None:
+                legs = await asyncio.to_thread(self.legs, path)
+                result = await self.pool.transcribe(path, self.settings.agent_channel, legs)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 async with self.sessions() as s, s.begin():

@@ -32,3 +32,11 @@ class SpeechSettings(BaseModel):
     job_timeout_s: float = Field(default=1800.0, gt=1)    # one recording may take this long to decode
     poll_s: float = Field(default=2.0, gt=0)
     phrases: PhraseLists = Field(default_factory=PhraseLists)
+    # Live transcription of calls in progress: Asterisk streams each leg over AudioSocket (docs/speech.md).
+    live_enabled: bool = False
+    live_host: str = "127.0.0.1"
+    live_port: int = Field(default=9093, ge=0, le=65535)   # 0: any free port (tests)
+    live_workers: int = Field(default=2, ge=1, le=64)      # worker processes, each decoding many legs
+    live_buffer_s: float = Field(default=10.0, ge=1, le=300)  # a leg's audio waiting past this is dropped
+    live_chunk_ms: int = Field(default=200, ge=20, le=2000)   # audio handed to a worker at a time, at least
+    live_answer_silence: bool = True                       # answer each audio frame with silence
