@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 from config import Settings, SettingsError, load_settings
+from routing.calendar_cli import add_parser as add_calendar_parser
+from routing.calendar_cli import cmd_calendar
 from routing.cli import add_parser as add_simulate_parser
 from routing.cli import cmd_simulate
 from speech.cli import add_parsers as add_speech_parsers
@@ -66,6 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     imp.add_argument("--report", type=Path, help="write the per-row error report to this CSV file")
     sub.add_parser("demo-data", help="load a small demo agency")
     add_simulate_parser(sub)
+    add_calendar_parser(sub)
     add_speech_parsers(sub)
     return p.parse_args(argv)
 
@@ -81,7 +84,7 @@ def cli(argv: list[str] | None = None) -> int:
     commands = {
         "run": cmd_run, "migrate": cmd_migrate, "create-user": cmd_create_user,
         "import-clients": cmd_import_clients, "demo-data": cmd_demo_data, "simulate": cmd_simulate,
-        "speech-eval": cmd_speech_eval, "speech-worker": cmd_speech_worker,
+        "calendar": cmd_calendar, "speech-eval": cmd_speech_eval, "speech-worker": cmd_speech_worker,
     }
     return commands[args.command](settings, args)
 

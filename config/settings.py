@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from agency.settings import AgencySettings
 from bus.settings import ClusterSettings
@@ -59,11 +59,25 @@ class WebSettings(Section):
     public_url: str | None = Field(default=None, description="External URL, used for the WebSocket Origin check")
     secure_cookies: bool = Field(default=False, description="Set the Secure flag on cookies (behind HTTPS)")
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
-    login_attempts: int = Field(default=5, ge=1, description="Failed logins allowed per window per IP and login")
+    login_attempts: int = Field(default=5, ge=1, description="Failed logins allowed per window for one login from "
+                                "one address; past it the login (from anywhere) is only slowed down, never locked")
     login_window_s: int = Field(default=300, ge=1)
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(), description="Reverse proxies (addresses or CIDRs) whose X-Forwarded-For is believed: the "
+        "client is its right-most address not in this list. Empty: the connecting address is the client")
     ws_queue_size: int = Field(default=256, ge=1, description="Frames queued per browser socket before it is cut")
     ws_heartbeat_s: float = Field(default=20.0, gt=0)
     default_locale: Literal["ru", "en"] = "ru"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        try:
+            return tuple(str(ipaddress.ip_network(item.strip(), strict=False)) for item in value)
+        except ValueError as exc:
+            raise ValueError(f"not an address or network: {exc}") from None
 
 
 class PhoneSettings(Section):
@@ -100,3 +114,13 @@ class Settings(Section):
     selfservice: SelfServiceSettings = SelfServiceSettings()
     time_zone: str = "Europe/Moscow"
     dids: dict[str, str] = Field(default_factory=dict, description="DID (dialed number) → advertising source")
+
+    @model_validator(mode="after")
+    def _one_time_zone(self) -> Settings:
+        """One time zone for the agency: the working hours (deadlines, rotas, ``simulate``) use ``time_zone``
+        unless ``[routing.hours] time_zone`` is set on purpose."""
+        hours = self.routing.hours
+        if "time_zone" not in hours.model_fields_set and hours.time_zone != self.time_zone:
+            zoned = type(hours).model_validate({**hours.model_dump(), "time_zone": self.time_zone})
+            object.__setattr__(self, "routing", self.routing.model_copy(update={"hours": zoned}))
+        return self

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,6 +14,7 @@ from crm_core.models import InquiryEvent, InquiryStatus, TimelineEntry, utcnow
 
 log = logging.getLogger("hub.inquiries")
 EDITABLE_STATUSES = (InquiryStatus.IN_WORK, InquiryStatus.DONE)
+MAX_PLANNED_DAYS = 7  # an agent's planned date: at most this many days ahead (routing's SlaConfig.max_idle_days)
 
 
 class InquiryUpdate(BaseModel):
@@ -39,6 +40,9 @@ class InquiryUpdate(BaseModel):
     def _aware(cls, v: datetime | None) -> datetime | None:
         if v is not None and v.tzinfo is None:
             raise ValueError("planned date needs a time zone")
+        if v is not None and v > utcnow() + timedelta(days=MAX_PLANNED_DAYS):
+            # the SLA's 7 days without an action (routing.sla): a later date is the head's («Контроль»)
+            raise ValueError(f"не позже чем через {MAX_PLANNED_DAYS} дней / at most {MAX_PLANNED_DAYS} days ahead")
         return v
 
 

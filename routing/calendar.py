@@ -9,9 +9,9 @@ Two sources of the calendar, one question each answers: what kind of day is this
   (MOEX) calendar; we derive shortened days by art. 95: a working day immediately followed by a public
   holiday is one hour shorter. That rule reproduces the official 2025–2026 calendars except one day:
   Saturday 1 November 2025 (a working Saturday that the decree itself made shorter).
-- ``XmlCalendar`` — the official calendar in the xmlcalendar.ru format, read at run time from a configured
-  folder (one ``*.xml`` per year). Where a year's file is present it is the source of truth; other years
-  fall back to the library.
+- ``routing.calendar_files.XmlCalendar`` — the official calendar (xmlcalendar.ru files), shipped with the hub
+  and the DEFAULT; the administrator loads later years. Where a year's file is present it is the source of
+  truth; a year without one falls back to the library, and the hub warns (``missing_years``).
 
 ``WorkCalendar`` adds the company's working hours and time zone and does the arithmetic:
 ``add_working_hours``, ``working_hours_between``, ``is_working_time``, ``next_working_time``.
@@ -19,7 +19,6 @@ Two sources of the calendar, one question each answers: what kind of day is this
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 - the calendar file is the administrator's own configuration
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -94,88 +93,12 @@ def _as_tuples(value: object) -> tuple[tuple[Any, ...], ...]:
     return (value,) if isinstance(value, tuple) and value else ()
 
 
-class XmlCalendar:
-    """The official calendar (xmlcalendar.ru format) for the years it has files for, else ``fallback``.
-
-    Format: ``<calendar year="2025"><days><day d="MM.DD" t="1|2|3" .../></days></calendar>`` where t=1 is a
-    day off, t=2 a shortened working day (also on a weekend: a working shortened Saturday), t=3 a working
-    weekend day. Days not listed are working Monday–Friday and off on Saturday and Sunday.
-    """
-
-    def __init__(self, days: dict[int, dict[date, str]], fallback: ProductionCalendar | None = None) -> None:
-        self._days = days
-        self.fallback = fallback if fallback is not None else HolidaysLibraryCalendar()
-
-    @property
-    def years(self) -> frozenset[int]:
-        return frozenset(self._days)
-
-    @classmethod
-    def from_files(cls, paths: Iterable[Path], fallback: ProductionCalendar | None = None) -> XmlCalendar:
-        days: dict[int, dict[date, str]] = {}
-        for path in paths:
-            year, year_days = parse_xmlcalendar(Path(path))
-            if year in days:
-                raise CalendarFileError(f"{path}: a second file for the year {year}")
-            days[year] = year_days
-        return cls(days, fallback)
-
-    @classmethod
-    def from_dir(cls, folder: Path, fallback: ProductionCalendar | None = None) -> XmlCalendar:
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise CalendarFileError(f"{folder}: the production calendar folder does not exist")
-        files = sorted(folder.glob("*.xml"))
-        if not files:
-            raise CalendarFileError(f"{folder}: no *.xml production calendar files in it")
-        return cls.from_files(files, fallback)
-
-    def day_kind(self, day: date) -> DayKind:
-        year_days = self._days.get(day.year)
-        if year_days is None:
-            return self.fallback.day_kind(day)
-        kind = year_days.get(day)
-        if kind == "1":
-            return DayKind.DAY_OFF
-        if kind == "2":
-            return DayKind.SHORTENED
-        if kind == "3":
-            return DayKind.WORKING
-        return DayKind.DAY_OFF if day.weekday() >= 5 else DayKind.WORKING
-
-    def is_holiday(self, day: date) -> bool:
-        year_days = self._days.get(day.year)
-        if year_days is None:
-            return self.fallback.is_holiday(day)
-        return year_days.get(day) == "1"
-
-
-def parse_xmlcalendar(path: Path) -> tuple[int, dict[date, str]]:
-    """Read one xmlcalendar file: (year, {date: "1"|"2"|"3"}). Errors name the file and the element."""
-    try:
-        root = ET.parse(path).getroot()  # noqa: S314 - a local file the administrator configured
-    except (OSError, ET.ParseError) as exc:
-        raise CalendarFileError(f"{path}: cannot read the calendar: {exc}") from None
-    try:
-        year = int(root.attrib["year"])
-    except (KeyError, ValueError):
-        raise CalendarFileError(f"{path}: <calendar> has no valid year attribute") from None
-    days: dict[date, str] = {}
-    for element in root.iter("day"):
-        raw_day, kind = element.get("d", ""), element.get("t", "")
-        if kind not in ("1", "2", "3"):
-            raise CalendarFileError(f"{path}: day {raw_day!r}: t={kind!r} is not 1, 2 or 3")
-        try:
-            month, day = (int(part) for part in raw_day.split("."))
-            days[date(year, month, day)] = kind
-        except ValueError:
-            raise CalendarFileError(f"{path}: day {raw_day!r} is not a valid MM.DD date of {year}") from None
-    return year, days
-
-
 def production_calendar(xml_dir: Path | None = None) -> ProductionCalendar:
-    """The official files from ``xml_dir`` when configured (library for other years), else the library."""
-    return XmlCalendar.from_dir(xml_dir) if xml_dir is not None else HolidaysLibraryCalendar()
+    """The official calendar (``routing.calendar_files``): the files shipped with the hub, ``xml_dir``'s files over
+    them when configured, and the years loaded while the hub runs; the ``holidays`` library for other years."""
+    from routing.calendar_files import official_calendar
+
+    return official_calendar(xml_dir)
 
 
 def _parse_clock(value: str) -> int:
@@ -219,7 +142,8 @@ class WorkingHours(BaseModel):
     time_zone: str = "Europe/Moscow"
     intervals: list[tuple[str, str]] = Field(default_factory=lambda: [("09:00", "13:00"), ("14:00", "18:00")])
     shortened_by_minutes: int = Field(60, ge=0)
-    production_calendar_dir: Path | None = None  # folder of official xmlcalendar files; None: holidays library
+    # a folder of official xmlcalendar files over the shipped ones (None: the shipped files and the loaded years)
+    production_calendar_dir: Path | None = None
 
     @field_validator("time_zone")
     @classmethod
@@ -270,8 +194,13 @@ class WorkCalendar:
         self.calendar = calendar if calendar is not None else production_calendar(self.hours.production_calendar_dir)
         self._intervals = parse_intervals(self.hours.intervals)
         self._days: dict[date, _Day] = {}
+        self._version: object = getattr(self.calendar, "version", None)
 
     def _day(self, day: date) -> _Day:
+        version = getattr(self.calendar, "version", None)
+        if version != self._version:  # a year was loaded into the calendar: forget the days worked out
+            self._days.clear()
+            self._version = version
         cached = self._days.get(day)
         if cached is not None:
             return cached

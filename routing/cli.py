@@ -30,7 +30,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from routing.agents import STATUS_REASON, AgentDirectory
-from routing.calendar import WorkCalendar, WorkingHours
+from routing.calendar import WorkCalendar
 from routing.decide import decide
 from routing.model import STATUSES
 from routing.rules import RuleSet, RuleSetError, load_rules_toml
@@ -194,7 +194,7 @@ async def _simulate(settings, rules: RuleSet, start: date, end: date) -> int:  #
 
     engine = create_engine(settings.database)
     try:
-        work = WorkCalendar(WorkingHours(time_zone=settings.time_zone))
+        work = WorkCalendar(settings.routing.hours)  # the agency's zone, hours and official calendar
         report = await replay(session_factory(engine), rules, start, end, work)
     finally:
         await engine.dispose()

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 import tomli_w
-from sqlalchemy import delete, func, literal, select, union_all
+from sqlalchemy import delete, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_core.models import (
@@ -164,12 +164,16 @@ async def agent_snapshots(session: AsyncSession, ids: Collection[int] | None = N
 
 
 async def agent_loads(session: AsyncSession, ids: Collection[int] | None = None) -> dict[int, dict[str, int]]:
-    """Agent id → channel → open inquiries they hold plus answered calls not yet ended (one query)."""
+    """Agent id → channel → open inquiries they hold plus answered calls not yet ended (one query). A call on
+    an open inquiry the agent already holds is that inquiry's, counted once: load is conversations, not calls."""
     open_load = (select(Inquiry.owner_id, Inquiry.channel, func.count())
                  .where(Inquiry.owner_id.is_not(None), Inquiry.status.in_(OPEN))
                  .group_by(Inquiry.owner_id, Inquiry.channel))
     calls = (select(Call.agent_id, literal("call"), func.count())
-             .where(Call.agent_id.is_not(None), Call.answered_at.is_not(None), Call.ended_at.is_(None))
+             .outerjoin(Inquiry, Inquiry.id == Call.inquiry_id)
+             .where(Call.agent_id.is_not(None), Call.answered_at.is_not(None), Call.ended_at.is_(None),
+                    or_(Inquiry.id.is_(None), Inquiry.owner_id.is_(None), Inquiry.owner_id != Call.agent_id,
+                        Inquiry.status.not_in(OPEN)))
              .group_by(Call.agent_id))
     if ids is not None:
         open_load = open_load.where(Inquiry.owner_id.in_(ids))

@@ -3,15 +3,20 @@
 Nothing here sleeps or remembers: the scheduler asks ``next_step`` for each open inquiry, waits until the
 step's ``deadline`` (a restart just asks again), and carries out a ``due`` step with a guarded update
 (``UPDATE … WHERE pool = step.from_pool AND pool_entered_at IS NOT DISTINCT FROM …``), so that two hub
-processes carry it out once. The chain, with this agency's thresholds as the defaults of ``SlaConfig``:
+processes carry it out once. The chain, with this agency's thresholds as the defaults of ``SlaConfig``, in
+its order of precedence (docs/sla.md has a worked example of each):
 
-- an internet inquiry (email, Telegram, web form) not accepted within 4 working hours → department pool;
-- no action on its planned day → department pool after 6 working hours (calls) or 24 (internet, visit),
-  counted from the planned time;
-- 7 days without any action is the most allowed → department pool;
-- 48 working hours in the department pool (аукцион отдела) → the common pool (общий аукцион);
-- 2 months in the common pool → archive;
-- 3 refusals → archive.
+- 3 refusals → archive;
+- in the department pool (аукцион отдела) 48 working hours → the common pool (общий аукцион); in the common
+  pool 2 months → archive;
+- an internet inquiry (email, Telegram, web form) not accepted within 4 working hours → department pool; until
+  it is accepted no other rule of the owner's runs;
+- a planned date (the agent's, at most 7 days ahead; a department head's, at most 2 months) suspends the
+  inactivity rule until that date; no action on the planned day → department pool after 6 working hours
+  (calls) or 24 (internet, visit), counted from the planned time;
+- otherwise 7 calendar days without an action by a person (not the hub's own moves, not the client's
+  messages) → department pool;
+- a move that would fall on a non-working day happens at the start of the next working day.
 
 Each step names whom to notify (the agent, the supervisor); the hub resolves them to people.
 """
@@ -25,7 +30,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from routing.calendar import WorkCalendar
+from routing.calendar import DayKind, WorkCalendar
 from routing.model import Channel
 
 PoolState = Literal["none", "department", "common", "archive"]
@@ -56,7 +61,8 @@ class SlaConfig(BaseModel):
     department_pool_hours: float = Field(48, gt=0)  # working hours
     common_pool_months: int = Field(2, gt=0)  # calendar months
     max_refusals: int = Field(3, gt=0)
-    max_idle_days: int = Field(7, gt=0)  # calendar days without any action
+    max_idle_days: int = Field(7, gt=0)  # calendar days without an action by a person; an agent's planned cap
+    head_planned_months: int = Field(2, gt=0)  # how far ahead a department head may plan (calendar months)
     notify: dict[Reason, list[Notify]] = Field(default_factory=_notify)
 
 
@@ -71,7 +77,7 @@ class InquiryClock:
     owner_id: int | None = None
     accepted_at: datetime | None = None
     planned_at: datetime | None = None  # the planned next action (its date is the planned day)
-    last_action_at: datetime | None = None
+    last_action_at: datetime | None = None  # the last action by a person of the agency
     pool_entered_at: datetime | None = None
     refusals: int = 0
     closed: bool = False
@@ -106,7 +112,15 @@ def next_step(clock: InquiryClock, now: datetime, config: SlaConfig, work: WorkC
     if not candidates:
         return None
     deadline, action, reason = min(candidates, key=lambda c: c[0])
+    deadline = on_working_day(deadline, work)
     return SlaStep(action, reason, deadline, deadline <= now, clock.pool, tuple(config.notify.get(reason, ())))
+
+
+def on_working_day(deadline: datetime, work: WorkCalendar) -> datetime:
+    """A move that would fall on a non-working day happens at the start of the next working day."""
+    if work.day_kind(deadline.astimezone(work.zone).date()) == DayKind.DAY_OFF:
+        return work.next_working_time(deadline)
+    return deadline
 
 
 def due_step(clock: InquiryClock, now: datetime, config: SlaConfig, work: WorkCalendar) -> SlaStep | None:
@@ -117,24 +131,39 @@ def due_step(clock: InquiryClock, now: datetime, config: SlaConfig, work: WorkCa
 
 def _owned_deadlines(clock: InquiryClock, config: SlaConfig,
                      work: WorkCalendar) -> list[tuple[datetime, Action, Reason]]:
-    out: list[tuple[datetime, Action, Reason]] = []
     if clock.accepted_at is None and clock.channel in config.accept_channels:
-        out.append((work.add_working_hours(clock.created_at, config.accept_within_hours),
-                    "to_department_pool", "not_accepted"))
-    if clock.planned_at is not None:
-        planned_day_start = datetime.combine(clock.planned_at.astimezone(work.zone).date(), time(0), work.zone)
-        if clock.last_action_at is None or clock.last_action_at < planned_day_start:
-            hours = config.planned_day_hours.get(clock.channel, 24)
-            out.append((work.add_working_hours(clock.planned_at, hours), "to_department_pool", "planned_day_missed"))
-    last = max(t for t in (clock.created_at, clock.accepted_at, clock.last_action_at) if t is not None)
-    out.append((last + timedelta(days=config.max_idle_days), "to_department_pool", "idle_limit"))
-    return out
+        # waiting to be accepted: the acceptance deadline alone (the agent has not had the inquiry to act on)
+        return [(work.add_working_hours(clock.created_at, config.accept_within_hours),
+                 "to_department_pool", "not_accepted")]
+    if planned_pending(clock, work):
+        assert clock.planned_at is not None
+        # the planned date suspends the inactivity rule; missing the planned day has its own deadline
+        hours = config.planned_day_hours.get(clock.channel, 24)
+        return [(work.add_working_hours(clock.planned_at, hours), "to_department_pool", "planned_day_missed")]
+    return [(last_person_action(clock) + timedelta(days=config.max_idle_days), "to_department_pool", "idle_limit")]
 
 
-def latest_planned_at(clock: InquiryClock, config: SlaConfig) -> datetime:
-    """The latest planned next action an agent may set: no more than the idle limit after the last action."""
-    last = max(t for t in (clock.created_at, clock.accepted_at, clock.last_action_at) if t is not None)
-    return last + timedelta(days=config.max_idle_days)
+def planned_pending(clock: InquiryClock, work: WorkCalendar) -> bool:
+    """A planned date is set and nobody has acted since its day began."""
+    if clock.planned_at is None:
+        return False
+    planned_day_start = datetime.combine(clock.planned_at.astimezone(work.zone).date(), time(0), work.zone)
+    return clock.last_action_at is None or clock.last_action_at < planned_day_start
+
+
+def last_person_action(clock: InquiryClock) -> datetime:
+    """The last action by a person on the inquiry: taking it, accepting it, or working on it. The scheduler
+    fills ``last_action_at`` from the history (lines with an actor, calls an agent answered), so neither the
+    hub's own moves nor the client's new messages count."""
+    return max(t for t in (clock.created_at, clock.accepted_at, clock.last_action_at) if t is not None)
+
+
+def latest_planned_at(now: datetime, config: SlaConfig, *, head: bool = False) -> datetime:
+    """The latest planned date that may be set at ``now``: an agent's at most the idle limit (7 days) ahead, a
+    department head's at most ``head_planned_months`` (2 months)."""
+    if head:
+        return _months_later(now, config.head_planned_months)
+    return now + timedelta(days=config.max_idle_days)
 
 
 def planned_today(clock: InquiryClock, now: datetime, work: WorkCalendar) -> bool:
@@ -170,7 +199,10 @@ def after_refusal(clock: InquiryClock, at: datetime) -> InquiryClock:
 
 def add_months(moment: datetime, months: int, work: WorkCalendar) -> datetime:
     """The same wall-clock time ``months`` later in the company's time zone (31 Jan + 1 month = 28/29 Feb)."""
-    local = moment.astimezone(work.zone)
+    return _months_later(moment.astimezone(work.zone), months)
+
+
+def _months_later(local: datetime, months: int) -> datetime:
     index = local.month - 1 + months
     year, month = local.year + index // 12, index % 12 + 1
     day = min(local.day, _calendar.monthrange(year, month)[1])

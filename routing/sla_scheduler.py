@@ -18,13 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bus.bus import EventBus
 from bus.events import InquiryAssigned, Push
 from crm_core.db import dialect_insert
-from crm_core.models import Inquiry, InquiryEvent, InquiryStatus, Pool, utcnow
+from crm_core.models import Call, Inquiry, InquiryEvent, InquiryStatus, Pool, utcnow
 from crm_core.models.routing import SlaDeadline, TeamOffer, offer_agents
 from routing.calendar import WorkCalendar
 from routing.queries import OPEN
@@ -46,13 +46,35 @@ class StepDone:
     notified: tuple[int, ...]
 
 
-def clock_of(i: Inquiry) -> InquiryClock:
+def clock_of(i: Inquiry, person_at: datetime | None = None) -> InquiryClock:
+    """The inquiry as the chain sees it; ``person_at``: the last action by a person of the agency
+    (``person_actions``), since ``inquiries.last_action_at`` also moves with the client's messages."""
     return InquiryClock(
         i.id, str(i.channel), i.created_at, pool=str(i.pool), owner_id=i.owner_id,  # type: ignore[arg-type]
-        accepted_at=i.accepted_at, planned_at=i.planned_at, last_action_at=i.last_action_at,
+        accepted_at=i.accepted_at, planned_at=i.planned_at, last_action_at=person_at,
         pool_entered_at=i.pool_entered_at, refusals=i.refusals,
         closed=i.status not in OPEN,
     )
+
+
+async def person_actions(s: AsyncSession, ids: list[int]) -> dict[int, datetime]:
+    """The last action by a person of the agency on each inquiry: a history line with an actor (accepted,
+    claimed, replied, noted, planned, refused, a deal step …) or a call an agent answered. The hub's own
+    steps and the client's messages have no actor and do not count."""
+    if not ids:
+        return {}
+    events = (select(InquiryEvent.inquiry_id, func.max(InquiryEvent.at))
+              .where(InquiryEvent.inquiry_id.in_(ids), InquiryEvent.actor_id.is_not(None))
+              .group_by(InquiryEvent.inquiry_id))
+    calls = (select(Call.inquiry_id, func.max(Call.answered_at))
+             .where(Call.inquiry_id.in_(ids), Call.answered_at.is_not(None), Call.agent_id.is_not(None))
+             .group_by(Call.inquiry_id))
+    out: dict[int, datetime] = {}
+    for stmt in (events, calls):
+        for inquiry_id, when in (await s.execute(stmt)).all():
+            if when is not None and inquiry_id is not None:
+                out[inquiry_id] = max(out.get(inquiry_id, when), when)
+    return out
 
 
 class SlaScheduler:
@@ -162,7 +184,9 @@ class SlaScheduler:
         """The next steps of these inquiries in one short transaction of two statements. A burst of new
         inquiries used to be recomputed one ``get`` and one write each inside a single transaction that
         held SQLite's write lock for seconds, and the forms arriving meanwhile waited or were shed."""
-        steps = [(i.id, next_step(clock_of(i), now, self.config, self.work)) for i in inquiries]
+        async with self.sessions() as s:
+            person = await person_actions(s, [i.id for i in inquiries])
+        steps = [(i.id, next_step(clock_of(i, person.get(i.id)), now, self.config, self.work)) for i in inquiries]
         done = [i for i, step in steps if step is None]
         rows = [{"inquiry_id": i, "due_at": step.deadline, "action": step.action, "reason": step.reason,
                  "computed_at": now} for i, step in steps if step is not None]
@@ -175,7 +199,8 @@ class SlaScheduler:
                     c: stmt.excluded[c] for c in ("due_at", "action", "reason", "computed_at")}), rows)
 
     async def _store_next(self, s: AsyncSession, inquiry: Inquiry, now: datetime) -> SlaStep | None:
-        step = next_step(clock_of(inquiry), now, self.config, self.work)
+        person = (await person_actions(s, [inquiry.id])).get(inquiry.id)
+        step = next_step(clock_of(inquiry, person), now, self.config, self.work)
         row = await s.get(SlaDeadline, inquiry.id)
         if step is None:
             if row is not None:
@@ -194,7 +219,8 @@ class SlaScheduler:
             if inquiry is None:
                 await s.execute(delete(SlaDeadline).where(SlaDeadline.inquiry_id == inquiry_id))
                 return None
-            step = next_step(clock_of(inquiry), now, self.config, self.work)
+            person = (await person_actions(s, [inquiry_id])).get(inquiry_id)
+            step = next_step(clock_of(inquiry, person), now, self.config, self.work)
             if step is None or not step.due:
                 await self._store_next(s, inquiry, now)
                 return None

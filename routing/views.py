@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from crm_core.access import inquiry_scope
-from crm_core.models import Inquiry, Role, RoutingDecision, User
+from crm_core.models import Department, Inquiry, Role, RoutingDecision, User
 from crm_core.models.routing import TeamOffer
 from routing.queries import load_rule_data, parse_rules_toml, rules_to_toml, save_rule_data
 from routing.rules import RuleProblem, RuleSetError
@@ -42,6 +42,13 @@ add_texts({
     "routing.enabled": ("Включено", "Enabled"),
     "routing.strategy": ("Стратегия", "Strategy"),
     "routing.target": ("Кому", "Target"),
+    "routing.target.agents": ("сотрудники", "agents"),
+    "routing.target.teams": ("группы", "teams"),
+    "routing.target.departments": ("отделы", "departments"),
+    "routing.target.skills": ("навыки", "skills"),
+    "routing.target.require_skills": ("обязательные навыки", "required skills"),
+    "routing.target.inquiry_department": ("отдел обращения", "the inquiry's department"),
+    "routing.target.pool": ("аукцион", "pool"),
     "routing.on": ("да", "yes"),
     "routing.off": ("нет", "no"),
     "routing.toggle": ("Вкл/выкл", "On/off"),
@@ -114,8 +121,19 @@ def _int(request: web.Request, name: str) -> int:
         raise web.HTTPNotFound() from None
 
 
-def _target_text(target: dict[str, Any]) -> str:
-    parts = [f"{k}: {', '.join(map(str, v))}" if isinstance(v, list) else f"{k}: {v}" for k, v in target.items()]
+def _target_text(target: dict[str, Any], locale: str = "ru", names: dict[str, dict[int, str]] | None = None) -> str:
+    """«Кому» in words: departments and agents by name, flags and pools by their labels."""
+    t, names = translator(locale), names or {}
+
+    def value(key: str, v: Any) -> str:
+        if isinstance(v, bool):
+            return t("routing.yes") if v else t("routing.no")
+        if key == "pool":
+            return t(f"pool.{v}")
+        return names.get(key, {}).get(v, str(v)) if isinstance(v, int) else str(v)
+
+    parts = [f"{t('routing.target.' + k)}: {', '.join(value(k, x) for x in (v if isinstance(v, list) else [v]))}"
+             for k, v in target.items()]
     return "; ".join(parts) or "—"
 
 
@@ -130,15 +148,24 @@ async def _rules_page(request: web.Request, *, problems: list[RuleProblem] | Non
         if rule is None:
             raise web.HTTPNotFound(text="no such rule")
         edit_text, edit_key = rules_to_toml({"rules": [rule]}).split("[[rules]]\n", 1)[1], key
+    async with sessions(request)() as s:
+        names = {"departments": dict((await s.execute(select(Department.id, Department.name))).all()),
+                 "agents": dict((await s.execute(select(User.id, User.full_name))).all())}
     rows = [{"id": r["id"], "priority": r["priority"], "enabled": r.get("enabled", True), "name": r.get("name", ""),
-             "strategy": r.get("strategy", "least_loaded"), "target": _target_text(r.get("target", {}))}
-            for r in data["rules"]]
+             "strategy": r.get("strategy", "least_loaded"),
+             "target": _target_text(r.get("target", {}), request[LOCALE], names)} for r in data["rules"]]
     default = data.get("default", {})
     return render(request, "routing_rules.html", {
         "rows": rows, "default_text": rules_to_toml({"default": default}).replace("version = 1\nrules = []\n", "")
         if default else "", "problems": problems or [], "notice": notice, "edit_text": edit_text,
-        "edit_key": edit_key, "import_text": import_text,
+        "edit_key": edit_key, "import_text": import_text, "calendar_warning": _calendar_warning(request),
     }, status=status)
+
+
+def _calendar_warning(request: web.Request) -> str | None:
+    from routing.views_calendar import missing_warning  # it imports this module's render
+
+    return missing_warning(request)
 
 
 @allow(Role.ADMIN)

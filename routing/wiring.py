@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from routing.calendar import WorkCalendar
+from routing.calendar_files import XmlCalendar
+from routing.calendar_service import CalendarKeeper
 from routing.service import RoutingService
 from routing.sla_scheduler import SlaScheduler
 
-VIEWS = ("routing.views", "routing.views_agents")
+VIEWS = ("routing.views", "routing.views_agents", "routing.views_calendar")
 
 
 def wire(hub) -> tuple[RoutingService, SlaScheduler]:  # noqa: ANN001 - bootstrap.Hub (no import cycle)
@@ -17,6 +19,8 @@ def wire(hub) -> tuple[RoutingService, SlaScheduler]:  # noqa: ANN001 - bootstra
 
     settings = getattr(hub.settings, "routing", None) or RoutingSettings()
     work = WorkCalendar(settings.hours)
+    if isinstance(work.calendar, XmlCalendar):  # the official calendar: its loaded years, the missing-year warning
+        hub.connectors["calendar"] = CalendarKeeper(hub.database.sessions, work.calendar, zone=settings.hours.time_zone)
     routing = RoutingService(hub.database.sessions, hub.bus, work=work, sla=settings.sla,
                              directory_ttl_s=settings.directory_ttl_s)
     scheduler = SlaScheduler(hub.database.sessions, hub.bus, routing, poll_s=settings.sla_poll_s)

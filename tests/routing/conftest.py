@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from routing.calendar import HolidaysLibraryCalendar, WorkCalendar, WorkingHours, XmlCalendar
+from routing.calendar import HolidaysLibraryCalendar, WorkCalendar, WorkingHours
+from routing.calendar_files import XmlCalendar
 from tests.conftest import FIXTURES
 
 CALENDAR_DIR = FIXTURES / "calendar"

@@ -17,8 +17,8 @@ from routing.calendar import (
     HolidaysLibraryCalendar,
     WorkCalendar,
     WorkingHours,
-    XmlCalendar,
 )
+from routing.calendar_files import XmlCalendar
 from tests.routing.world import MSK
 
 

@@ -57,3 +57,27 @@ def test_bad_rotas_are_refused_with_the_schedule_named():
         DutySchedule.rota("x", {"monday": [("09:00", "18:00")]})
     with pytest.raises(ValueError, match="duty schedule 'y': .*not a time of day"):
         DutySchedule.rota("y", {"mon": [("9am", "18:00")]})
+
+
+def test_an_office_rota_works_the_working_saturday_and_ends_early_on_a_shortened_day(official):
+    weekdays = {d: [("09:00", "13:00"), ("14:00", "18:00")] for d in ("mon", "tue", "wed", "thu", "fri")}
+    rota = DutySchedule.rota("office", weekdays)
+    # Saturday 1 November 2025 is worked for Monday 3 November, and shortened: 09:00–13:00, 14:00–17:00
+    assert rota.on_duty(at(2025, 11, 1, 10), official)
+    assert rota.on_duty(at(2025, 11, 1, 16, 59), official)
+    assert not rota.on_duty(at(2025, 11, 1, 17, 30), official)
+    assert not rota.on_duty(at(2025, 11, 3, 10), official)  # its day off moved to Monday
+    assert not rota.on_duty(at(2025, 11, 4, 10), official)  # Unity Day
+    assert not rota.on_duty(at(2025, 11, 8, 10), official)  # an ordinary Saturday
+    assert not rota.on_duty(at(2025, 4, 30, 17, 30), official)  # the eve of 1 May ends at 17:00
+    assert rota.on_duty(at(2025, 4, 29, 17, 30), official)
+
+
+def test_a_rota_may_say_otherwise_for_working_saturdays_and_shortened_days(official):
+    weekdays = {d: [("09:00", "18:00")] for d in ("mon", "tue", "wed", "thu", "fri")}
+    assert not DutySchedule.rota("fixed", weekdays, holidays_off=False).on_duty(at(2025, 11, 1, 10), official)
+    assert DutySchedule.rota("fixed", weekdays, holidays_off=False).on_duty(at(2025, 4, 30, 17, 30), official)
+    late = DutySchedule.rota("office", weekdays, {date(2025, 4, 30): [("09:00", "18:00")]})
+    assert late.on_duty(at(2025, 4, 30, 17, 30), official)
+    night = DutySchedule.rota("night", {"wed": [("20:00", "08:00")]})
+    assert night.on_duty(at(2025, 5, 1, 7), official)  # a night shift is not shortened

@@ -148,7 +148,7 @@ async def test_the_agent_sees_why_they_got_the_inquiry_and_can_refuse_it(running
     anna = await running.browser("anna")
     resp, page = await anna.get(f"/inquiries/{inquiry_id}")
     assert resp.status == 200 and "Почему этот агент" in page
-    assert "Oleg · available · Загрузка 0/20" in page
+    assert "Oleg · Доступен · Загрузка 0/20" in page
     assert 'id="routing-refuse"' in page
     boss = await running.browser("boss")
     _, log_page = await boss.get("/admin/routing/decisions")

@@ -56,8 +56,8 @@ def test_an_unanswered_web_form_goes_from_intake_through_both_auctions_to_the_ar
         ("to_department_pool", "not_accepted", at(2025, 3, 10, 12, 30), both),
         # 48 working hours in the department pool: 4.5 h Mon, 4 × 8 h Tue–Fri, 8 h Mon, 3.5 h Tue
         ("to_common_pool", "department_pool_expired", at(2025, 3, 18, 12, 30), both),
-        # 2 calendar months in the common pool
-        ("to_archive", "common_pool_expired", at(2025, 5, 18, 12, 30), ("supervisor",)),
+        # 2 calendar months in the common pool: Sunday 18 May, so at the start of Monday 19 May
+        ("to_archive", "common_pool_expired", at(2025, 5, 19, 9), ("supervisor",)),
     ]
     assert final.pool == "archive"
     assert next_step(final, at(2026, 1, 1), AGENCY, work) is None
@@ -96,7 +96,8 @@ def test_seven_days_without_any_action_is_the_most_an_inquiry_may_wait(work):
     visit = after_claim(InquiryClock(5, "visit", created_at=at(2025, 3, 3, 10)), agent_id=5, at=at(2025, 3, 3, 10))
     step = next_step(visit, at(2025, 3, 3, 10), AGENCY, work)
     assert (step.action, step.reason, step.deadline) == ("to_department_pool", "idle_limit", at(2025, 3, 10, 10))
-    assert latest_planned_at(visit, AGENCY) == at(2025, 3, 10, 10)
+    assert latest_planned_at(at(2025, 3, 3, 10), AGENCY) == at(2025, 3, 10, 10)
+    assert latest_planned_at(at(2025, 3, 3, 10), AGENCY, head=True) == at(2025, 5, 3, 10)
 
 
 def test_the_third_refusal_sends_the_inquiry_to_the_archive_at_once(work):
