@@ -109,6 +109,7 @@ class Hub:
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     fanout: object | None = None
     telephony: object | None = None  # telephony.service.TelephonyService when a PBX is configured
+    mail: object | None = None  # channels.email.service.MailIntake: mail in, its quarantine and system mail
     failure: str | None = None  # why the start was given up (the database stayed unreachable); `hub run` exits
     failed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -142,7 +143,7 @@ def build_hub(settings: Settings) -> Hub:
     from channels.telegram.wiring import telegram_connector
     from channels.webforms.wiring import webforms_connector
     from routing.wiring import wire as wire_routing
-    from speech.wiring import speech_service
+    from speech.wiring import live_speech, speech_service
     from telephony.wiring import telephony_service
 
     wire_routing(hub)
@@ -156,6 +157,8 @@ def build_hub(settings: Settings) -> Hub:
     if settings.asterisk.enabled or settings.asterisk.demo:
         hub.telephony = telephony_service(hub)
         hub.connectors["asterisk"] = hub.telephony
+    if settings.speech.live_enabled and settings.speech.model_path:
+        hub.connectors["speech_live"] = live_speech(hub)  # AudioSocket server + live workers (docs/speech.md)
     wire_capabilities(hub)
     _elect_single_consumers(hub)
     return hub

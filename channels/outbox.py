@@ -4,6 +4,7 @@ never lost to a restart or a mail server that is down."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors.email.errors import PermanentSendError, TemporarySendError
 from connectors.email.smtp import OutgoingEmail, new_message_id
 from crm_core.access import Actor, get_inquiry
+from crm_core.intake_limits import clean
 from crm_core.models import (
     Channel,
     Contact,
@@ -100,7 +102,7 @@ async def queue_reply(
 ) -> QueuedReply:
     if channel not in REPLY_CHANNELS:
         raise ValueError(f"ответить можно по email или в Telegram / reply by email or Telegram, not {channel!r}")
-    text = text.strip()
+    text = clean(text).strip()  # no NUL or lone surrogate: PostgreSQL would refuse what SQLite keeps
     if not text:
         raise ValueError("пустой ответ / empty reply")
     if len(text) > MAX_REPLY_CHARS:
@@ -176,15 +178,17 @@ async def _client_email(s: AsyncSession, client_id: int) -> str:
 
 async def deliver_due(
     sessions: async_sessionmaker[AsyncSession], senders: dict[str, ChannelSender], retry_delays: Sequence[float],
-    now: datetime | None = None, batch: int = 20,
+    now: datetime | None = None, batch: int = 20, send_timeout_s: float = 120.0,
 ) -> int:
     """Send what is due; returns how many were handled. Safe with several hub instances: each message is
-    claimed with a conditional UPDATE before it is sent."""
+    claimed with a conditional UPDATE before it is sent. Each channel goes its own way (a mail server
+    that never answers does not hold Telegram replies back), each send has a hard deadline, and a channel
+    whose server is unreachable is left for this pass after its first failure (the rest wait, untried)."""
     now = now or utcnow()
     async with sessions() as s:
         due = (
             await s.execute(
-                select(Message.id).where(
+                select(Message.id, Message.channel).where(
                     Message.direction == "out", Message.channel.in_(list(senders)),
                     or_(
                         Message.delivery.in_(("queued", "retry")) & (Message.next_attempt_at <= now),
@@ -192,12 +196,24 @@ async def deliver_due(
                     ),
                 ).order_by(Message.id).limit(batch)
             )
-        ).scalars().all()
+        ).all()
+    by_channel: dict[str, list[int]] = {}
+    for message_id, channel in due:
+        by_channel.setdefault(str(channel), []).append(message_id)
+    done = await asyncio.gather(*(_deliver_channel(sessions, senders, ids, retry_delays, now, send_timeout_s)
+                                  for ids in by_channel.values()))
+    return sum(done)
+
+
+async def _deliver_channel(sessions: async_sessionmaker[AsyncSession], senders: dict[str, ChannelSender],
+                           ids: list[int], retry_delays: Sequence[float], now: datetime, send_timeout_s: float) -> int:
     handled = 0
-    for message_id in due:
+    for message_id in ids:
         if await _claim(sessions, message_id, now):
-            await _deliver_one(sessions, senders, message_id, retry_delays, now)
+            reached = await _deliver_one(sessions, senders, message_id, retry_delays, now, send_timeout_s)
             handled += 1
+            if not reached:
+                break
     return handled
 
 
@@ -214,8 +230,11 @@ async def _claim(sessions: async_sessionmaker[AsyncSession], message_id: int, no
         return result.rowcount == 1
 
 
-async def _deliver_one(sessions: async_sessionmaker[AsyncSession], senders: dict[str, ChannelSender],
-                       message_id: int, retry_delays: Sequence[float], now: datetime) -> None:
+async def _deliver_one(sessions: async_sessionmaker[AsyncSession], senders: dict[str, ChannelSender],  # noqa: PLR0913
+                       message_id: int, retry_delays: Sequence[float], now: datetime,
+                       send_timeout_s: float = 120.0) -> bool:
+    """Send one claimed message and record the outcome; False when its server could not be reached.
+    Logs name the message and the error's type: the error's text may quote an address."""
     async with sessions() as s:
         m = await s.get(Message, message_id)
         assert m is not None
@@ -223,23 +242,33 @@ async def _deliver_one(sessions: async_sessionmaker[AsyncSession], senders: dict
                        text=m.body, external_id=m.external_id, in_reply_to=m.meta.get("in_reply_to"),
                        references=tuple(m.meta.get("references", ())))
         attempts = m.attempts
+    reached = True
+    values: dict[str, object]
     try:
-        await senders[out.channel].deliver(out)
+        try:
+            async with asyncio.timeout(send_timeout_s):
+                await senders[out.channel].deliver(out)
+        except TimeoutError:
+            raise TemporarySendError(f"no answer within {send_timeout_s:g} s") from None
         values = {"delivery": "sent", "delivery_note": None, "next_attempt_at": None}
-        log.info("reply message=%s sent to the mail server (attempt %d)", message_id, attempts)
+        log.info("reply message=%s sent (attempt %d)", message_id, attempts)
     except TemporarySendError as exc:
+        reached = False
         if attempts > len(retry_delays):
-            values = {"delivery": "undelivered", "delivery_note": f"gave up after {attempts} attempts: {exc}"}
+            values = {"delivery": "undelivered", "next_attempt_at": None,
+                      "delivery_note": f"gave up after {attempts} attempts: {exc}"}
         else:
             values = {"delivery": "retry", "delivery_note": str(exc),
                       "next_attempt_at": now + timedelta(seconds=retry_delays[attempts - 1])}
-        log.warning("reply message=%s attempt %d failed: %s", message_id, attempts, exc)
+        log.warning("reply message=%s attempt %d failed (%s) -> %s", message_id, attempts, type(exc).__name__,
+                    values["delivery"])
     except PermanentSendError as exc:
         values = {"delivery": "undelivered", "delivery_note": str(exc), "next_attempt_at": None}
-        log.warning("reply message=%s undelivered: %s", message_id, exc)
+        log.warning("reply message=%s undelivered (%s)", message_id, type(exc).__name__)
     async with sessions() as s, s.begin():
         await s.execute(update(Message).where(Message.id == message_id).values(**values)
                         .execution_options(synchronize_session=False))
+    return reached
 
 
 __all__ = ["EmailChannel", "NoAddress", "NoEmailAddress", "Outgoing", "QueuedReply", "deliver_due",

@@ -24,10 +24,12 @@ async def run_outbox(hub,  # noqa: ANN001 - bootstrap.Hub
         senders["telegram"] = TelegramChannel(getattr(bot, "connector", bot))  # any instance may send
     while True:
         try:
-            while await deliver_due(hub.database.sessions, senders, hub.settings.email.retry_delays_s):
+            while await deliver_due(hub.database.sessions, senders, hub.settings.email.retry_delays_s,
+                                    send_timeout_s=max(60.0, 3 * hub.settings.email.smtp_timeout_s)):
                 pass
-        except Exception:  # noqa: BLE001 - the loop must outlive a bad moment of the database
-            log.exception("outbox pass failed; trying again in %.0fs", poll_s)
+        except Exception as exc:  # noqa: BLE001 - the loop must outlive a bad moment of the database
+            # the type only: a database error's text quotes the row, and a reply's row holds its text
+            log.error("outbox pass failed (%s); trying again in %.0fs", type(exc).__name__, poll_s)
         hub.outbox_wakeup.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(poll_s):

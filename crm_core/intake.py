@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bus.bus import EventBus
@@ -25,6 +25,7 @@ from bus.events import InquiryOpened, MessageReceived
 from crm_core import intake_batch
 from crm_core.db import write_first
 from crm_core.group_commit import ALONE, GroupCommit
+from crm_core.intake_limits import fit_request, id_ref
 from crm_core.models import (
     Channel,
     Client,
@@ -106,12 +107,13 @@ class IntakeService:
     async def accept(self, req: IntakeRequest) -> IntakeResult:
         if not req.external_id:
             raise ValueError("external_id is required: it is what makes intake idempotent")
+        req = fit_request(req)  # every column's limit, the same on SQLite and PostgreSQL, before any insert
         result = await self._group.submit(req)  # a repeat of a stored outside id answers as the duplicate
         if result.duplicate:
             return result
-        log.info(
-            "intake channel=%s external_id=%s inquiry=%s client=%s message=%s new_inquiry=%s",
-            req.channel, req.external_id, result.inquiry_id, result.client_id, result.message_id,
+        log.info(  # the id as a hash: a Message-ID may hold an address
+            "intake channel=%s ref=%s inquiry=%s client=%s message=%s new_inquiry=%s",
+            req.channel, id_ref(req.external_id), result.inquiry_id, result.client_id, result.message_id,
             result.new_inquiry,
         )
         await self._publish(req, result)
@@ -188,8 +190,10 @@ class IntakeService:
                                                            self.moderation_gate, IntakeResult)
                 stored = dict(zip(together, answers, strict=True))
             except Exception as exc:  # noqa: BLE001 - e.g. another process took a key meanwhile
-                log.info("intake group of %d failed together (%r); storing it request by request",
-                         len(together), exc)
+                if _link_lost(exc):
+                    raise  # the database, not the group: every caller hears that, not a later PendingRollbackError
+                log.info("intake group of %d failed together (%s); storing it request by request",
+                         len(together), type(exc).__name__)  # the type only: the error's text holds the content
         for i, req in enumerate(batch):
             if i in stored:
                 results.append(stored[i])
@@ -200,6 +204,8 @@ class IntakeService:
             except IntegrityError:
                 results.append(ALONE)
             except Exception as exc:  # noqa: BLE001 - this request fails, the rest of the batch goes on
+                if _link_lost(exc):
+                    raise
                 results.append(exc)
         return results
 
@@ -330,6 +336,12 @@ class IntakeService:
             MessageReceived(result.inquiry_id, result.client_id, result.message_id, str(req.channel),
                             req.external_id)
         )
+
+
+def _link_lost(exc: BaseException) -> bool:
+    """The connection died under the transaction: the whole group fails with this cause (nothing of it is
+    committed), rather than one request failing and the commit after it with ``PendingRollbackError``."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def _summary(req: IntakeRequest) -> str:

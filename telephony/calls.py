@@ -6,57 +6,38 @@ through the channel index. Unknown events and events for unknown channels leave 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
 from connectors.asterisk.events import AmiEvent
 from crm_core.phones import try_normalize_phone
 from telephony.model import Answered, Call, Effect, Ringing, RingStopped, Transferred
-from telephony.record import close_call
+from telephony.originate import (
+    adopt,
+    client_dial_ended,
+    cut_short,
+    entered_originate_context,
+    failed_originate,
+    on_originate_response,
+    resync_attempts,
+)
+from telephony.record import close_call, outcome_so_far
+from telephony.state import (
+    NO_EFFECTS,
+    UNKNOWN,
+    CallState,
+    Handler,
+    Result,
+    extension_of,
+    known,
+    touch,
+    with_call,
+    without_call,
+)
 
-UNKNOWN = "<unknown>"
-NO_EFFECTS: tuple[Effect, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class CallState:
-    calls: Mapping[str, Call] = field(default_factory=lambda: MappingProxyType({}))  # by linkedid
-    channels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # uniqueid -> linkedid
-
-    def call_of(self, event: AmiEvent) -> Call | None:
-        linkedid = event.get("Linkedid") or self.channels.get(event.get("Uniqueid"), "")
-        return self.calls.get(linkedid)
-
-
-Result = tuple[CallState, tuple[Effect, ...]]
-Handler = Callable[[CallState, AmiEvent], Result]
-
-
-def _with_call(state: CallState, call: Call, channels: Mapping[str, str] | None = None) -> CallState:
-    calls = dict(state.calls)
-    calls[call.linkedid] = call
-    return CallState(MappingProxyType(calls), state.channels if channels is None else MappingProxyType(channels))
-
-
-def _without_call(state: CallState, call: Call) -> CallState:
-    calls = {k: v for k, v in state.calls.items() if k != call.linkedid}
-    channels = {k: v for k, v in state.channels.items() if v != call.linkedid}
-    return CallState(MappingProxyType(calls), MappingProxyType(channels))
-
-
-def _known(value: str) -> str | None:
-    return value if value and value != UNKNOWN else None
-
-
-def extension_of(interface: str) -> str:
-    """``Local/101@agents/n`` or ``PJSIP/101`` -> ``101``."""
-    tail = interface.split("/", 1)[1] if "/" in interface else interface
-    return tail.split("@", 1)[0].split("/", 1)[0].split("-", 1)[0]
-
-
-def _touch(call: Call, event: AmiEvent) -> Call:
-    return replace(call, last_seen=max(call.last_seen, event.received_at))
+__all__ = ["UNKNOWN", "CallState", "extension_of", "failed_originate", "resync", "transition"]
+SHUTDOWN_CAUSE = "4"  # SoftHangupRequest Cause: the AST_SOFTHANGUP_SHUTDOWN flag — the PBX is going down
 
 
 def on_newchannel(state: CallState, event: AmiEvent) -> Result:
@@ -69,31 +50,34 @@ def on_newchannel(state: CallState, event: AmiEvent) -> Result:
     if call is None:
         if uniqueid != linkedid:
             return state, NO_EFFECTS
-        number = _known(event.get("CallerIDNum"))
+        number = known(event.get("CallerIDNum"))
         call = Call(
             linkedid=linkedid,
             uniqueid=uniqueid,
             caller=try_normalize_phone(number) or number,
-            caller_name=_known(event.get("CallerIDName")),
+            caller_name=known(event.get("CallerIDName")),
             channel=event.get("Channel") or None,
             started=event.received_at,
             last_seen=event.received_at,
         )
-    call = replace(_touch(call, event), channels=call.channels | {uniqueid})
-    return _with_call(state, call, channels), NO_EFFECTS
+        if (adopted := adopt(state, call)) is not None:  # the agent's leg of the hub's own click-to-call
+            call, attempts = adopted
+            state = replace(state, originates=MappingProxyType(attempts))
+    call = replace(touch(call, event), channels=call.channels | {uniqueid})
+    return with_call(state, call, channels), NO_EFFECTS
 
 
 def on_newcallerid(state: CallState, event: AmiEvent) -> Result:
     call = state.call_of(event)
-    if call is None or event.get("Uniqueid") != call.uniqueid:
+    if call is None or event.get("Uniqueid") != call.uniqueid or call.action_id:
         return state, NO_EFFECTS
-    number = _known(event.get("CallerIDNum"))
+    number = known(event.get("CallerIDNum"))
     call = replace(
-        _touch(call, event),
+        touch(call, event),
         caller=(try_normalize_phone(number) or number) if number else call.caller,
-        caller_name=_known(event.get("CallerIDName")) or call.caller_name,
+        caller_name=known(event.get("CallerIDName")) or call.caller_name,
     )
-    return _with_call(state, call), NO_EFFECTS
+    return with_call(state, call), NO_EFFECTS
 
 
 def on_queue_caller_join(state: CallState, event: AmiEvent) -> Result:
@@ -101,13 +85,13 @@ def on_queue_caller_join(state: CallState, event: AmiEvent) -> Result:
     if call is None:
         return state, NO_EFFECTS
     call = replace(
-        _touch(call, event),
+        touch(call, event),
         queue=event.get("Queue") or call.queue,
         queued=event.received_at if call.queued is None else call.queued,
-        did=call.did or _known(event.get("Exten")),
+        did=call.did or known(event.get("Exten")),
         queue_context=event.get("Context") or None,
     )
-    return _with_call(state, call), NO_EFFECTS
+    return with_call(state, call), NO_EFFECTS
 
 
 def on_agent_called(state: CallState, event: AmiEvent) -> Result:
@@ -115,8 +99,8 @@ def on_agent_called(state: CallState, event: AmiEvent) -> Result:
     if call is None:
         return state, NO_EFFECTS
     ext = extension_of(event.get("Interface") or event.get("MemberName"))
-    call = replace(_rings(_touch(call, event), ext), queue=call.queue or event.get("Queue") or None)
-    return _with_call(state, call), (Ringing(ext, call),)
+    call = replace(_rings(touch(call, event), ext), queue=call.queue or event.get("Queue") or None)
+    return with_call(state, call), (Ringing(ext, call),)
 
 
 def _rings(call: Call, ext: str) -> Call:
@@ -131,8 +115,8 @@ def on_agent_ring_no_answer(state: CallState, event: AmiEvent) -> Result:
     if call is None:
         return state, NO_EFFECTS
     ext = extension_of(event.get("Interface"))
-    call = replace(_touch(call, event), ringing=tuple(x for x in call.ringing if x != ext))
-    return _with_call(state, call), (RingStopped(ext, call),)
+    call = replace(touch(call, event), ringing=tuple(x for x in call.ringing if x != ext))
+    return with_call(state, call), (RingStopped(ext, call),)
 
 
 def on_agent_connect(state: CallState, event: AmiEvent) -> Result:
@@ -140,10 +124,10 @@ def on_agent_connect(state: CallState, event: AmiEvent) -> Result:
     if call is None:
         return state, NO_EFFECTS
     ext = extension_of(event.get("Interface"))
-    call = replace(_touch(call, event), answered_by=ext, answered=event.received_at, ringing=())
+    call = replace(touch(call, event), answered_by=ext, answered=event.received_at, ringing=())
     # Everyone else whose phone was still ringing (a ringall queue) stops ringing: close their pop-ups.
     others = tuple(RingStopped(x, call) for x in _still_ringing(state, event) if x != ext)
-    return _with_call(state, call), (Answered(ext, call), *others)
+    return with_call(state, call), (Answered(ext, call), *others)
 
 
 def _still_ringing(state: CallState, event: AmiEvent) -> tuple[str, ...]:
@@ -167,50 +151,57 @@ def on_dial_begin(state: CallState, event: AmiEvent) -> Result:
     if found is None:
         return state, NO_EFFECTS
     call, ext = found
-    call = _rings(_touch(call, event), ext)
-    return _with_call(state, call), (Ringing(ext, call),)
+    call = _rings(touch(call, event), ext)
+    return with_call(state, call), (Ringing(ext, call),)
 
 
 def on_dial_end(state: CallState, event: AmiEvent) -> Result:
+    call = state.call_of(event)
+    if call is not None and (outbound := client_dial_ended(call, event)) is not None:
+        return with_call(state, outbound), NO_EFFECTS
     found = _direct_dial(state, event)
     if found is None:
         return state, NO_EFFECTS
     call, ext = found
     if event.get("DialStatus") == "ANSWER" and call.answered is None:
-        call = replace(_touch(call, event), answered_by=ext, answered=event.received_at, ringing=())
-        return _with_call(state, call), (Answered(ext, call),)
-    call = replace(_touch(call, event), ringing=tuple(x for x in call.ringing if x != ext))
-    return _with_call(state, call), (RingStopped(ext, call),)
+        call = replace(touch(call, event), answered_by=ext, answered=event.received_at, ringing=())
+        return with_call(state, call), (Answered(ext, call),)
+    call = replace(touch(call, event), ringing=tuple(x for x in call.ringing if x != ext))
+    return with_call(state, call), (RingStopped(ext, call),)
 
 
 def on_agent_complete(state: CallState, event: AmiEvent) -> Result:
     call = state.call_of(event)
     if call is None:
         return state, NO_EFFECTS
-    return _with_call(state, replace(_touch(call, event), talk_ended=event.received_at)), NO_EFFECTS
+    return with_call(state, replace(touch(call, event), talk_ended=event.received_at)), NO_EFFECTS
 
 
 def on_queue_caller_abandon(state: CallState, event: AmiEvent) -> Result:
     call = state.call_of(event)
     if call is None:
         return state, NO_EFFECTS
-    call = replace(_touch(call, event), abandoned=True, ringing=())
-    return _with_call(state, call), tuple(RingStopped(x, call) for x in _still_ringing(state, event))
+    call = replace(touch(call, event), abandoned=True, ringing=())
+    return with_call(state, call), tuple(RingStopped(x, call) for x in _still_ringing(state, event))
 
 
 def on_newexten(state: CallState, event: AmiEvent) -> Result:
     """A caller channel that leaves the queue's context after the answer was redirected (blind transfer)."""
     call = state.call_of(event)
-    if call is None or event.get("Uniqueid") != call.uniqueid:
+    if call is None:
         return state, NO_EFFECTS
+    if event.get("Uniqueid") != call.uniqueid:  # another channel of the call: it is still going on
+        return with_call(state, touch(call, event)), NO_EFFECTS
+    if (answered := entered_originate_context(call, event)) is not None:
+        return with_call(state, answered), NO_EFFECTS
     context = event.get("Context")
     if call.answered is None or not call.queue_context or context == call.queue_context:
         return state, NO_EFFECTS
     target = event.get("Exten") or None
-    moved = replace(_touch(call, event), transferred_to=target)
+    moved = replace(touch(call, event), transferred_to=target)
     if target is None or target == call.transferred_to:
-        return _with_call(state, moved), NO_EFFECTS
-    return _with_call(state, moved), (Transferred(call.answered_by, target, moved),)
+        return with_call(state, moved), NO_EFFECTS
+    return with_call(state, moved), (Transferred(call.answered_by, target, moved),)
 
 
 def on_var_set(state: CallState, event: AmiEvent) -> Result:
@@ -219,50 +210,23 @@ def on_var_set(state: CallState, event: AmiEvent) -> Result:
         return state, NO_EFFECTS
     variable, value = event.get("Variable"), event.get("Value")
     if variable == "CRM_INQUIRY_ID" and value:
-        call = replace(_touch(call, event), inquiry_id=value, direction="outbound")
+        call = replace(touch(call, event), inquiry_id=value, direction="outbound")
     elif variable == "CRM_TASK_ID" and value:
-        call = replace(_touch(call, event), task_id=value, direction="outbound")
+        call = replace(touch(call, event), task_id=value, direction="outbound")
+    elif variable == "CRM_CLIENT_ID" and value:
+        call = replace(touch(call, event), client_id=value, direction="outbound")
     elif variable == "MIXMONITOR_FILENAME" and value:
-        call = replace(_touch(call, event), recording=value)
+        call = replace(touch(call, event), recording=value)
     else:
         return state, NO_EFFECTS
-    return _with_call(state, call), NO_EFFECTS
+    return with_call(state, call), NO_EFFECTS
 
 
 def on_mixmonitor_start(state: CallState, event: AmiEvent) -> Result:
     call = state.call_of(event)
     if call is None or call.recording:
         return state, NO_EFFECTS
-    return _with_call(state, replace(_touch(call, event), recording=f"{call.uniqueid}.wav")), NO_EFFECTS
-
-
-def on_originate_response(state: CallState, event: AmiEvent) -> Result:
-    call = state.call_of(event)
-    success = event.get("Response") == "Success"
-    callee = _known(event.get("Exten"))
-    callee = (try_normalize_phone(callee) or callee) if callee else None
-    if call is None:
-        if success:
-            return state, NO_EFFECTS
-        # A failed async Originate has no channel: report the attempt as a failed call.
-        orphan = Call(
-            linkedid="", uniqueid="", direction="outbound", callee=callee, started=event.received_at,
-            caller=_known(event.get("CallerIDNum")), caller_name=_known(event.get("CallerIDName")), failed=True,
-        )
-        return state, close_call(orphan, event.received_at)
-    call = _touch(call, event)
-    if event.get("Context") != "outbound" and call.direction != "outbound":
-        return _with_call(state, replace(call, failed=not success)), NO_EFFECTS
-    call = replace(
-        call,
-        direction="outbound",
-        callee=callee,
-        caller=_known(event.get("CallerIDNum")) or call.caller,
-        caller_name=_known(event.get("CallerIDName")) or call.caller_name,
-        answered=event.received_at if success and call.answered is None else call.answered,
-        failed=not success,
-    )
-    return _with_call(state, call), NO_EFFECTS
+    return with_call(state, replace(touch(call, event), recording=f"{call.uniqueid}.wav")), NO_EFFECTS
 
 
 def on_hangup(state: CallState, event: AmiEvent) -> Result:
@@ -270,38 +234,30 @@ def on_hangup(state: CallState, event: AmiEvent) -> Result:
     uniqueid = event.get("Uniqueid")
     if call is None:
         return state, NO_EFFECTS
-    call = _touch(call, event)
+    call = touch(call, event)
     if uniqueid != call.uniqueid:
         channels = {k: v for k, v in state.channels.items() if k != uniqueid}
-        return _with_call(state, replace(call, channels=call.channels - {uniqueid}), channels), NO_EFFECTS
+        return with_call(state, replace(call, channels=call.channels - {uniqueid}), channels), NO_EFFECTS
     if event.get("Context") == "outbound" and call.callee is None:
         # A synchronous Originate has no OriginateResponse: the caller channel ends in the outbound context.
-        callee = _known(event.get("Exten"))
+        callee = known(event.get("Exten"))
         call = replace(call, direction="outbound", callee=(try_normalize_phone(callee) or callee) if callee else None)
-    return _without_call(state, call), close_call(call, event.received_at)
+    return without_call(state, call), close_call(call, event.received_at)
 
 
-def failed_originate(action: Mapping[str, str], response: Mapping[str, str], now: float) -> tuple[Effect, ...]:
-    """The ``Response: Error`` to an Originate action is not an event: report it as a failed outbound call."""
-    if response.get("Response") != "Error":
-        return NO_EFFECTS
-    callee = _known(action.get("Exten", ""))
-    call = Call(
-        linkedid="", uniqueid="", direction="outbound", started=now, last_seen=now, failed=True,
-        callee=(try_normalize_phone(callee) or callee) if callee else None,
-        caller=extension_of(action.get("Channel", "")) or None,
-        inquiry_id=_variable(action.get("Variable", ""), "CRM_INQUIRY_ID"),
-        task_id=_variable(action.get("Variable", ""), "CRM_TASK_ID"),
-    )
-    return close_call(call, now)
+def on_soft_hangup_request(state: CallState, event: AmiEvent) -> Result:
+    """Asterisk hangs a channel up because it shuts down (``core restart``): the call is cut by the PBX."""
+    call = state.call_of(event)
+    if call is None or event.get("Cause") != SHUTDOWN_CAUSE:
+        return state, NO_EFFECTS
+    return with_call(state, replace(touch(call, event), cut="pbx_restart")), NO_EFFECTS
 
 
-def _variable(variables: str, wanted: str) -> str | None:
-    for item in variables.split(","):
-        name, _, value = item.partition("=")
-        if name.strip() == wanted and value:
-            return value.strip()
-    return None
+def on_shutdown(state: CallState, event: AmiEvent) -> Result:
+    """The PBX stops: whatever is still open ends now with what it was so far (its hang-ups came first)."""
+    if not state.calls and not state.originates:
+        return state, NO_EFFECTS
+    return cut_short(state, event.received_at, "pbx_restart")
 
 
 HANDLERS: Mapping[str, Handler] = MappingProxyType({
@@ -320,6 +276,8 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType({
     "MixMonitorStart": on_mixmonitor_start,
     "OriginateResponse": on_originate_response,
     "Hangup": on_hangup,
+    "SoftHangupRequest": on_soft_hangup_request,
+    "Shutdown": on_shutdown,
 })
 
 
@@ -331,22 +289,30 @@ def transition(state: CallState, event: AmiEvent) -> Result:
 
 
 def resync(state: CallState, core_show_channels: Iterable[Mapping[str, str]], now: float,
-           known_before: Collection[str] | None = None) -> Result:
-    """Close calls none of whose channels Asterisk still reports (outcome ``lost_track``, last time known).
+           known_before: Collection[str] | None = None, *, booted_at: float | None = None,
+           asked_at: float | None = None) -> Result:
+    """Close calls none of whose channels Asterisk still reports, each with what it was so far (answered
+    stays answered, talk up to the last event seen; a call never seen answered is ``lost_track``), cut
+    ``pbx_down`` when the PBX booted after the call was last seen (kill -9, a crash), else ``link_lost``.
 
     ``known_before``: the calls known when the listing was asked for. Events keep arriving while the answer
     is on its way, and a call whose first events came after the question may be missing from the listing
-    though it is very much alive; only a call known before the question and not listed is really gone."""
+    though it is very much alive; only a call known before the question and not listed is really gone.
+    Click-to-calls sent before the question (``asked_at``) whose channel never showed are settled too."""
+    frames = [f for f in core_show_channels if f.get("Event") in (None, "CoreShowChannel")]
     alive: set[str] = set()
-    for frame in core_show_channels:
-        if frame.get("Event") not in (None, "CoreShowChannel"):
-            continue
+    for frame in frames:
         alive.add(frame.get("Linkedid", ""))
         alive.add(state.channels.get(frame.get("Uniqueid", ""), ""))
     effects: list[Effect] = []
     for call in list(state.calls.values()):
         if call.linkedid in alive or (known_before is not None and call.linkedid not in known_before):
             continue
-        state = _without_call(state, call)
-        effects.extend(close_call(call, call.last_seen or now, "lost_track"))
+        state = without_call(state, call)
+        ended = call.last_seen or now
+        cut = call.cut or ("pbx_down" if booted_at is not None and booted_at > ended else "link_lost")
+        effects.extend(close_call(replace(call, cut=cut), ended, outcome_so_far(call)))
+    if state.originates:
+        state, more = resync_attempts(state, frames, now, now if asked_at is None else asked_at)
+        effects.extend(more)
     return state, tuple(effects)

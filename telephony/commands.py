@@ -5,16 +5,18 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from connectors.asterisk.client import AmiClient
-from connectors.asterisk.errors import AmiError
+from connectors.asterisk.errors import AmiActionTimeout, AmiError, AmiLinkLost
 from connectors.asterisk.settings import AsteriskSettings
 from crm_core.phones import try_normalize_phone
 from telephony.call_log import Owner
-from telephony.calls import CallState, failed_originate
-from telephony.model import Call, Effect
+from telephony.calls import CallState
+from telephony.model import Attempt, Call, Effect
+from telephony.originate import originate_failed, originate_sent
 
 log = logging.getLogger("hub.telephony")
 
@@ -50,29 +52,44 @@ class PbxCommands:
         return OriginateResult(True, "sent")
 
     async def originate(self, extension: str, number: str, *, inquiry_id: int | None = None,
-                        task_id: int | None = None, region: str = "RU") -> OriginateResult:
-        """Click-to-call: the agent's phone rings first, then Asterisk dials the client."""
+                        task_id: int | None = None, client_id: int | None = None,
+                        region: str = "RU") -> OriginateResult:
+        """Click-to-call: the agent's phone rings first, then Asterisk dials the client.
+
+        The attempt is remembered by its ActionID before it goes out, so whatever comes back (the agent's
+        channel, ``OriginateResponse`` success or failure, a refusal, the link dropping) it is one outbound
+        call with the agent and the client, inquiry and task it was made from."""
         target = try_normalize_phone(number, region)
         if target is None:
             return OriginateResult(False, "invalid_number")
-        variables = [f"CRM_INQUIRY_ID={inquiry_id}"] if inquiry_id else []
-        if task_id:
-            variables.append(f"CRM_TASK_ID={task_id}")
+        ids = {"CRM_INQUIRY_ID": inquiry_id, "CRM_CLIENT_ID": client_id, "CRM_TASK_ID": task_id}
+        variables = [f"{name}={value}" for name, value in ids.items() if value]
+        action_id = f"hub-{uuid.uuid4().hex}"
+        channel = self.settings.agent_channel.format(extension=extension)
         fields = {
-            "Action": "Originate", "Channel": self.settings.agent_channel.format(extension=extension),
+            "Action": "Originate", "ActionID": action_id, "Channel": channel,
             "Context": self.settings.originate_context, "Exten": _dialable(target), "Priority": "1",
             "CallerID": extension, "Async": "true", "Timeout": "30000",
         }
         if variables:
             fields["Variable"] = ",".join(variables)
+        attempt = Attempt(action_id, channel, extension, target, self.settings.originate_context, self.clock(),
+                          *(str(x) if x else None for x in (inquiry_id, client_id, task_id)))
+        self.calls, effects = originate_sent(self.calls, attempt)
+        self._carry_out(effects)
         try:
             await self.client.send(fields, as_list=False)
-        except AmiError as exc:
-            log.warning("originate ext=%s inquiry=%s failed: %s", extension, inquiry_id, exc)
-            for effect in failed_originate(fields, {"Response": "Error"}, self.clock()):
-                self._carry_out((effect,))
+        except AmiActionTimeout as exc:  # it may still happen: its channel or response settles it
+            log.warning("originate action=%s ext=%s inquiry=%s unanswered: %s", action_id, extension, inquiry_id, exc)
             return OriginateResult(False, str(exc))
-        log.info("originate ext=%s inquiry=%s task=%s queued", extension, inquiry_id, task_id)
+        except AmiError as exc:
+            lost = isinstance(exc, AmiLinkLost)  # sent, unanswered: the PBX may have it
+            log.warning("originate action=%s ext=%s inquiry=%s failed: %s", action_id, extension, inquiry_id, exc)
+            self.calls, effects = originate_failed(self.calls, action_id, self.clock(), lost=lost)
+            self._carry_out(effects)
+            return OriginateResult(False, str(exc))
+        log.info("originate action=%s ext=%s inquiry=%s client=%s task=%s queued", action_id, extension,
+                 inquiry_id, client_id, task_id)
         return OriginateResult(True, "queued")
 
     async def transfer(self, linkedid: str, extension: str) -> OriginateResult:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 OUTCOMES = frozenset({"answered", "abandoned", "no_answer", "failed", "transferred", "lost_track"})
+# How a call was cut short, kept beside its outcome: the PBX restarted (``Shutdown``, or channels hung up
+# for a shutdown), the PBX went down and came back (kill -9: its uptime began after the call was last seen),
+# or the hub's link to a PBX that stayed up was lost while the call was on.
+CUTS = frozenset({"pbx_restart", "pbx_down", "link_lost"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,11 @@ class Call:
     abandoned: bool = False
     failed: bool = False
     channels: frozenset[str] = frozenset()
+    client_id: str | None = None  # click-to-call: the client whose card it was made from
+    action_id: str | None = None  # click-to-call: the hub's Originate
+    originate_context: str | None = None  # click-to-call: where the agent's answered leg goes to dial the client
+    no_answer: bool = False  # click-to-call: the agent or the client did not pick up
+    cut: str | None = None  # the PBX ended it: pbx_restart, pbx_down, link_lost (see CUTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +68,24 @@ class CallRecord:
     inquiry_id: str | None
     transferred_to: str | None = None
     task_id: str | None = None
+    client_id: str | None = None
+    cut: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A click-to-call the hub sent (``Originate``), kept by its ActionID until its channel is known."""
+
+    action_id: str
+    channel: str  # as sent: ``Local/101@agents`` or ``PJSIP/101``; the PBX names it ``<channel>-000000a1;1``
+    extension: str
+    callee: str | None
+    context: str
+    sent: float
+    inquiry_id: str | None = None
+    client_id: str | None = None
+    task_id: str | None = None
+    linkedid: str | None = None  # the call its channel began, once seen
 
 
 @dataclass(frozen=True, slots=True)

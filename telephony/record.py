@@ -8,6 +8,8 @@ from telephony.model import Call, CallbackNeeded, CallEnded, CallRecord, Effect
 def outcome_of(call: Call) -> str:
     if call.failed:
         return "failed"
+    if call.no_answer:
+        return "no_answer"
     if call.abandoned:
         return "abandoned"
     if call.transferred_to:
@@ -15,6 +17,13 @@ def outcome_of(call: Call) -> str:
     if call.answered_by or call.answered is not None:
         return "answered"
     return "no_answer"
+
+
+def outcome_so_far(call: Call) -> str:
+    """A call whose end the hub did not see: what it is known to have been, else ``lost_track`` (a call
+    still ringing may have been answered meanwhile: never guessed missed, so no callback is invented)."""
+    known = call.answered is not None or call.answered_by or call.failed or call.no_answer or call.abandoned
+    return outcome_of(call) if known else "lost_track"
 
 
 def close_call(call: Call, ended: float, outcome: str | None = None) -> tuple[Effect, ...]:
@@ -44,6 +53,8 @@ def close_call(call: Call, ended: float, outcome: str | None = None) -> tuple[Ef
         inquiry_id=call.inquiry_id,
         transferred_to=call.transferred_to,
         task_id=call.task_id,
+        client_id=call.client_id,
+        cut=call.cut,
     )
     effects: tuple[Effect, ...] = (CallEnded(record),)
     if outcome == "abandoned":

@@ -64,6 +64,7 @@ class TelephonyService(PopupLane, PbxCommands):
         self.retry_s = retry_s
         self.client = AmiClient(settings, self.on_event, self.rebuild, clock)
         self.calls = CallState()
+        self.pbx_booted_at: float | None = None  # from FullyBooted's Uptime, at every login
         self.agents: dict[str, Agent] = {}
         self.queues: dict[str, dict[str, str]] = {}
         self.queue_members: list[dict[str, str]] = []
@@ -73,10 +74,12 @@ class TelephonyService(PopupLane, PbxCommands):
         self._cards: dict[str, ClientCard | None] = {}
         self._details: dict[str, asyncio.Task[dict]] = {}  # linkedid → the caller's details, read once
         self._followers: set[asyncio.Task[None]] = set()  # details frames on their way
+        self._followed: set[tuple[str, int]] = set()  # (linkedid, user id) with a details frame: one per call
         self._workers: list[asyncio.Task[None]] = []
         self.idle = asyncio.Event()
         self.idle.set()
         self._missing: dict[str, float] = {}  # extension -> when we last looked for it in vain
+        self._agents_lock = asyncio.Lock()
         self._listeners: list[Callable[[AmiEvent], None]] = []
         self._rebuilt: list[Callable[[], Awaitable[None]]] = []
 
@@ -128,6 +131,8 @@ class TelephonyService(PopupLane, PbxCommands):
         self.calls, effects = transition(self.calls, event)
         if effects:
             self._carry_out(effects)
+        if event.name == "FullyBooted" and event.get("Uptime").isdigit():
+            self.pbx_booted_at = event.received_at - int(event.get("Uptime"))
         if event.name in ("QueueMemberPause", "QueueMemberStatus"):
             self._track_member(event.headers)
             self._member_paused(event)
@@ -153,15 +158,19 @@ class TelephonyService(PopupLane, PbxCommands):
         """After every (re)connect: close the calls that ended while we were away, read the queues."""
         await self._reload_agents()
         known_before = set(self.calls.calls)  # calls that begin while the listing is on its way stay open
+        asked_at = self.clock()
         channels = await self.client.send({"Action": "CoreShowChannels"})
         frames = [dict(m) for m in channels[1:]] if isinstance(channels, list) else []
-        self.calls, effects = resync(self.calls, frames, self.clock(), known_before)
+        # FullyBooted (its Uptime) comes right after the login, before this answer: calls last seen before
+        # the PBX booted died with it (kill -9), the others ended while the link was down
+        self.calls, effects = resync(self.calls, frames, self.clock(), known_before, booted_at=self.pbx_booted_at,
+                                     asked_at=asked_at)
         closed = sum(isinstance(e, CallEnded) for e in effects)
         self._carry_out(effects)
         for action in ("QueueStatus", "QueueSummary"):
             answer = await self.client.send({"Action": action})
             self._read_queues(answer if isinstance(answer, list) else [answer])
-        log.info("telephony state rebuilt: %d live calls kept, %d closed as lost track, %d queues",
+        log.info("telephony state rebuilt: %d live calls kept, %d closed as gone, %d queues",
                  len(self.calls.calls), closed, len(self.queues))
         for on_rebuilt in self._rebuilt:
             try:
@@ -232,6 +241,7 @@ class TelephonyService(PopupLane, PbxCommands):
         while True:
             try:
                 task_id = int(record.task_id) if record.task_id and record.task_id.isdigit() else None
+                await self._agents_knowing(record)
                 await self.store_call(record, self.agents, task_id)
                 self.stored += 1
                 return
@@ -251,9 +261,23 @@ class TelephonyService(PopupLane, PbxCommands):
         await self._reload_agents()
         return self.agents.get(extension)
 
+    async def _agents_knowing(self, record: CallRecord) -> None:
+        """An extension given since the last load still names its agent on the stored call (a reload already
+        on its way is waited for, then one more if the extension is still missing)."""
+        exts = {record.answered_by, record.transferred_to, record.caller if record.direction == "outbound" else None}
+        missing = [x for x in exts if x and x not in self.agents]
+        if not missing:
+            return
+        async with self._agents_lock:
+            pass
+        for ext in missing:
+            if ext not in self.agents:
+                await self._agent_added_since(ext)
+
     async def _reload_agents(self) -> None:
-        try:
-            self.agents = await self.load_agents()
-        except Exception:  # noqa: BLE001 - keep the last known agents when the database is away
-            log.exception("could not load the agents' extensions; keeping %d known", len(self.agents))
+        async with self._agents_lock:
+            try:
+                self.agents = await self.load_agents()
+            except Exception:  # noqa: BLE001 - keep the last known agents when the database is away
+                log.exception("could not load the agents' extensions; keeping %d known", len(self.agents))
 

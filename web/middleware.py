@@ -1,4 +1,5 @@
-"""Request pipeline: security headers, database gate, session and user, role guard, CSRF, error pages."""
+"""Request pipeline: security headers, routes (unknown path, wrong method, impossible id), database gate,
+session and user, role guard, CSRF, error pages."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from aiohttp import web
 from crm_core.access import Forbidden, NotFound, actor_for
 from crm_core.models import User
 from web import sessions as websessions
-from web.i18n import pick_locale, translator
+from web.guard import is_row_id, row_id
+from web.i18n import add_texts, pick_locale, translator
 from web.keys import ACTOR, HUB, LOCALE, SESSION, USER, sessions
 
 log = logging.getLogger("hub.web")
@@ -23,6 +25,9 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 )
+
+
+add_texts({"error.method_not_allowed": ("Этот адрес не принимает такой запрос", "Method not allowed here")})
 
 
 def wants_json(request: web.Request) -> bool:
@@ -70,6 +75,26 @@ def _error(request: web.Request, status: int, key: str) -> web.Response:
     from web.render import render  # local: render imports this module's helpers
 
     return render(request, "error.html", {"status": status, "message": t(key)}, status=status)
+
+
+@web.middleware
+async def routes(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """What no handler serves, answered here for every route: an unknown path is 404, a known path with a
+    method it does not take is 405 (with ``Allow``), and a row id no row can have (``web.guard.row_id``:
+    not a number, 2^31 or more) is 404 — before the database, the session or a handler sees the request."""
+    info = request.match_info
+    failure = info.http_exception
+    if failure is None and all(row_id(value) is not None for name, value in info.items() if is_row_id(name)):
+        return await handler(request)
+    request[LOCALE] = pick_locale(None, request.headers.get("Accept-Language"),
+                                  request.app[HUB].settings.web.default_locale)
+    if isinstance(failure, web.HTTPMethodNotAllowed):
+        response = _error(request, 405, "error.method_not_allowed")
+        response.headers["Allow"] = ", ".join(sorted(failure.allowed_methods))
+        return response
+    if failure is not None and failure.status != 404:
+        raise failure
+    return _error(request, 404, "error.not_found")
 
 
 @web.middleware

@@ -1,27 +1,26 @@
-"""``imap_connector(hub)``: the mailbox's connector feeding the intake."""
+"""``imap_connector(hub)``: the mailbox's connector feeding the intake; ``VIEWS``: the admin page of
+quarantined and system mail."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
+VIEWS = ("channels.email.views",)
 
-log = logging.getLogger("hub")
+
+def mail_intake(hub):  # noqa: ANN001, ANN201 - bootstrap.Hub
+    """The hub's one mail handler (also used by the admin page when the mailbox itself is off)."""
+    from channels.email.service import MailIntake
+
+    if getattr(hub, "mail", None) is None:
+        hub.mail = MailIntake(hub.database.sessions, hub.intake, hub.var_dir)
+    return hub.mail
 
 
 def imap_connector(hub):  # noqa: ANN001, ANN202 - bootstrap.Hub
-    """Mail in: parse off the event loop, keep attachments on disk, then the intake service."""
-    from channels.email.service import email_request, store_attachments
-    from connectors.email.imap import ImapConnector, MailRef
-    from connectors.email.parse import parse_email
+    """Mail in: parse off the event loop, keep attachments on disk, then the intake service; a message that
+    cannot be stored is quarantined and the mailbox goes on."""
+    from connectors.email.imap import ImapConnector
     from crm_core.connector_state import DbCheckpoint
 
-    attachments_dir = hub.var_dir / "attachments"
-
-    async def on_mail(raw: bytes, ref: MailRef) -> None:
-        mail = await asyncio.to_thread(parse_email, raw)
-        refs = await asyncio.to_thread(store_attachments, attachments_dir, mail.message_id, mail.attachments)
-        result = await hub.intake.accept(email_request(mail, refs))
-        log.info("mail uid=%s message_id=%s inquiry=%s automatic=%s duplicate=%s", ref.uid, mail.message_id,
-                 result.inquiry_id, mail.automatic, result.duplicate)
-
-    return ImapConnector(hub.settings.email, on_mail, DbCheckpoint(hub.database.sessions))
+    mail = mail_intake(hub)
+    return ImapConnector(hub.settings.email, mail.receive, DbCheckpoint(hub.database.sessions),
+                         on_connected=mail.refresh)

@@ -117,7 +117,9 @@ class TelegramService:
             telegram_id=str(event.user_id or event.chat_id), text=event.text, thread_key=thread, reply_to=(thread,),
             source="telegram", meta={"chat_id": event.chat_id, "files": list(event.files),
                                      "attachments": [{"filename": Path(path).name, "kept": True, "path": path}
-                                                     for path in event.saved]}, notes=event.notes,
+                                                     for path in event.saved],
+                                     **({"notes": list(event.notes)} if event.notes else {})},
+            notes=event.notes,  # on the inquiry's history too (a text cut to Telegram's limit, a file not kept)
         ))
         if result.new_inquiry and not result.duplicate:
             return [Reply(event.chat_id, f"Спасибо! Ваше обращение №{result.inquiry_id} принято, агент скоро ответит.")]
@@ -228,7 +230,7 @@ class TelegramService:
             await s.execute(update(Message).where(Message.id == message.id).values(body=event.text)
                             .execution_options(synchronize_session=False))
             s.add(InquiryEvent(inquiry_id=message.inquiry_id, at=utcnow(), kind="message_edited",
-                               note=f"было / was: {message.body[:500]}"))
+                               note="; ".join([f"было / was: {message.body[:500]}", *event.notes])))
         return []
 
     async def _membership(self, event: TelegramInbound) -> list[Reply]:

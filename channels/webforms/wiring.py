@@ -1,15 +1,29 @@
-"""``webforms_connector(hub)``: the public form endpoint feeding the intake."""
+"""``webforms_connector(hub)``: the public form endpoint feeding the intake. While the database is
+unreachable a form is answered 503 with ``Retry-After`` (never 2xx), so the site posts it again."""
 
 from __future__ import annotations
 
 
 def webforms_connector(hub):  # noqa: ANN001, ANN202 - bootstrap.Hub
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
     from connectors.webforms.connector import WebFormsConnector
+    from connectors.webforms.errors import WebFormError
     from connectors.webforms.events import FormOutcome, FormReceived
     from crm_core.intake import IntakeRequest
     from crm_core.models import Channel
 
     async def on_form(form: FormReceived) -> FormOutcome:
+        try:
+            return await store(form)
+        except (DBAPIError, OSError, TimeoutError) as exc:
+            if isinstance(exc, DBAPIError) and not (exc.connection_invalidated or
+                                                    isinstance(exc, OperationalError | InterfaceError)):
+                raise  # the database answered and refused: not a matter of posting again
+            raise WebFormError(503, f"база данных недоступна, повторите / database unavailable, retry "
+                                    f"({type(exc).__name__})", headers={"Retry-After": "5"}) from None
+
+    async def store(form: FormReceived) -> FormOutcome:
         result = await hub.intake.accept(IntakeRequest(
             channel=Channel.WEBFORM, external_id=form.external_id, name=form.name, phone=form.phone,
             email=form.email, text=form.message, subject=(form.message.splitlines() or [""])[0][:120] or None,

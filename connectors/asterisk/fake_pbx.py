@@ -6,28 +6,37 @@ recorded in resync.txt), Originate, Redirect and Logoff, and replays the events 
 ``connectors/asterisk/ami_traces`` at run time, at real or scaled speed, to every logged-in client at once — as one PBX
 with one timeline. It can drop the link, go half-open (TCP open, nothing answered), write frames cut into
 pieces of any size, restart (live calls gone), and it counts the actions it received.
+
+It answers the hub's Originate by replaying a ``click_to_call_*`` trace (``originate_traces``: by extension,
+``"*"`` for any), its ``OriginateResponse`` carrying the hub's ActionID. A replayed ``Shutdown`` restarts it
+(the sessions close, the calls are gone); a trace of a killed PBX ends the sessions the same way, without a
+word. Every login gets ``FullyBooted`` with the fake's uptime, as Asterisk sends it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from connectors.asterisk.fake_replay import (
+    LIST_EVENTS,
+    Replay,
+    events_of,
+    parse_frame,
+    recorded_lists,
+    shift_ids,
+    with_action_id,
+)
 from connectors.asterisk.protocol import AmiFrameSplitter
-from connectors.asterisk.traces import read_trace
+
+__all__ = ["BANNER", "LIST_EVENTS", "FakePbx", "encode_frame", "parse_frame", "shift_ids"]
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
-LIST_EVENTS = frozenset({
-    "CoreShowChannel", "CoreShowChannelsComplete", "QueueParams", "QueueMember", "QueueEntry",
-    "QueueStatusComplete", "QueueSummary", "QueueSummaryComplete",
-})
-_ID_LINE = re.compile(rb"^(\w*(?:Uniqueid|Linkedid)): (\d+)\.(\d+)\r$", re.MULTILINE | re.IGNORECASE)
 CHANNEL_FIELDS = (
     "Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
     "ConnectedLineName", "Language", "AccountCode", "Context", "Exten", "Priority", "Uniqueid", "Linkedid",
@@ -38,31 +47,10 @@ def encode_frame(headers: dict[str, str]) -> bytes:
     return b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items()) + b"\r\n"
 
 
-def parse_frame(data: bytes) -> dict[str, str]:
-    frame: dict[str, str] = {}
-    for line in data.decode("utf-8", errors="replace").split("\r\n"):
-        key, sep, value = line.partition(": ")
-        if sep:
-            frame[key] = value
-    return frame
-
-
-def shift_ids(data: bytes, offset: int) -> bytes:
-    """Give a replayed call new Uniqueid/Linkedid values, so a looped trace makes new calls."""
-    if not offset:
-        return data
-    return _ID_LINE.sub(lambda m: b"%s: %d.%s\r" % (m[1], int(m[2]) + offset, m[3]), data)
-
-
 @dataclass(eq=False)
 class _Client:
     writer: asyncio.StreamWriter
     logged_in: bool = False
-
-
-@dataclass
-class _Replay:
-    events: list[tuple[float, bytes]] = field(default_factory=list)
 
 
 class FakePbx:
@@ -84,6 +72,7 @@ class FakePbx:
         answer_delay_s: dict[str, float] | None = None,
         autoplay: bool = True,
         replace: dict[str, str] | None = None,
+        originate_traces: Mapping[str, str | Path] | None = None,
     ) -> None:
         self.username = username
         self.secret = secret
@@ -104,7 +93,11 @@ class FakePbx:
         self.keep_sent_log = False
         self.autoplay = autoplay
         names = [trace] if trace else []
-        self._replays = [_events_of(name, replace or {}) for name in [*names, *traces]]
+        self._replays = [events_of(name, replace or {}) for name in [*names, *traces]]
+        self._originate_replays = {ext: events_of(name, {}) for ext, name in (originate_traces or {}).items()}
+        self.originates_played = 0
+        self.booted = time.time() - 259  # up for a while already, as in the traces; a restart() boots it anew
+        self.restarts = 0
         self._server: asyncio.base_events.Server | None = None
         self._clients: set[_Client] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -161,6 +154,8 @@ class FakePbx:
         """A PBX restart: links cut, and the calls that were up are gone (their remaining events too)."""
         self._skip_linkedids = {ch.get("Linkedid", "") for ch in self.live_channels.values()}
         self.live_channels.clear()
+        self.booted = time.time()
+        self.restarts += 1
         self.drop()
 
     def broadcast(self, data: bytes) -> int:
@@ -241,6 +236,9 @@ class FakePbx:
             self._write(client, {**reply, "Response": "Error", "Message": "Authentication failed"})
             return False
         self._write(client, {**reply, "Message": "Authentication accepted"})
+        uptime = str(int(time.time() - self.booted))
+        self._write(client, {"Event": "FullyBooted", "Privilege": "system,all", "Uptime": uptime,
+                             "LastReload": uptime, "Status": "Fully Booted"})
         client.logged_in = True
         self._listening.set()
         if self.autoplay:
@@ -259,6 +257,14 @@ class FakePbx:
             self._write(client, {**reply, "Response": "Error", "Message": "Extension does not exist."})
             return
         self._write(client, {**reply, "Message": "Originate successfully queued"})
+        replay = self._originate_replays.get(ext) or self._originate_replays.get("*")
+        if replay is not None:
+            self.originates_played += 1
+            offset = 7_000_000 + self.originates_played * 100_000
+            task = asyncio.create_task(self._play_one(asyncio.get_running_loop(), replay, offset,
+                                                      frame.get("ActionID")), name="fake-pbx-originate")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _channel_rows(self) -> list[dict[str, str]]:
         return [{k: ch.get(k, "") for k in CHANNEL_FIELDS} | {"Duration": "00:00:01"}
@@ -275,7 +281,7 @@ class FakePbx:
     def _recorded_list(self, client: _Client, reply: dict[str, str], action: str) -> None:
         """QueueStatus/QueueSummary answered with the frames the real Asterisk sent in resync.txt."""
         if self._recorded_lists is None:
-            self._recorded_lists = _recorded_lists()
+            self._recorded_lists = recorded_lists()
         frames = self._recorded_lists.get(action, [])
         action_id = {"ActionID": reply["ActionID"]} if "ActionID" in reply else {}
         self._write(client, {**reply, "EventList": "start", "Message": "Queue status will follow"})
@@ -303,7 +309,7 @@ class FakePbx:
         while True:
             for index, replay in enumerate(self._replays):
                 offset = (round_ * len(self._replays) + index) * 100_000
-                await self._play_one(loop, replay.events, offset)
+                await self._play_one(loop, replay, offset)
                 if self.pause_s:
                     await asyncio.sleep(self.pause_s / self.speed)
             round_ += 1
@@ -311,7 +317,9 @@ class FakePbx:
                 break
         self.replay_done.set()
 
-    async def _play_one(self, loop: asyncio.AbstractEventLoop, events: list[tuple[float, bytes]], offset: int) -> None:
+    async def _play_one(self, loop: asyncio.AbstractEventLoop, replay: Replay, offset: int,
+                        action_id: str | None = None) -> None:
+        events = replay.events
         if not events:
             return
         start = events[0][0]
@@ -325,6 +333,8 @@ class FakePbx:
             if delay > 0:
                 await asyncio.sleep(delay)
             data = shift_ids(raw, offset)
+            if action_id is not None:
+                data = with_action_id(data, action_id)
             frame = parse_frame(data)
             if frame.get("Linkedid") in self._skip_linkedids:
                 continue
@@ -338,6 +348,12 @@ class FakePbx:
             self.events_sent += 1
             if self.keep_sent_log:
                 self.sent_log.append((now, data))
+            if frame.get("Event") == "Shutdown":  # `core restart now`: Asterisk closes the sessions
+                await asyncio.sleep(0.05 / self.speed)
+                self.restart()
+        if replay.ends == "killed":  # kill -9: the sessions just end; it comes back without those calls
+            await asyncio.sleep(0.05 / self.speed)  # (what was written reached the wire before)
+            self.restart()
 
     def _track(self, frame: dict[str, str]) -> None:
         name, uniqueid = frame.get("Event"), frame.get("Uniqueid", "")
@@ -350,38 +366,3 @@ class FakePbx:
             for key in ("CallerIDNum", "CallerIDName", "ChannelState", "ChannelStateDesc", "Context", "Exten"):
                 if key in frame:
                     channel[key] = frame[key]
-
-
-def _events_of(trace: str | Path, replace: dict[str, str]) -> _Replay:
-    """The events Asterisk sent, without the answers to the recording client's own list actions.
-
-    ``replace`` swaps text in them (a test's hostile caller name, say) after the trace is read.
-    """
-    events = []
-    for t, direction, data in read_trace(trace):
-        if direction != "<<<" or not data.startswith(b"Event:"):
-            continue
-        for old, new in replace.items():
-            data = data.replace(old.encode(), new.encode())
-        name = data[7:data.find(b"\r\n")].strip().decode()
-        if name in LIST_EVENTS and b"\r\nActionID:" in data:
-            continue
-        events.append((t, data))
-    return _Replay(events)
-
-
-def _recorded_lists() -> dict[str, list[dict[str, str]]]:
-    """The QueueStatus and QueueSummary answers of resync.txt, keyed by action name."""
-    by_id: dict[str, str] = {}
-    lists: dict[str, list[dict[str, str]]] = {"queuestatus": [], "queuesummary": []}
-    try:
-        entries = read_trace("resync.txt")
-    except OSError:
-        return lists
-    for _, direction, data in entries:
-        frame = parse_frame(data)
-        if direction == ">>>" and frame.get("Action", "").lower() in lists:
-            by_id[frame.get("ActionID", "")] = frame["Action"].lower()
-        elif direction == "<<<" and "Event" in frame and frame.get("ActionID") in by_id:
-            lists[by_id[frame["ActionID"]]].append(frame)
-    return lists

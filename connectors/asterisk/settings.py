@@ -24,6 +24,8 @@ class AsteriskSettings(BaseModel):
     agent_channel: str = Field(default="PJSIP/{extension}", description="The agent's device for click-to-call")
     member_interface: str = Field(default="Local/{extension}@agents/n",
                                   description="The agent's queue member interface (for QueuePause)")
+    queue_names: dict[str, str] = Field(default_factory=dict, description=(
+        "Display names of the PBX queues, e.g. {sales = \"Продажи\"} (without one, a Russian guess)"))
     originate_context: str = "outbound"
     transfer_context: str = "agents"
     recordings_dir: str = Field(default="/var/spool/asterisk/monitor", description="Where MixMonitor writes")
@@ -33,6 +35,9 @@ class AsteriskSettings(BaseModel):
     owner_first: bool = Field(default=True, description="Offer a repeat caller to the owner agent first")
     callback_delay_s: float = Field(default=900.0, ge=0, description="Between callback attempts")
     callback_attempts: int = Field(default=3, ge=1)
+    join_window_days: float = Field(default=30.0, ge=0, description=(
+        "A call joins the caller's open inquiry of the same department active within this many days "
+        "(0: every call opens an inquiry of its own)"))
     demo: bool = Field(default=False, description="Run the built-in fake PBX looping the real traces")
     demo_traces: tuple[str, ...] = ("answered.txt", "abandon_rna.txt", "ring_no_answer.txt", "transfer.txt")
     demo_pause_s: float = Field(default=8.0, ge=0, description="Quiet time between demo calls")

@@ -4,7 +4,10 @@ The last UID is remembered together with UIDVALIDITY (through ``checkpoint``), s
 skips nor repeats; a changed UIDVALIDITY means the server renumbered the mailbox, so it is scanned
 again from the start and the hub's idempotency (Message-ID) drops what it already has. IDLE is
 re-issued before the server's 29-minute limit; a server without IDLE is polled. A dead IDLE (BYE,
-a silent socket) is found and the connection rebuilt with capped back-off.
+a silent socket, an IDLE never acknowledged, a dropped link) is found at once and the connection rebuilt
+with capped back-off. The checkpoint moves past a UID only once the handler took it; a handler failure is
+reported by its type alone (its text may quote the message) and the UID is read again — the hub's handler
+quarantines what it can never store, so one message cannot stop the mailbox.
 """
 
 from __future__ import annotations
@@ -43,11 +46,20 @@ class ImapAuthError(Exception):
     pass
 
 
+class HandlerFailed(Exception):
+    """The hub's handler did not take a message: read it again after a reconnect. Its text is the error's
+    type and the UID, never the error's own text (a database error quotes the message it failed on)."""
+
+
+LINK_LOST = [b"hub: connection lost"]
+
+
 class ImapConnector:
     def __init__(
         self, settings: EmailSettings, on_mail: Callable[[bytes, MailRef], Awaitable[None]], checkpoint: Checkpoint,
         *, mailbox: str = "INBOX", idle_s: float = 25 * 60, poll_s: float = 30.0, push_timeout_s: float = 60.0,
         backoff_cap_s: float = 30.0, command_timeout_s: float = 30.0,
+        on_connected: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.mailbox = mailbox
@@ -58,8 +70,10 @@ class ImapConnector:
         self.command_timeout_s = command_timeout_s  # servers delay a failed login on purpose (Dovecot: 2 s+)
         self._state = "stopped"
         self._task: asyncio.Task[None] | None = None
+        self._on_connected = on_connected
         self.connects = 0
         self.delivered = 0
+        self._lost = asyncio.Event()
 
     @property
     def state(self) -> str:
@@ -103,7 +117,14 @@ class ImapConnector:
         s = self.settings
         self._state = "connecting"
         client = aioimaplib.IMAP4_SSL if s.imap_port == 993 else aioimaplib.IMAP4
-        imap = client(host=s.imap_host, port=s.imap_port, timeout=self.command_timeout_s)
+        lost = asyncio.Event()
+
+        def on_lost(_exc: Exception | None) -> None:  # wake whatever waits for the server: it is gone
+            lost.set()
+            imap.protocol.idle_queue.put_nowait(LINK_LOST)
+
+        imap = client(host=s.imap_host, port=s.imap_port, timeout=self.command_timeout_s, conn_lost_cb=on_lost)
+        self._lost = lost
         try:
             await imap.wait_hello_from_server()
             password = s.imap_password.get_secret_value() if s.imap_password else ""
@@ -117,6 +138,11 @@ class ImapConnector:
             self._state = "connected"
             self.connects += 1
             log.info("imap %s connected (uidvalidity %s)", self.mailbox, uidvalidity)
+            if self._on_connected is not None:
+                try:
+                    await self._on_connected()
+                except Exception as exc:  # noqa: BLE001 - the hub's bookkeeping must not cost the mailbox its link
+                    log.warning("imap %s: on-connect hook failed (%s)", self.mailbox, type(exc).__name__)
             await self._fetch_new(imap, uidvalidity)
             if imap.has_capability("IDLE"):
                 await self._idle_loop(imap, uidvalidity)
@@ -139,7 +165,10 @@ class ImapConnector:
         for uid in uids:
             raw = await self._fetch_one(imap, uid)
             if raw is not None:
-                await self._on_mail(raw, MailRef(self.mailbox, uidvalidity, uid))
+                try:
+                    await self._on_mail(raw, MailRef(self.mailbox, uidvalidity, uid))
+                except Exception as exc:  # noqa: BLE001 - reported by type only, then read again
+                    raise HandlerFailed(f"uid {uid} not taken in: {type(exc).__name__}") from None
                 self.delivered += 1
             await self._checkpoint.save(self.key, {"uidvalidity": uidvalidity, "last_uid": uid})
         if not saved or saved.get("uidvalidity") != uidvalidity:
@@ -157,12 +186,20 @@ class ImapConnector:
 
     async def _idle_loop(self, imap: aioimaplib.IMAP4, uidvalidity: int) -> None:
         while True:
-            idle = await imap.idle_start(timeout=self.idle_s)
+            if self._lost.is_set():
+                raise ConnectionError("connection lost")
+            try:  # a link that dies as IDLE is sent never answers it: aioimaplib would wait for ever
+                async with asyncio.timeout(min(self.command_timeout_s, 10.0)):
+                    idle = await imap.idle_start(timeout=self.idle_s)
+            except TimeoutError:
+                raise ConnectionError("IDLE was not acknowledged: the link is dead") from None
             try:
                 while not idle.done():
                     pushed = await imap.wait_server_push(timeout=self.push_timeout_s)
                     if pushed == aioimaplib.STOP_WAIT_SERVER_PUSH:
                         break
+                    if pushed is LINK_LOST or self._lost.is_set():
+                        raise ConnectionError("connection lost during IDLE")
                     text = _text(pushed if isinstance(pushed, list) else [pushed])
                     if "BYE" in text:
                         raise ConnectionError(f"server said BYE: {text[:200]}")

@@ -25,7 +25,7 @@ CHARSET_ALIASES = {"x-mac-cyrillic": "mac_cyrillic", "x-mac-ukrainian": "mac_cyr
                    "unknown-8bit": "", "x-unknown": "", "us-ascii": "utf-8", "ascii": "utf-8"}
 FALLBACK_CHARSETS = ("utf-8", "cp1251", "koi8_r")
 AUTO_SUBJECT = re.compile(r"^\s*(automatic reply|auto(matic)?[- ]?(reply|response)|out of (the )?office|"
-                          r"автоответ|автоматический ответ|отсутств)", re.IGNORECASE)
+                          r"автоответ|автоматический ответ|я отсутствую|меня нет в офисе)", re.IGNORECASE)
 DAEMON = re.compile(r"^(mailer-daemon|postmaster)(@|$)", re.IGNORECASE)
 MAX_TEXT_CHARS = 200_000
 
@@ -47,11 +47,11 @@ class IncomingEmail:
     text: str
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
-    automatic: str | None = None  # auto_reply | bounce | receipt | bulk, or None for a person's mail
+    automatic: str | None = None  # auto_reply | bounce | feedback | receipt | bulk, or None for a person's mail
     notes: tuple[str, ...] = ()
     attachments: tuple[Attachment, ...] = field(default=())
     generated_id: bool = False
-
+    original_ids: tuple[str, ...] = ()  # the Message-IDs a bounce, report or receipt is about
 
 def parse_email(raw: bytes, *, max_attachment_bytes: int = 10 * 1024 * 1024) -> IncomingEmail:
     notes: list[str] = []
@@ -64,12 +64,37 @@ def parse_email(raw: bytes, *, max_attachment_bytes: int = 10 * 1024 * 1024) -> 
     from_name, from_address = _sender(msg, notes)
     subject = _header_text(msg, "Subject", notes)
     text, attachments = _body(msg, notes, max_attachment_bytes)
+    automatic = _automatic(msg, from_address, subject)
     return IncomingEmail(
         message_id=message_id, from_address=from_address, from_name=from_name, subject=subject,
         text=text[:MAX_TEXT_CHARS], in_reply_to=_first_id(_h(msg, "In-Reply-To")),
-        references=tuple(_ids(_h(msg, "References"))), automatic=_automatic(msg, from_address, subject),
+        references=tuple(_ids(_h(msg, "References"))), automatic=automatic,
         notes=tuple(notes), attachments=tuple(attachments), generated_id=generated,
+        original_ids=_original_ids(msg, raw, message_id) if automatic else (),
     )
+
+
+ORIGINAL_ID = re.compile(rb"^[ \t]*(?:original-)?message-id:[ \t]*(<[^<>\s]{1,250}>)", re.IGNORECASE | re.MULTILINE)
+ENCLOSED = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers", "message/disposition-notification",
+            "message/feedback-report", "message/delivery-status")
+
+
+def _original_ids(msg: Message, raw: bytes, own: str) -> tuple[str, ...]:
+    """The Message-IDs named inside a report: its enclosed original (whole or headers), the MDN's
+    Original-Message-ID, or a bounce that quotes the original as text. Its own id is not one of them."""
+    found: list[str] = []
+    chunks = [raw]
+    for part in msg.walk():
+        if part.get_content_type() in ENCLOSED and not part.is_multipart():
+            data = part.get_payload(decode=True)
+            if isinstance(data, bytes):
+                chunks.append(data)
+    for chunk in chunks:
+        for m in ORIGINAL_ID.finditer(chunk):
+            value = m.group(1).decode("ascii", "replace")
+            if value != own and value not in found:
+                found.append(value)
+    return tuple(found[:20])
 
 
 def _repair_framing(raw: bytes, notes: list[str]) -> bytes:
@@ -82,22 +107,23 @@ def _repair_framing(raw: bytes, notes: list[str]) -> bytes:
     return raw
 
 
-def _h(msg: Message, name: str) -> str:
+def _h(msg: Message, name: str, notes: list[str] | None = None) -> str:
     """A header as text; compat32 hands back Header objects for raw 8-bit values."""
     lowered = name.lower()
     value = next((v for k, v in msg.raw_items() if k.lower() == lowered), None)
     if value is None:
         return ""
     value = str(value)
-    return _unescape_8bit(value)
+    return _unescape_8bit(value, notes if notes is not None else [], name)
 
 
-def _unescape_8bit(value: str) -> str:
-    """Raw 8-bit bytes that the parser kept as surrogate escapes: decode them by guessing (UTF-8, cp1251…)."""
+def _unescape_8bit(value: str, notes: list[str], where: str = "header") -> str:
+    """Raw 8-bit bytes that the parser kept as surrogate escapes: UTF-8 when they are (a broken byte
+    replaced), else decoded by guessing (cp1251, KOI8-R…)."""
     if not any("\udc80" <= c <= "\udcff" for c in value):
         return value
     data = value.encode("utf-8", "surrogateescape")
-    return _decode_bytes(data, None, [], "header")
+    return _decode_bytes(data, None, notes, where)
 
 
 def _message_id(msg: Message, raw: bytes) -> tuple[str, bool]:
@@ -127,21 +153,39 @@ def _decode_bytes(data: bytes, declared: str | None, notes: list[str], where: st
             return data.decode(codec)
         except LookupError:
             notes.append(f"{where}: неизвестная кодировка {name!r} / unknown charset, guessed")
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            if codec.replace("_", "-") in ("utf-8", "utf8") and (exc.start >= len(data) - 3 or _mostly_utf8(data)):
+                return _broken_utf8(data, exc, notes, where)  # declared UTF-8 and it is: never a legacy guess
             notes.append(f"{where}: текст не в {name} / not valid {name}, guessed")
     for guess in FALLBACK_CHARSETS:
         try:
             text = data.decode(guess)
         except UnicodeDecodeError as exc:
-            if guess == "utf-8" and exc.start >= len(data) - 3:  # UTF-8 cut mid-character at the very end
-                notes.append(f"{where}: текст обрезан / truncated mid-character")
-                return data.decode("utf-8", "replace").rstrip("\ufffd")
+            if guess == "utf-8" and (exc.start >= len(data) - 3 or _mostly_utf8(data)):
+                return _broken_utf8(data, exc, notes, where)
             continue
         if guess == "koi8_r" or (guess == "cp1251" and _looks_like_koi8(text)):
             continue
         return text
     if _cyrillic_ratio(data.decode("koi8_r", "replace")) > 0.3:
         return data.decode("koi8_r", "replace")
+    return data.decode("utf-8", "replace")
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """UTF-8 with a few broken bytes: many valid multi-byte characters, few invalid bytes. Legacy
+    Cyrillic read as UTF-8 gives no valid multi-byte character at all."""
+    text = data.decode("utf-8", "replace")
+    broken = text.count("\ufffd")
+    valid = sum(1 for c in text if ord(c) > 127 and c != "\ufffd")
+    return valid >= 2 and broken * 4 <= valid
+
+
+def _broken_utf8(data: bytes, exc: UnicodeDecodeError, notes: list[str], where: str) -> str:
+    if exc.start >= len(data) - 3:  # UTF-8 cut mid-character at the very end
+        notes.append(f"{where}: текст обрезан / truncated mid-character")
+        return data.decode("utf-8", "replace").rstrip("\ufffd")
+    notes.append(f"{where}: недопустимые байты UTF-8 заменены знаком \ufffd / invalid UTF-8 bytes replaced")
     return data.decode("utf-8", "replace")
 
 
@@ -157,9 +201,14 @@ def _cyrillic_ratio(text: str) -> float:
 
 
 def _header_text(msg: Message, name: str, notes: list[str]) -> str:
-    raw = _h(msg, name)
+    return _words(_h(msg, name, notes), notes, name)
+
+
+def _words(raw: str, notes: list[str], name: str) -> str:
+    """A header value's encoded-words (RFC 2047) decoded, folding or not, each charset on its own."""
     if not raw:
         return ""
+    raw = FOLD.sub(" ", raw)
     parts = []
     try:
         pieces = decode_header(raw)
@@ -177,6 +226,7 @@ def _header_text(msg: Message, name: str, notes: list[str]) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+FOLD = re.compile(r"\r?\n[ \t]*")
 LOOSE_WORD = re.compile(r"=\?([^?]+)\?([bBqQ])\?([^?]*)\?=")
 
 
@@ -200,7 +250,7 @@ def _loose_encoded_words(text: str, notes: list[str], where: str) -> str:
 
 
 def _sender(msg: Message, notes: list[str]) -> tuple[str | None, str | None]:
-    raw = _h(msg, "From")
+    raw = _h(msg, "From", notes)
     if not raw:
         return None, None
     address: str | None
@@ -208,14 +258,8 @@ def _sender(msg: Message, notes: list[str]) -> tuple[str | None, str | None]:
     if not address or "@" not in address:
         pairs = getaddresses([str(raw)])
         address = next((a for _, a in pairs if "@" in a), address or None)
-    name = _header_text(_single("From", name_part), "From", notes) if name_part else None
+    name = _words(name_part, notes, "From") if name_part else None
     return (name or None), (address.strip().lower() if address else None)
-
-
-def _single(name: str, value: str) -> Message:
-    m = Message()
-    m[name] = value
-    return m
 
 
 def _body(msg: Message, notes: list[str], cap: int) -> tuple[str, list[Attachment]]:
@@ -237,11 +281,14 @@ def _body(msg: Message, notes: list[str], cap: int) -> tuple[str, list[Attachmen
             plain.append(_decode_bytes(payload, part.get_content_charset(), notes, "текст / body"))
         elif ctype == "text/html" and payload is not None:
             html.append(_decode_bytes(payload, part.get_content_charset(), notes, "HTML"))
+    # An empty text part (a missing final boundary leaves one at the end) never hides the real body.
+    plain = [p.strip() for p in plain if p.strip()]
     if plain:
-        return "\n\n".join(p.strip() for p in plain if p.strip()), attachments
-    if html:
+        return "\n\n".join(plain), attachments
+    texts = [t for t in (html_to_text(h) for h in html) if t]
+    if texts:
         notes.append("только HTML, показан текст / HTML-only mail shown as text")
-        return "\n\n".join(html_to_text(h) for h in html), attachments
+        return "\n\n".join(texts), attachments
     return "", attachments
 
 
@@ -271,7 +318,7 @@ def safe_filename(name: str | None, index: int) -> str:
 def _attachment(part: Message, payload: bytes, index: int, cap: int, notes: list[str]) -> Attachment:
     raw_name = _raw_filename(part)
     if raw_name and "=?" in raw_name:
-        raw_name = _header_text(_single("X-Name", raw_name), "filename", notes)
+        raw_name = _words(raw_name, notes, "filename")
     name = safe_filename(raw_name, index)
     if len(payload) > cap:
         notes.append(f"вложение {name} ({len(payload)} байт) больше предела {cap} и не сохранено "
@@ -296,6 +343,8 @@ def _automatic(msg: Message, sender: str | None, subject: str) -> str | None:
     report = (cast("str | None", msg.get_param("report-type")) or "").lower() if ctype == "multipart/report" else ""
     if report == "disposition-notification" or msg.get("Disposition-Notification-To") and ctype == "multipart/report":
         return "receipt"
+    if report == "feedback-report" or ctype == "message/feedback-report":
+        return "feedback"  # an abuse report (ARF, RFC 5965) about mail that went out
     if report == "delivery-status" or ctype == "message/delivery-status" or msg.get("X-Failed-Recipients"):
         return "bounce"
     if sender and DAEMON.match(sender) or _h(msg, "Return-Path").strip() == "<>":
@@ -303,10 +352,12 @@ def _automatic(msg: Message, sender: str | None, subject: str) -> str | None:
     if subject.lower().startswith("read:") or subject.lower().startswith("прочитано:"):
         return "receipt"
     auto = (_h(msg, "Auto-Submitted") or "no").strip().lower()
-    if auto != "no" or msg.get("X-Autoreply") or msg.get("X-Autorespond") or msg.get("X-Auto-Response-Suppress"):
+    if auto != "no" or msg.get("X-Autoreply") or msg.get("X-Autorespond"):
         return "auto_reply"
-    if _h(msg, "Precedence").strip().lower() in ("bulk", "junk", "list", "auto_reply"):
-        return "bulk"
+    if _h(msg, "Precedence").strip().lower() == "auto_reply":
+        return "auto_reply"
+    if _h(msg, "Precedence").strip().lower() in ("bulk", "junk", "list") or msg.get("X-Auto-Response-Suppress"):
+        return "bulk"  # not answered automatically, but a person's (or a portal's) mail: still an inquiry
     if AUTO_SUBJECT.match(subject):
         return "auto_reply"
     return None

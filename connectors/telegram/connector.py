@@ -1,9 +1,12 @@
 """The Telegram bot connector: updates in (polling or webhook), messages out. Knows nothing of the
 database: ``on_event`` (the hub) decides what each update means and which answers to send.
 
-Every update_id is handled once across restarts: the next offset is saved (``checkpoint``) after each
-update, pending updates are never dropped at start, and the hub's intake is idempotent by message id
-for the moment between handling and saving.
+Every update is handled once across restarts, whatever order it comes in: the ids handled are kept as a
+bounded set (``handled.HandledUpdates``, the last few thousand) in the checkpoint after each update, never
+as a high-water mark — Telegram posts webhook updates over several connections at once, so 10 may come
+after 11, and it does not resend what got a 200. Polling also saves the next getUpdates offset. Pending
+updates are never dropped at start, and the hub's intake is idempotent by message id (``(channel,
+external_id)``) for an id the set forgot or the moment between handling and saving.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ from pathlib import Path, PurePosixPath
 
 from aiohttp import web
 from telegram import Bot, KeyboardButton, ReplyKeyboardMarkup
-from telegram.error import Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from connectors.email.errors import PermanentSendError, TemporarySendError
 from connectors.telegram.events import Reply, TelegramInbound
+from connectors.telegram.handled import HandledUpdates
 from connectors.telegram.settings import TelegramSettings
-from connectors.telegram.translate import update_to_event
+from connectors.telegram.translate import MAX_TEXT, update_to_event
 
 log = logging.getLogger("hub.telegram")
 # getUpdates is read as raw JSON on purpose: typed Update objects would hide kinds this hub does not know.
@@ -92,7 +96,12 @@ class TelegramConnector:
             return web.json_response({"ok": False, "error": "not JSON"}, status=400)
         if not isinstance(update, dict):
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
-        await self._handle(update)
+        try:
+            await self._handle(update)
+        except Exception:  # the hub could not take it (database down…): not a 200, so Telegram sends it again
+            log.exception("telegram update %s not handled; Telegram will resend it", update.get("update_id"))
+            return web.json_response({"ok": False, "error": "not handled, retry"}, status=503,
+                                     headers={"Retry-After": "5"})
         return web.json_response({"ok": True})
 
     async def _poll(self) -> None:
@@ -108,7 +117,7 @@ class TelegramConnector:
                         "offset": saved.get("offset", 0), "timeout": self.settings.poll_timeout_s,
                         "allowed_updates": ALLOWED_UPDATES})
                     for update in updates or []:
-                        await self._handle(update)
+                        await self._handle(update, polled=True)
                     failures = 0
             except asyncio.CancelledError:
                 raise
@@ -124,15 +133,25 @@ class TelegramConnector:
                 self._state = "disconnected"
                 log.warning("telegram link trouble (%s: %s); retrying", type(exc).__name__, exc)
                 failures += 1
+            except Exception:  # the hub could not take an update: the offset stays, it comes again
+                self._state = "degraded"
+                log.exception("telegram update not handled; fetching it again")
+                failures += 1
             await asyncio.sleep(min(self._backoff_cap_s, 0.5 * 2 ** min(failures, 10)) * random.uniform(0.7, 1))  # noqa: S311
 
-    async def _handle(self, update: dict) -> None:
-        """Handle one update once: updates below the saved offset were handled before."""
+    async def _handle(self, update: dict, *, polled: bool = False) -> None:
+        """Handle one update once: an id in the saved set was handled before, any other id is handled (a lower
+        one too). ``polled``: from getUpdates, whose next offset is saved with it."""
         async with self._lock:
             update_id = update.get("update_id")
+            if not isinstance(update_id, int) or isinstance(update_id, bool):
+                update_id = None
             saved = await self._checkpoint.load(self.key) or {}
-            if isinstance(update_id, int) and update_id < saved.get("offset", 0):
+            handled = HandledUpdates.from_json(saved.get("handled"))
+            if update_id is not None and update_id in handled:
                 log.info("telegram update %s already handled", update_id)
+                if polled and update_id >= saved.get("offset", 0):
+                    await self._checkpoint.save(self.key, {**saved, "offset": update_id + 1})
                 return
             event = update_to_event(update)
             if event is not None and event.files:
@@ -144,8 +163,12 @@ class TelegramConnector:
                     except (PermanentSendError, TemporarySendError) as exc:
                         log.warning("telegram answer to chat %s not sent: %s", reply.chat_id, exc)
                 self.handled += 1
-            if isinstance(update_id, int):
-                await self._checkpoint.save(self.key, {"offset": update_id + 1})
+            if update_id is not None:
+                handled.add(update_id)
+                state = {**saved, "handled": handled.to_json()}
+                if polled:
+                    state["offset"] = max(int(saved.get("offset") or 0), update_id + 1)
+                await self._checkpoint.save(self.key, state)
 
     async def _keep_files(self, event: TelegramInbound) -> TelegramInbound:
         """Download the message's photos, documents and voice notes to disk before the hub sees it; a file
@@ -171,19 +194,21 @@ class TelegramConnector:
                 log.warning("telegram update %s: %s not downloaded: %s", event.update_id, kind, exc)
                 notes.append(f"{kind}: not downloaded ({type(exc).__name__}: {str(exc)[:200]})")
         log.info("telegram update %s: %d files kept, %d notes", event.update_id, len(saved), len(notes))
-        return replace(event, saved=tuple(saved), notes=tuple(notes))
+        return replace(event, saved=tuple(saved), notes=event.notes + tuple(notes))
 
     async def send(self, reply: Reply) -> None:
-        """Send, waiting out flood limits (RetryAfter); a client who blocked the bot is a permanent failure."""
+        """Send, waiting out flood limits (RetryAfter); a client who blocked the bot, or a chat Telegram refuses,
+        is a permanent failure. A text over Telegram's 4,096 characters goes out as several messages."""
         markup = None
         if reply.ask_contact:
             markup = ReplyKeyboardMarkup([[KeyboardButton("Поделиться номером телефона", request_contact=True)]],
                                          resize_keyboard=True, one_time_keyboard=True)
         waited = 0.0
-        while True:
+        parts = _parts(reply.text)
+        while parts:
             try:
-                await self.bot.send_message(reply.chat_id, reply.text, reply_markup=markup)
-                return
+                await self.bot.send_message(reply.chat_id, parts[0], reply_markup=markup if len(parts) == 1 else None)
+                parts.pop(0)
             except RetryAfter as exc:
                 wait = _seconds(exc.retry_after)
                 if waited + wait > self.settings.max_retry_after_s:
@@ -191,9 +216,13 @@ class TelegramConnector:
                 log.info("telegram flood limit: waiting %.0fs before sending to chat %s", wait, reply.chat_id)
                 await asyncio.sleep(wait)
                 waited += wait
-            except Forbidden:
-                raise PermanentSendError("бот заблокирован клиентом / the client blocked the bot") from None
-            except (NetworkError, TimedOut) as exc:
+            except Forbidden as exc:
+                if "blocked" in exc.message.lower():
+                    raise PermanentSendError("бот заблокирован клиентом / the client blocked the bot") from None
+                raise PermanentSendError(f"Telegram не доставляет в чат / Telegram refused: {exc.message}") from None
+            except BadRequest as exc:  # chat not found, bad text: sending it again changes nothing
+                raise PermanentSendError(f"Telegram отклонил сообщение / Telegram refused: {exc.message}") from None
+            except (NetworkError, TimedOut, TelegramError) as exc:
                 raise TemporarySendError(f"{type(exc).__name__}: {exc}") from None
 
 
@@ -205,6 +234,17 @@ class TelegramChannel:
 
     async def deliver(self, out) -> None:  # noqa: ANN001 - channels.outbox.Outgoing
         await self._connector.send(Reply(int(out.to), out.text))
+
+
+def _parts(text: str) -> list[str]:
+    """``text`` in pieces of at most MAX_TEXT characters, cut at a line end where there is one."""
+    parts = []
+    while len(text) > MAX_TEXT:
+        cut = text.rfind("\n", MAX_TEXT // 2, MAX_TEXT)
+        cut = cut + 1 if cut > 0 else MAX_TEXT
+        parts.append(text[:cut])
+        text = text[cut:]
+    return [*parts, text]
 
 
 def _safe_name(name: str) -> str:

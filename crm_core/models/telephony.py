@@ -33,6 +33,10 @@ class Call(CreatedAt, Base):
     talk_s: Mapped[float | None] = mapped_column()
     outcome: Mapped[str | None] = mapped_column(String(30), index=True)
     recording_path: Mapped[str | None] = mapped_column(String(500))
+    # the PBX cut it short: pbx_restart | pbx_down (killed, came back) | link_lost (outcome is what was known)
+    cut_by: Mapped[str | None] = mapped_column(String(20))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", use_alter=True), index=True)
+    """The callback task a click-to-call was an attempt of."""
 
 
 class Recording(CreatedAt, Base):

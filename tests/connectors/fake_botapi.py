@@ -1,4 +1,5 @@
-"""A fake Telegram Bot API on loopback: the real JSON shapes, flood limits (429) and blocked chats (403)."""
+"""A fake Telegram Bot API on loopback: the real JSON shapes, flood limits (429), blocked chats (403) and
+texts over 4,096 characters (400)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,9 @@ class FakeBotApi:
         if chat_id in self.blocked:
             return web.json_response({"ok": False, "error_code": 403,
                                       "description": "Forbidden: bot was blocked by the user"}, status=403)
+        if len(str(params.get("text", ""))) > 4096:  # the real limit, counted after entities are parsed
+            return web.json_response({"ok": False, "error_code": 400,
+                                      "description": "Bad Request: message is too long"}, status=400)
         if self.flood_next > 0:
             self.flood_next -= 1
             return web.json_response({"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",

@@ -1,7 +1,9 @@
-"""Login and logout. Sessions rotate on login; failed logins are rate-limited per address and login."""
+"""Login and logout. Sessions rotate on login. Failed logins are limited per (login, address) and only slowed
+down per login alone (``web.ratelimit``): a right password from another address always gets in."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -10,11 +12,13 @@ from aiohttp import web
 from crm_core.users import authenticate
 from web import sessions as websessions
 from web.guard import allow, public
-from web.i18n import translator
+from web.i18n import add_texts, translator
 from web.keys import HUB, LIMITER, LOCALE, SESSION, USER, sessions
 from web.render import render
 
 log = logging.getLogger("hub.web.auth")
+add_texts({"login.slowed": ("После нескольких неудачных попыток вход в эту учётную запись замедлен.",
+                            "After several failed attempts, logins to this account are slowed down.")})
 
 
 def _set_cookie(request: web.Request, response: web.StreamResponse, info: websessions.SessionInfo,
@@ -48,21 +52,28 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     login = str(form.get("login", ""))[:100]
     password = str(form.get("password", ""))[:1000]
-    ip = request.remote or "?"
     limiter = request.app[LIMITER]
+    ip = limiter.address(request)
     t = translator(request[LOCALE])
     wait = await limiter.check(ip, login)
     if wait:
         log.warning("login rate-limited ip=%s login=%r", ip, login)
-        return render(request, "login.html", {"error": t("login.too_many", seconds=wait), "login": login},
-                      status=429)
+        response = render(request, "login.html", {"error": t("login.too_many", seconds=wait), "login": login},
+                          status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    pause = await limiter.delay(login)
+    if pause:  # before checking the password, right or wrong alike: the wait tells nothing
+        log.info("login slowed down %.2fs ip=%s login=%r", pause, ip, login)
+        await asyncio.sleep(pause)
     async with sessions(request)() as s:
         user = await authenticate(s, login, password)
     if user is None:
         await limiter.record_failure(ip, login)
         log.info("login failed ip=%s login=%r", ip, login)
-        return render(request, "login.html", {"error": t("login.failed"), "login": login}, status=401)
-    await limiter.record_success(login)
+        error = t("login.failed") + (" " + t("login.slowed") if pause else "")
+        return render(request, "login.html", {"error": error, "login": login}, status=401)
+    await limiter.record_success(ip, login)
     ttl = timedelta(hours=request.app[HUB].settings.web.session_hours)
     old = request.get(SESSION)
     info = await websessions.create(sessions(request), user.id, ttl, replaces=old.token if old else None)

@@ -24,6 +24,15 @@ async def healthz(request: web.Request) -> web.Response:
         "database": {"state": hub.database.state, "error": hub.database.error},
         "connectors": connectors,
     }
+    mail = getattr(hub, "mail", None)
+    if mail is not None and mail.quarantined is not None:  # mail kept aside, waiting for an admin
+        body["mail"] = {"quarantined": mail.quarantined, "system_mail": mail.system_waiting}
+    calendar = getattr(hub.connectors.get("calendar"), "health", None)
+    if calendar is not None:  # the official production calendar: the years it has, the needed years it lacks
+        shown = calendar()
+        body["calendar"] = shown
+        if shown.get("note"):
+            body["status_note"] = shown["note"]
     return web.json_response(body, status=200 if db_ok else 503)
 
 
