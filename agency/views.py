@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from crm_core.models import Role
 from web.i18n import add_texts
-from web.keys import HUB
+from web.keys import HUB, LOCALE
 
 log = logging.getLogger("hub.web.agency")
 
@@ -159,8 +159,14 @@ add_texts({
 
 
 def render(request: web.Request, name: str, context: dict[str, Any], status: int = 200) -> web.Response:
+    from web.labels import message
     from web.render import render as _render  # web.render imports web.features, which imports this module
 
+    errors = context.get("errors")
+    if isinstance(errors, dict):  # the records' English problems in the reader's language («field: …» kept whole)
+        locale = request.get(LOCALE, "ru")
+        context = {**context, "errors": {k: v if not isinstance(v, str) or ": " in v else message(v, locale)
+                                         for k, v in errors.items()}}
     return _render(request, name, context, status)
 
 
@@ -175,12 +181,11 @@ async def form_of(request: web.Request) -> dict[str, str]:
     return {k: str(v) for k, v in (await request.post()).items() if k != "_csrf" and isinstance(v, str)}
 
 
-def field_errors(exc: ValidationError) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for e in exc.errors(include_input=False):
-        key = str(e["loc"][0]) if e["loc"] else e.get("type", "form")
-        out.setdefault(key, e["msg"])
-    return out
+def field_errors(exc: ValidationError, locale: str = "ru") -> dict[str, str]:
+    """Field → its first problem, in words a person reads (web.labels translates pydantic's types)."""
+    from web.labels import field_errors as translated
+
+    return translated(exc, locale)
 
 
 def local_to_aware(value: str, zone: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,6 +140,7 @@ class BinRow:
     binned_at: datetime
     restored_by: str | None
     restored_at: datetime | None
+    binned_by_id: int | None = None
 
 
 async def bin_rows(s: AsyncSession, actor: Actor, *, restored: bool = False, limit: int = 300) -> list[BinRow]:
@@ -153,8 +154,24 @@ async def bin_rows(s: AsyncSession, actor: Actor, *, restored: bool = False, lim
                    CallBin.restored_at.is_not(None) if restored else CallBin.restored_at.is_(None))
             .order_by(CallBin.binned_at.desc(), CallBin.id.desc()).limit(limit))
     return [BinRow(b.id, b.linkedid, b.number or "", b.caller_name or "", b.queue or "", dept or "", b.reason,
-                   by or "", b.binned_at, back_by, b.restored_at)
+                   by or "", b.binned_at, back_by, b.restored_at, b.binned_by)
             for b, dept, by, back_by in (await s.execute(stmt)).all()]
+
+
+UNDO_S = 600.0
+"""How long whoever binned a call may take it back out themselves («Вернуть»)."""
+
+
+async def undo(s: AsyncSession, actor: Actor, bin_id: int, now: datetime | None = None) -> CallBin | None:
+    """Whoever binned a call takes it back out within UNDO_S (None: not theirs, too late, or already out)."""
+    now = now or utcnow()
+    row = (await s.execute(select(CallBin).where(
+        CallBin.id == bin_id, CallBin.binned_by == actor.user_id, CallBin.restored_at.is_(None),
+        CallBin.binned_at >= now - timedelta(seconds=UNDO_S)))).scalar_one_or_none()
+    if row is None:
+        return None
+    row.restored_by, row.restored_at = actor.user_id, now
+    return row
 
 
 async def restore(s: AsyncSession, actor: Actor, bin_id: int, now: datetime | None = None) -> CallBin | None:

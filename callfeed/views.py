@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 from aiohttp import web
 
 from callfeed import queries
 from callfeed.wiring import service_of
 from crm_core import audit
-from crm_core.models import Role
+from crm_core.models import Role, utcnow
+from web import labels
 from web.features import NavItem
 from web.guard import allow
 from web.i18n import add_texts, translator
@@ -63,6 +65,12 @@ add_texts({
     "callfeed.col.reason": ("Причина", "Reason"),
     "callfeed.col.who": ("Кто", "Who"),
     "callfeed.col.restored": ("Вернул", "Restored by"),
+    "callfeed.confirm": ("В корзину как «{reason}»?", "To the bin as «{reason}»?"),
+    "callfeed.yes": ("Да, в корзину", "Yes, bin it"),
+    "callfeed.no": ("Отмена", "Cancel"),
+    "callfeed.undo": ("Вернуть", "Undo"),
+    "callfeed.bin.undo_late": ("Вернуть уже нельзя: прошло больше 10 минут или звонок уже вернули",
+                               "Too late to undo: more than 10 minutes passed, or the call is already out"),
 })
 
 
@@ -71,6 +79,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/callfeed/{call}/bin", put_in_bin)
     router.add_get("/callfeed/bin", bin_page)
     router.add_post(r"/callfeed/bin/{id:\d+}/restore", restore)
+    router.add_post(r"/callfeed/bin/{id:\d+}/undo", undo)
 
 
 def _json(data: dict, status: int = 200) -> web.Response:
@@ -80,8 +89,10 @@ def _json(data: dict, status: int = 200) -> web.Response:
 def _labels(locale: str) -> dict[str, object]:
     t = translator(locale)
     keys = ("title", "waiting", "ringing", "owner", "no_owner", "unknown", "open", "to_bin", "hide", "show",
-            "in_bin_before")
+            "in_bin_before", "binned", "undo", "yes", "no")
     return {**{k: t(f"callfeed.{k}", n="{n}") for k in keys},
+            "confirm": t("callfeed.confirm", reason="{reason}"),
+            "queue_unnamed": t("queue.unnamed", name="{name}"),
             "reasons": {r: t(f"callfeed.reason.{r}") for r in queries.REASONS}}
 
 
@@ -92,7 +103,13 @@ async def feed(request: web.Request) -> web.StreamResponse:
     if service is None or not scope:
         return _json({"off": True, "cards": []})
     service.watch(request[ACTOR].user_id, scope)
-    return _json({**service.feed(scope), "labels": _labels(request.get(LOCALE, "ru")),
+    data, locale = service.feed(scope), request.get(LOCALE, "ru")
+    named = request.app[HUB].settings.asterisk.queue_names
+    cards = data.get("cards")
+    queues = {str(c["queue"]) for c in (cards if isinstance(cards, list) else []) if isinstance(c, dict)
+              and c.get("queue")}
+    return _json({**data, "labels": {**_labels(locale), "queues": {q: labels.queue(q, locale, named)
+                                                                  for q in queues | set(named)}},
                   "can_bin": request[ACTOR].role in BINNERS})
 
 
@@ -130,9 +147,35 @@ async def bin_page(request: web.Request) -> web.StreamResponse:
     async with sessions(request)() as s:
         rows = await queries.bin_rows(s, actor)
         restored = await queries.bin_rows(s, actor, restored=True, limit=50)
+    undo_after = utcnow() - timedelta(seconds=queries.UNDO_S)
     return render(request, "callfeed_bin.html", {"rows": rows, "restored": restored,
                                                  "can_restore": actor.role in SUPERVISORS,
+                                                 "can_undo": lambda r: r.binned_by_id == actor.user_id
+                                                 and r.binned_at >= undo_after,
                                                  "done": request.query.get("done", "")})
+
+
+@allow(*BINNERS)
+async def undo(request: web.Request) -> web.StreamResponse:
+    """Whoever binned a call takes it back out within a few minutes (from the feed, or the bin page)."""
+    actor, t = request[ACTOR], translator(request.get(LOCALE, "ru"))
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    async with sessions(request)() as s, s.begin():
+        row = await queries.undo(s, actor, int(request.match_info["id"]))
+        linkedid = row.linkedid if row is not None else None
+        if row is not None:
+            await audit.record(s, actor.user_id, "callfeed.undo", f"call:{linkedid}", {"number": row.number})
+    if linkedid is None:
+        if wants_json:
+            return _json({"ok": False, "message": t("callfeed.bin.undo_late")}, status=409)
+        raise web.HTTPSeeOther("/callfeed/bin?done=late")
+    service = service_of(request.app[HUB])
+    if service is not None:
+        service.taken_out_of_bin(linkedid)
+    log.info("call %s out of the bin (undo) by user=%s", linkedid, actor.user_id)
+    if wants_json:
+        return _json({"ok": True, "message": t("callfeed.bin.restored")})
+    raise web.HTTPSeeOther("/callfeed/bin?done=restored")
 
 
 @allow(*SUPERVISORS)

@@ -100,6 +100,7 @@ async def load_demo_data(
     added += await _properties(sessions, users)
     added += await _inquiries(sessions, bus or EventBus(), users, departments)
     added += await _birthdays(sessions)
+    added += await _did_sources(sessions)
     summary = await _summary(sessions, added)
     log.info("%s", summary)
     return summary
@@ -298,6 +299,17 @@ async def _birthdays(sessions: async_sessionmaker[AsyncSession]) -> int:
             s.add(MemorableDate(client_id=client_id, kind="birthday", on=born, month=born.month, day=born.day))
             added += 1
     return added
+
+
+async def _did_sources(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """The demo's dialed numbers and their advertising (the «Источники звонков» page), so a demo call's
+    inquiry shows «ЦИАН», not the number."""
+    from crm_core.models.call_sources import DidSource
+
+    async with sessions() as s, s.begin():
+        have = set((await s.execute(select(DidSource.did))).scalars())
+        s.add_all(DidSource(did=did, source=source) for did, source in DID_SOURCES.items() if did not in have)
+        return len(set(DID_SOURCES) - have)
 
 
 async def _summary(sessions: async_sessionmaker[AsyncSession], added: int) -> DemoSummary:

@@ -15,7 +15,7 @@ from channels.telegram.service import issue_link_code
 from crm_core.access import get_client
 from crm_core.models import Contact, ContactKind, MemorableDate, Role, User, utcnow
 from crm_core.models.agency import Deal
-from crm_core.models.notifications import DateReminder, GreetingSent, GreetingTemplate, Notification
+from crm_core.models.notifications import DateReminder, GreetingSent, GreetingTemplate, NoticeDelivery, Notification
 from notifications.dates import KIND_RU, next_occurrence
 from notifications.prefs import CHANNELS, KINDS, channels_for, load_prefs, save_prefs
 from notifications.settings import NotificationSettings
@@ -51,7 +51,7 @@ add_texts({
     "notices.kind.analytics": ("Аналитика", "Analytics"),
     "notices.channel.browser": ("В браузере", "In the browser"),
     "notices.channel.telegram": ("В Telegram", "By Telegram"),
-    "notices.channel.email": ("По email", "By email"),
+    "notices.channel.email": ("По e-mail", "By email"),
     "notices.prefs_title": ("Как получать уведомления", "How to get notices"),
     "notices.saved": ("Настройки сохранены", "Settings saved"),
     "notices.kind": ("Вид", "Kind"),
@@ -64,7 +64,7 @@ add_texts({
     "notices.tg_code_valid": ("Код действует {minutes} мин. и только один раз.",
                               "The code is valid for {minutes} min and only once."),
     "notices.tg_unlink": ("Отвязать Telegram", "Unlink Telegram"),
-    "notices.email_none": ("Email не указан в профиле: по email уведомления не придут",
+    "notices.email_none": ("Email не указан в профиле: по e-mail уведомления не придут",
                            "No email in your profile: no notices by email"),
     "dates.title": ("Памятные даты", "Memorable dates"),
     "dates.client": ("Клиент", "Client"),
@@ -80,12 +80,15 @@ add_texts({
     "dates.greet": ("Поздравить клиента", "Greet the client"),
     "dates.greet.none": ("не поздравлять", "no greeting"),
     "dates.greet.telegram": ("в Telegram", "by Telegram"),
-    "dates.greet.email": ("по email", "by email"),
+    "dates.greet.email": ("по e-mail", "by email"),
     "dates.template": ("Шаблон поздравления", "Greeting template"),
     "dates.template.default": ("стандартный", "default"),
     "dates.next": ("Ближайшая", "Next"),
     "dates.greeted": ("Поздравлен", "Greeted"),
     "dates.no_address": ("нет контакта для поздравления", "no contact to greet on"),
+    "dates.greeting.queued": ("в очереди", "queued"),
+    "dates.greeting.failed": ("не доставлено", "not delivered"),
+    "dates.greeting.off": ("не отправлено: канал выключен", "not sent: the channel is off"),
     "dates.add": ("Добавить дату", "Add a date"),
     "dates.won_deals": ("Закрытые сделки без годовщины", "Won deals without an anniversary"),
     "dates.deal": ("Сделка", "Deal"),
@@ -211,6 +214,32 @@ async def telegram_unlink(request: web.Request) -> web.StreamResponse:
 
 
 # memorable dates ------------------------------------------------------------------------------------------
+def channels_off(request: web.Request) -> set[str]:
+    """The greeting channels with no sender (email switched off, no Telegram bot): nothing leaves on them."""
+    hub = request.app[HUB]
+    return ({"email"} if not hub.settings.email.enabled else set()) | \
+        ({"telegram"} if "telegram" not in hub.connectors else set())
+
+
+async def _greetings(request: web.Request, s, client_id: int) -> dict[int, tuple[date, str]]:  # noqa: ANN001
+    """The last greeting of each of the client's dates and what became of it: sent, queued, failed, or off (its
+    channel is switched off, so it never leaves)."""
+    rows = (await s.execute(
+        select(GreetingSent.id, GreetingSent.date_id, GreetingSent.occurrence, GreetingSent.channel)
+        .join(MemorableDate, MemorableDate.id == GreetingSent.date_id)
+        .where(MemorableDate.client_id == client_id).order_by(GreetingSent.occurrence))).all()
+    sources = [f"greeting:{r.id}" for r in rows]
+    status = dict((await s.execute(select(NoticeDelivery.source, NoticeDelivery.status)
+                                   .where(NoticeDelivery.source.in_(sources)))).all()) if sources else {}
+    off, out = channels_off(request), {}
+    for r in rows:
+        state = status.get(f"greeting:{r.id}", "queued")
+        if state in ("queued", "retry", "sending"):
+            state = "off" if r.channel in off else "queued"
+        out[r.date_id] = (r.occurrence, "sent" if state == "sent" else state)
+    return out
+
+
 async def _dates_context(request: web.Request, client_id: int, **extra: object) -> dict:
     settings = _settings(request)
     today = utcnow().astimezone(ZoneInfo(request.app[HUB].settings.time_zone)).date()  # the agency's day
@@ -219,10 +248,7 @@ async def _dates_context(request: web.Request, client_id: int, **extra: object) 
         rows = (await s.execute(
             select(MemorableDate, DateReminder).outerjoin(DateReminder, DateReminder.date_id == MemorableDate.id)
             .where(MemorableDate.client_id == client_id).order_by(MemorableDate.month, MemorableDate.day))).all()
-        greeted = dict((await s.execute(
-            select(GreetingSent.date_id, func.max(GreetingSent.occurrence))
-            .join(MemorableDate, MemorableDate.id == GreetingSent.date_id)
-            .where(MemorableDate.client_id == client_id).group_by(GreetingSent.date_id))).all())
+        greeted = await _greetings(request, s, client_id)
         kinds = set((await s.execute(select(Contact.kind).where(Contact.client_id == client_id))).scalars())
         templates = (await s.execute(select(GreetingTemplate).where(GreetingTemplate.is_active.is_(True))
                                      .order_by(GreetingTemplate.name))).scalars().all()
@@ -236,7 +262,8 @@ async def _dates_context(request: web.Request, client_id: int, **extra: object) 
             "id": d.id, "kind": d.kind, "on": d.on, "title": (r.title if r else None) or d.note,
             "lead": settings.default_lead_days if r is None else r.lead_days, "repeat": repeat,
             "greet_by": r.greet_by if r else None, "next": next_occurrence(d.on, repeat, today),
-            "greeted": greeted.get(d.id), "unreachable": bool(r and r.greet_by and not reachable.get(r.greet_by)),
+            "greeted": greeted.get(d.id, (None, None))[0], "greeting": greeted.get(d.id, (None, None))[1],
+            "unreachable": bool(r and r.greet_by and not reachable.get(r.greet_by)),
         })
     zone = ZoneInfo(request.app[HUB].settings.time_zone)
     have = {(d["kind"], d["on"]) for d in dates}

@@ -20,13 +20,15 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from crm_core.access import Actor
-from crm_core.models import Department, User
+from crm_core.models import Channel, Department, User
+from crm_core.models.call_sources import DidSource
 from reports import charts, export, queries
 from reports.definitions import Report
 from reports.filters import ReportFilter, parse_filter
 from reports.scope import user_scope
 from reports.settings import ReportSettings, report_settings
 from routing.calendar import ProductionCalendar, production_calendar
+from web import labels
 from web.features import NavItem
 from web.guard import allow
 from web.i18n import add_texts, translator
@@ -199,7 +201,7 @@ def _headers(report: Report, t) -> list[str]:  # noqa: ANN001
     return out
 
 
-def _display_rows(report: Report, t) -> list[tuple]:  # noqa: ANN001
+def _display_rows(report: Report, t, queue=str) -> list[tuple]:  # noqa: ANN001
     """Values a person reads: weekday names, outcome and source kinds in words, an agentless row named."""
     rows = []
     for row in report.rows:
@@ -211,6 +213,10 @@ def _display_rows(report: Report, t) -> list[tuple]:  # noqa: ANN001
                 value = t(f"reports.outcome.{value}")
             elif col.key == "kind" and value in ("did", "utm", "site"):
                 value = t(f"reports.kind.{value}")
+            elif col.key in ("kind", "source", "channel") and value in CHANNEL_CODES:
+                value = t(f"channel.{value}")  # a channel code where no source was given
+            elif col.key == "queue" and value:
+                value = queue(value)
             elif col.key == "agent" and value is None:
                 value = t("reports.no_agent")
             elif col.key == "callback_delay" and value is not None:
@@ -218,6 +224,19 @@ def _display_rows(report: Report, t) -> list[tuple]:  # noqa: ANN001
             out.append(value)
         rows.append(tuple(out))
     return rows
+
+
+CHANNEL_CODES = frozenset(c.value for c in Channel)
+
+
+def _queues(request: web.Request):  # noqa: ANN202
+    """A PBX queue by its display name (settings ``[asterisk] queue_names``, else web.labels' guess)."""
+    locale, names = request.get(LOCALE, "ru"), request.app[HUB].settings.asterisk.queue_names
+    return lambda name: labels.queue(name, locale, names)
+
+
+def _word(value: object, t) -> object:  # noqa: ANN001
+    return t(f"channel.{value}") if value in CHANNEL_CODES else value
 
 
 def _fmt(value: object, kind: str, zone: ZoneInfo) -> str:
@@ -240,7 +259,8 @@ def _chart(name: str, report: Report, t, group: str) -> Markup:  # noqa: ANN001
     if name == "funnel":
         stages = charts.bar_chart([(t(f"reports.stage.{k}"), v, 0) for k, v in report.chart["stages"]],
                                   title=title, first=t("reports.col.received"), css="funnel", legend=False)
-        label = (lambda x: t("reports.no_agent") if x is None else x) if group == "agent" else (lambda x: x)
+        label = (lambda x: t("reports.no_agent") if x is None else x) if group == "agent" else \
+            (lambda x: _word(x, t))
         bars = charts.bar_chart([(label(a), b, c) for a, b, c in report.chart["bars"]],
                                 title=f"{title} {t('reports.group.' + group)}", first=t("reports.col.received"),
                                 second=t("reports.col.positive"))
@@ -256,8 +276,8 @@ def _chart(name: str, report: Report, t, group: str) -> Markup:  # noqa: ANN001
         return charts.bar_chart([(labels.get(k, k), v, 0) for k, v, _ in report.chart["bars"]],
                                 title=t("reports.bucket"), first=t("reports.col.calls"))
     if name == "sources":
-        return charts.bar_chart(report.chart["bars"], title=title, first=t("reports.col.received"),
-                                second=t("reports.col.positive"))
+        return charts.bar_chart([(_word(a, t), b, c) for a, b, c in report.chart["bars"]], title=title,
+                                first=t("reports.col.received"), second=t("reports.col.positive"))
     if name == "properties":
         return charts.bar_chart(report.chart["bars"], title=title, first=t("reports.col.calls"),
                                 second=t("reports.col.answered"))
@@ -281,8 +301,10 @@ async def _choices(request: web.Request, actor: Actor) -> tuple[list, list]:
 async def _report(request: web.Request, name: str, f: ReportFilter, group: str, limit: int) -> Report:
     hub = request.app[HUB]
     async with sessions(request)() as s:
+        dids = dict(hub.settings.dids)  # the «Источники звонков» table over the settings section it started from
+        dids.update((await s.execute(select(DidSource.did, DidSource.source))).tuples().all())
         return await queries.run(name, s, request[ACTOR], f, _settings(request), group=group,
-                                 dids=dict(hub.settings.dids), limit=limit)
+                                 dids=dids, limit=limit)
 
 
 @allow()
@@ -318,7 +340,8 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         kinds = [c.kind for c in report.columns]
         ctx.update(
             report=report, chart=_chart(name, report, t, group), headers=_headers(report, t), kinds=kinds,
-            rows=[[_fmt(v, k, zone) for v, k in zip(r, kinds, strict=False)] for r in _display_rows(report, t)],
+            rows=[[_fmt(v, k, zone) for v, k in zip(r, kinds, strict=False)]
+                  for r in _display_rows(report, t, _queues(request))],
             totals=None if report.totals is None else ["" if v == "" else _fmt(v, k, zone) for v, k in
                                                         zip(report.totals, kinds, strict=False)],
             export_query=request.query_string)
@@ -335,7 +358,7 @@ async def export_file(request: web.Request) -> web.StreamResponse:
     if errors:
         raise web.HTTPUnprocessableEntity(text="; ".join(f"{k}: {t(v)}" for k, v in errors.items()))
     report = await _report(request, name, f, group, _settings(request).export_rows)
-    headers, rows = _headers(report, t), _display_rows(report, t)
+    headers, rows = _headers(report, t), _display_rows(report, t, _queues(request))
     if report.totals is not None:
         rows.append((t("reports.total"), *report.totals[1:]))
     stem = f"report-{name}-{f.first_day.isoformat()}_{f.last_day.isoformat()}"

@@ -7,6 +7,7 @@ administrator everything. A call out of reach is "not found".
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,6 +26,8 @@ from web.keys import ACTOR, HUB, sessions
 from web.render import render
 
 SUPERVISORS = (Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.DIRECTOR, Role.ADMIN)
+AUDIO_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".gsm": "audio/x-gsm"}
+log = logging.getLogger("hub.web.speech")
 NAV = [
     NavItem("/transcripts", "speech.nav", order=60),
     NavItem("/speech/flags", "speech.nav_flags", roles=frozenset(SUPERVISORS), order=61),
@@ -72,6 +75,8 @@ add_texts({
     "speech.at": ("Время", "Time"),
     "speech.caller": ("Номер", "Caller"),
     "speech.when": ("Когда", "When"),
+    "speech.client_card": ("Карточка клиента", "The client's card"),
+    "speech.inquiry": ("Обращение", "Inquiry"),
 })
 
 
@@ -184,12 +189,23 @@ async def recording_audio(request: web.Request) -> web.StreamResponse:
                 ).scalar_one_or_none()
     if path is None:
         raise web.HTTPNotFound()
-    svc = _service(request)
-    base = getattr(svc, "recordings_dir", None)
-    file = Path(path) if Path(path).is_absolute() or base is None else Path(base) / path
-    if not file.is_file():  # noqa: ASYNC240 - one stat call
+    file = _recording_file(request, path)
+    if file is None:
+        log.warning("recording file of call=%s recording=%s is missing", call_id, rec_id)
         raise web.HTTPNotFound(text="recording file is missing")
-    return web.FileResponse(file, headers={"Content-Type": "audio/wav", "Cache-Control": "private, no-store"})
+    # FileResponse answers Range requests (206 with the asked bytes): the player seeks without the whole file.
+    kind = AUDIO_TYPES.get(file.suffix.lower(), "application/octet-stream")
+    return web.FileResponse(file, headers={"Content-Type": kind, "Cache-Control": "private, no-store"})
+
+
+def _recording_file(request: web.Request, path: str) -> Path | None:
+    """The stored path as the PBX wrote it; a relative one under the recordings folder; an absolute one the hub
+    cannot see (the PBX's own folder, mounted elsewhere here) by its name in the recordings folder."""
+    stored = Path(path)
+    bases = [getattr(_service(request), "recordings_dir", None), request.app[HUB].settings.asterisk.recordings_dir]
+    candidates = [stored] if stored.is_absolute() else []
+    candidates += [Path(base) / (stored.name if stored.is_absolute() else stored) for base in bases if base]
+    return next((c for c in candidates if c.is_file()), None)
 
 
 @allow(*SUPERVISORS)

@@ -7,7 +7,7 @@ doubles a call, an inquiry or a callback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +19,9 @@ from crm_core.intake import IntakeRequest, IntakeService
 from crm_core.models import Call, Channel, Client, Recording, Task, TimelineEntry, User
 from crm_core.phones import try_normalize_phone
 from speech.queries import enqueue_call
+from telephony.conversations import conversation_to_join, joined_event
+from telephony.did_sources import seed_once as seed_did_sources
+from telephony.did_sources import source_of
 from telephony.model import CallRecord
 
 log = logging.getLogger("hub.calls")
@@ -66,7 +69,13 @@ class CallLog:
         recordings_dir: str = "", callback_delay_s: float = 900.0, callback_attempts: int = 3,
         transcribe: bool = False, transcribe_attempts: int = 3,
         transcription_queued: Callable[[], None] | None = None,
+        join_window_days: float = 30.0, dids: Mapping[str, str] | None = None,
     ) -> None:
+        self.join_window_days = join_window_days
+        """A call joins the caller's open inquiry active within this many days (``telephony/conversations.py``)."""
+        self.dids = dict(dids or {})
+        """The ``[dids]`` settings: seed the DID → source table once (``telephony/did_sources.py``)."""
+        self._dids_seeded = False
         self.transcribe = transcribe
         self.transcribe_attempts = transcribe_attempts
         self.transcription_queued = transcription_queued
@@ -99,7 +108,8 @@ class CallLog:
                     agents_rung=list(record.agents_rung), client_id=client_id, inquiry_id=inquiry_id,
                     started_at=_at(record.started), queued_at=_at(record.queued), answered_at=_at(record.answered),
                     ended_at=_at(record.ended), wait_s=record.wait_s, talk_s=record.talk_s, outcome=record.outcome,
-                    recording_path=self._recording_path(record.recording),
+                    recording_path=self._recording_path(record.recording), cut_by=record.cut,
+                    task_id=task_id if task_id is not None and await s.get(Task, task_id) is not None else None,
                 )
                 s.add(call)
                 await s.flush()
@@ -112,7 +122,8 @@ class CallLog:
                     s.add(TimelineEntry(client_id=client_id, at=call.ended_at or call.created_at, kind="call",
                                         channel=Channel.CALL, inquiry_id=inquiry_id, ref_id=call.id,
                                         summary=_summary(record), actor_id=agent.user_id if agent else None))
-                if record.direction == "inbound" and record.outcome in MISSED and record.caller:
+                if record.direction == "inbound" and record.outcome in MISSED and record.caller \
+                        and record.caller not in agents:  # an agent's own channel is never a client to call back
                     await self._open_callback(s, call, record, client_id, inquiry_id, agents)
                 if task_id is not None:
                     await self._callback_attempt_done(s, task_id, call)
@@ -141,17 +152,45 @@ class CallLog:
         if record.inquiry_id and record.inquiry_id.isdigit():
             return await self._linked_inquiry(int(record.inquiry_id))
         if record.direction != "inbound" or not record.caller:
-            return None, None
+            return None, await self._client_of(record.client_id)  # click-to-call from the client's card
         phone = try_normalize_phone(record.caller, self.region)
         if phone is None:
             return None, None
+        return await self._conversation(record, phone, taker, agents)
+
+    async def _conversation(self, record: CallRecord, phone: str, taker: Agent | None,
+                            agents: dict[str, Agent]) -> tuple[int | None, int | None]:
+        """The call joins the caller's open inquiry or opens one (the rule: ``conversation_to_join``); a
+        call that opens one takes its advertising source from its DID."""
+        at = _at(record.started) or datetime.now(UTC)
+        rung = [agents[x] for x in record.agents_rung if x in agents]
+        who = taker or (rung[0] if rung else None)
+        department_id = who.department_id if who is not None else None
+        if self.dids and not self._dids_seeded:
+            await seed_did_sources(self.sessions, self.dids)
+            self._dids_seeded = True
+        async with self.sessions() as s:
+            joined = await conversation_to_join(s, phone, department_id, at, timedelta(days=self.join_window_days))
+            source = await source_of(s, record.did)
         result = await self.intake.accept(IntakeRequest(
             channel=Channel.CALL, external_id=record.linkedid or record.uniqueid, phone=phone,
-            name=record.caller_name, subject=_summary(record), source=record.did, did=record.did,
-            received_at=_at(record.started), meta={"queue": record.queue, "outcome": record.outcome},
+            name=record.caller_name, subject=_summary(record), source=source or record.did, did=record.did,
+            received_at=at, reply_to=(joined.thread_key,) if joined else (),
+            meta={"queue": record.queue, "outcome": record.outcome, "recording": record.recording,
+                  "talk_s": record.talk_s, "wait_s": record.wait_s, "answered_by": record.answered_by},
             taken_by=taker.user_id if taker is not None and record.answered else None,
         ))
+        if joined is not None and result.inquiry_id == joined.inquiry_id and not result.duplicate:
+            async with self.sessions() as s, s.begin():
+                s.add(joined_event(joined.inquiry_id, record.uniqueid, at, self.join_window_days))
+            log.info("call joined inquiry=%s linkedid=%s", joined.inquiry_id, record.linkedid)
         return result.inquiry_id, result.client_id
+
+    async def _client_of(self, client_id: str | None) -> int | None:
+        if not client_id or not client_id.isdigit():
+            return None
+        async with self.sessions() as s:
+            return (await s.execute(select(Client.id).where(Client.id == int(client_id)))).scalar()
 
     async def _linked_inquiry(self, inquiry_id: int) -> tuple[int | None, int | None]:
         from crm_core.models import Inquiry
@@ -206,7 +245,9 @@ def _summary(record: CallRecord) -> str:
         "transferred": "переведён", "lost_track": "связь с АТС терялась",
     }.get(record.outcome, record.outcome)
     who = f", агент {record.answered_by}" if record.answered_by else ""
-    return f"{kind}: {outcome}{who}"
+    cut = {"pbx_restart": " (прерван перезапуском АТС)", "pbx_down": " (прерван: АТС остановилась)",
+           "link_lost": " (связь с АТС прерывалась)"}.get(record.cut or "", "")
+    return f"{kind}: {outcome}{who}{cut}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ agents' browsers — a lookup and a push, nothing else, so a slow write never de
 A known caller's card goes out as soon as the one-query lookup has the name; what else the card shows
 (owner, last calls, open inquiries: three more reads) follows in a ``popup_details`` frame from a task of
 its own, so the lane is not held by it and the phone does not ring long with an empty card. Later frames
-of the same call carry the details with them.
+of the same call carry the details with them. Each agent gets that frame once per call: the ringing frame
+schedules it, and the answered (or transferred) frame that follows while the details are still being read
+does not schedule a second one.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ TITLES = {
     "create": ("Создать клиента", "Create client"),
     "transferred_in": ("Переведённый звонок", "Transferred call"),
     "transferred_away": ("Звонок переведён", "Call transferred"),
+    "owner": ("Ответственный", "Owner"),
 }
 
 
@@ -44,6 +47,7 @@ class PopupLane:
     _cards: dict[str, ClientCard | None]
     _details: dict[str, asyncio.Task[dict]]  # linkedid → the caller's details, read once
     _followers: set[asyncio.Task[None]]  # details frames on their way
+    _followed: set[tuple[str, int]]  # (linkedid, user id) whose details frame is scheduled: one per call
     _agent_added_since: Callable[[str], Awaitable[Agent | None]]
 
     async def _popup_worker(self) -> None:
@@ -59,6 +63,7 @@ class PopupLane:
             record = effect.record
             self._cards.pop(record.linkedid, None)
             self._details.pop(record.linkedid, None)
+            self._followed = {k for k in self._followed if k[0] != record.linkedid}
             for ext in dict.fromkeys(x for x in (record.answered_by, record.transferred_to) if x):
                 agent = self.agents.get(ext)
                 if agent is not None:
@@ -97,7 +102,8 @@ class PopupLane:
 
     async def _push(self, agent: Agent, linkedid: str, title: str, call: Call | None, *, ended: bool = False) -> None:
         i = 1 if agent.locale == "en" else 0
-        payload: dict[str, object] = {"call_id": linkedid, "title": TITLES[title][i], "ended": ended}
+        payload: dict[str, object] = {"call_id": linkedid, "title": TITLES[title][i], "ended": ended,
+                                      "owner_label": TITLES["owner"][i]}
         follow: asyncio.Task[dict] | None = None
         if call is not None:
             card = await self._card(call)
@@ -119,7 +125,8 @@ class PopupLane:
                                create_label=TITLES["create"][i])
         await self.publish(Push((agent.user_id,), "popup", payload))
         log.info("pop-up %s linkedid=%s ext=%s user=%s", title, linkedid, agent.extension, agent.user_id)
-        if follow is not None:
+        if follow is not None and (linkedid, agent.user_id) not in self._followed:
+            self._followed.add((linkedid, agent.user_id))
             task = asyncio.create_task(self._push_details(agent, linkedid, follow), name=f"popup-details-{linkedid}")
             self._followers.add(task)
             task.add_done_callback(self._followers.discard)

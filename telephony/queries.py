@@ -47,6 +47,7 @@ class CallRow:
     inquiry_id: int | None
     did: str | None
     queue: str | None
+    cut_by: str | None = None
 
 
 async def recent_calls(session: AsyncSession, actor: Actor, limit: int = PAGE) -> list[CallRow]:
@@ -54,7 +55,7 @@ async def recent_calls(session: AsyncSession, actor: Actor, limit: int = PAGE) -
     rows = await session.execute(
         select(Call.id, Call.started_at, Call.direction, Call.caller, Call.callee, Call.caller_name, Call.client_id,
                Client.name, agent.full_name, Call.outcome, Call.wait_s, Call.talk_s, Call.inquiry_id, Call.did,
-               Call.queue)
+               Call.queue, Call.cut_by)
         .outerjoin(Client, Client.id == Call.client_id)
         .outerjoin(agent, agent.id == Call.agent_id)
         .where(call_scope(actor))

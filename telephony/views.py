@@ -13,6 +13,7 @@ from crm_core.caller_card import create_caller
 from crm_core.models import Contact, ContactKind, Role
 from crm_core.phones import try_normalize_phone
 from telephony.queries import get_callback, open_callbacks, recent_calls
+from telephony.recordings import recorded_call_ids
 from web.features import NavItem
 from web.guard import allow
 from web.i18n import add_texts
@@ -42,6 +43,11 @@ add_texts({
     "calls.col.due": ("Срок", "Due"),
     "calls.col.attempts": ("Попыток", "Attempts"),
     "calls.col.note": ("Причина", "Reason"),
+    "calls.col.recording": ("Запись", "Recording"),
+    "calls.listen": ("Слушать", "Listen"),
+    "calls.search": ("Поиск по расшифровкам", "Search the transcripts"),
+    "calls.search_words": ("Слова из разговора", "Words from the conversation"),
+    "calls.search_go": ("Найти", "Search"),
     "calls.dir.inbound": ("входящий", "inbound"),
     "calls.dir.outbound": ("исходящий", "outbound"),
     "calls.dir.internal": ("внутренний", "internal"),
@@ -51,6 +57,9 @@ add_texts({
     "calls.outcome.failed": ("не состоялся", "failed"),
     "calls.outcome.transferred": ("переведён", "transferred"),
     "calls.outcome.lost_track": ("связь с АТС терялась", "PBX link lost"),
+    "calls.cut.pbx_restart": ("прерван перезапуском АТС", "cut by a PBX restart"),
+    "calls.cut.pbx_down": ("прерван: АТС остановилась", "cut: the PBX went down"),
+    "calls.cut.link_lost": ("связь с АТС прерывалась", "the PBX link dropped"),
     "calls.result.queued": ("Звоним: сначала зазвонит ваш телефон", "Calling: your phone rings first"),
     "calls.result.sent": ("Звонок переведён", "Call transferred"),
     "calls.result.no_pbx": ("АТС не подключена", "No PBX connected"),
@@ -77,7 +86,8 @@ async def calls_page(request: web.Request) -> web.StreamResponse:
     async with sessions(request)() as s:
         calls = await recent_calls(s, actor)
         callbacks = await open_callbacks(s, actor)
-    return render(request, "telephony_calls.html", {"calls": calls, "callbacks": callbacks,
+        recorded = await recorded_call_ids(s, (c.id for c in calls))
+    return render(request, "telephony_calls.html", {"calls": calls, "callbacks": callbacks, "recorded": recorded,
                                                     "has_extension": bool(request[USER].extension)})
 
 
@@ -123,7 +133,7 @@ async def originate(request: web.Request) -> web.StreamResponse:
             Contact.client_id == client_id, Contact.kind == ContactKind.PHONE, Contact.value == phone))).first()
         if owned is None:
             raise NotFound("contact")
-    return await _dial(request, phone, inquiry_id=inquiry_id)
+    return await _dial(request, phone, inquiry_id=inquiry_id, client_id=client_id)
 
 
 @allow(Role.AGENT, Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.ADMIN)
@@ -131,19 +141,19 @@ async def call_back(request: web.Request) -> web.StreamResponse:
     task_id = int(request.match_info["id"]) if request.match_info["id"].isdigit() else -1
     async with sessions(request)() as s:
         task = await get_callback(s, request[ACTOR], task_id)
-        phone, inquiry_id = task.phone or "", task.inquiry_id
-    return await _dial(request, phone, inquiry_id=inquiry_id, task_id=task_id)
+        phone, inquiry_id, client_id = task.phone or "", task.inquiry_id, task.client_id
+    return await _dial(request, phone, inquiry_id=inquiry_id, task_id=task_id, client_id=client_id)
 
 
 async def _dial(request: web.Request, phone: str, *, inquiry_id: int | None, task_id: int | None = None,
-                ) -> web.StreamResponse:
+                client_id: int | None = None) -> web.StreamResponse:
     service, user = _service(request), request[USER]
     if service is None:
         return _answer(request, False, "no_pbx", status=503)
     if not user.extension:
         return _answer(request, False, "no_extension", status=409)
     result = await service.originate(user.extension, phone, inquiry_id=inquiry_id, task_id=task_id,
-                                     region=request.app[HUB].settings.phones.default_region)
+                                     client_id=client_id, region=request.app[HUB].settings.phones.default_region)
     log.info("click-to-call user=%s ext=%s inquiry=%s task=%s ok=%s", user.id, user.extension, inquiry_id,
              task_id, result.ok)
     return _answer(request, result.ok, result.message, reason=result.message, status=200 if result.ok else 502)
@@ -151,12 +161,18 @@ async def _dial(request: web.Request, phone: str, *, inquiry_id: int | None, tas
 
 @allow(Role.AGENT, Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.ADMIN)
 async def transfer(request: web.Request) -> web.StreamResponse:
-    """Blind transfer of the agent's current call to another extension."""
+    """Blind transfer of the agent's current call to another extension, or to a queue the PBX reported
+    (the transfer context's extension of that name: ``exten => sales,1,Queue(sales)``, docs/asterisk.md)."""
     form = await request.post()
     target = str(form.get("extension") or "").strip()
-    if not target.isdigit() or len(target) > 10:
-        raise web.HTTPBadRequest(text="extension must be digits")
+    queue = str(form.get("queue") or "").strip()[:80]
     service, user = _service(request), request[USER]
+    if queue and not target:
+        if service is not None and queue not in service.queues:
+            raise web.HTTPBadRequest(text="no such queue")
+        target = queue
+    elif not target.isdigit() or len(target) > 10:
+        raise web.HTTPBadRequest(text="extension must be digits")
     if service is None:
         return _answer(request, False, "no_pbx", status=503)
     call = service.call_of_agent(user.extension or "")

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from crm_core.db import database_url
 
-VIEWS = ("telephony.views",)
+VIEWS = ("telephony.views", "telephony.views_card", "telephony.views_recordings", "telephony.views_sources")
 
 
 def telephony_service(hub):  # noqa: ANN001, ANN202 - bootstrap.Hub
     """The PBX link: AMI events → call state → pop-ups (via the bus) and stored calls (via the call log)."""
     from crm_core.agent_states import set_status
-    from crm_core.caller_card import caller_details
     from crm_core.db import is_sqlite
     from crm_core.lookup import SqliteCallerLookup, find_client_by_phone
     from telephony.call_log import CallLog, load_agents, owner_of_caller
+    from telephony.card import PendingLinks, card_details
     from telephony.service import TelephonyService
 
     s = hub.settings.asterisk
@@ -24,7 +24,8 @@ def telephony_service(hub):  # noqa: ANN001, ANN202 - bootstrap.Hub
                        callback_delay_s=s.callback_delay_s, callback_attempts=s.callback_attempts,
                        transcribe=hub.settings.speech.model_path is not None,
                        transcribe_attempts=hub.settings.speech.max_attempts,
-                       transcription_queued=getattr(speech, "poke", None))
+                       transcription_queued=getattr(speech, "poke", None),
+                       join_window_days=s.join_window_days, dids=hub.settings.dids)
 
     async def pooled_lookup(number: str):  # noqa: ANN001, ANN202 - bootstrap.Hub
         async with sessions() as session:
@@ -40,9 +41,19 @@ def telephony_service(hub):  # noqa: ANN001, ANN202 - bootstrap.Hub
 
     async def details(client_id: int) -> dict:
         async with sessions() as session:
-            return await caller_details(session, client_id)
+            return await card_details(session, client_id, hub.settings.time_zone)  # with next actions
 
-    return TelephonyService(s, publish=hub.bus.publish, lookup=lookup, load_agents=lambda: load_agents(sessions),
-                            details=details, store_call=call_log.store,
-                            find_owner=lambda number: owner_of_caller(sessions, number, region),
-                            set_agent_state=agent_state)
+    links = PendingLinks(sessions)  # properties linked on the call card, linked to the call once it is stored
+
+    async def store_call(record, agents, task_id):  # noqa: ANN001, ANN202
+        stored = await call_log.store(record, agents, task_id)
+        if links.waiting(record.linkedid or ""):
+            await links.stored(record.linkedid, stored.call_id)
+        return stored
+
+    service = TelephonyService(s, publish=hub.bus.publish, lookup=lookup,
+                               load_agents=lambda: load_agents(sessions), details=details, store_call=store_call,
+                               find_owner=lambda number: owner_of_caller(sessions, number, region),
+                               set_agent_state=agent_state)
+    service.card_links = links  # the call card's «link a property» (telephony/views_card.py)
+    return service

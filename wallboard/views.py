@@ -19,6 +19,7 @@ from crm_core.models import User
 from wallboard import actions
 from wallboard.queries import ACT_ROLES, VIEW_ROLES, scope_for
 from wallboard.settings import WallboardSettings
+from web import labels
 from web.features import NavItem
 from web.guard import allow
 from web.i18n import add_texts, translator
@@ -67,6 +68,14 @@ TEXTS = {
     "wallboard.nobody": ("нет", "nobody"),
     "wallboard.flags": ("Отмеченные звонки (речевая аналитика)", "Flagged calls (speech analytics)"),
     "wallboard.no_flags": ("Отмеченных звонков сегодня нет", "No flagged calls today"),
+    "wallboard.live_flags": ("Услышано в идущих звонках", "Heard in calls going on"),
+    "wallboard.no_live_flags": ("Пока ничего не услышано", "Nothing heard yet"),
+    "wallboard.heard": ("Услышано", "Heard"),
+    "wallboard.leg": ("Кто сказал", "Said by"),
+    "wallboard.leg.agent": ("агент", "agent"),
+    "wallboard.leg.client": ("клиент", "client"),
+    "wallboard.leg.unknown": ("—", "—"),
+    "wallboard.at_s": ("Секунда звонка", "Second of the call"),
     "wallboard.caller": ("Номер", "Caller"),
     "wallboard.when": ("Когда", "When"),
     "wallboard.categories": ("Отметки", "Flags"),
@@ -160,7 +169,9 @@ async def wallboard_page(request: web.Request) -> web.StreamResponse:
     async with sessions(request)() as s:
         entries = await audit.recent(s, action_prefix="wallboard.", limit=20)
         names = {}
-        ids = {e.actor_id for e in entries if e.actor_id}
+        targets = {int(e.target.partition(":")[2]) for e in entries
+                   if (e.target or "").startswith("user:") and e.target.partition(":")[2].isdigit()}
+        ids = {e.actor_id for e in entries if e.actor_id} | targets
         if ids:
             names = dict((await s.execute(select(User.id, User.full_name).where(User.id.in_(ids)))).all())
     locale = request.get(LOCALE, "ru")
@@ -169,8 +180,19 @@ async def wallboard_page(request: web.Request) -> web.StreamResponse:
         "snapshot": snapshot, "labels": _labels(locale), "can_act": actor.role in ACT_ROLES,
         "has_pbx": request.app[HUB].telephony is not None, "entries": entries, "names": names,
         "service_level_s": settings.service_level_s,
-        "board_config": {"can_act": actor.role in ACT_ROLES, "locale": locale},
+        "board_config": {"can_act": actor.role in ACT_ROLES, "locale": locale,
+                         "queue_names": _queue_names(request, locale, snapshot),
+                         "queue_unnamed": translator(locale)("queue.unnamed", name="{name}")},
     })
+
+
+def _queue_names(request: web.Request, locale: str, snapshot: object) -> dict[str, str]:
+    """Display names of the PBX queues: the settings' names, else a Russian guess (web.labels.queue)."""
+    named = request.app[HUB].settings.asterisk.queue_names
+    known = set(named) | set(labels.QUEUE_WORDS)
+    if isinstance(snapshot, dict):
+        known |= set(snapshot.get("queues", {}) or {})
+    return {q: labels.queue(q, locale, named) for q in known}
 
 
 @allow(*VIEW_ROLES)

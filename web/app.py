@@ -9,9 +9,9 @@ from aiohttp import web
 
 from bootstrap import Hub, start_hub, stop_hub, wire_web_pushes
 from web.features import capability_dirs, features
-from web.guard import csrf_exempt, public
+from web.guard import csrf_exempt, db_free, public
 from web.keys import HUB, JINJA, LIMITER, SOCKETS
-from web.middleware import auth, database_gate, errors, security_headers
+from web.middleware import auth, database_gate, errors, routes, security_headers
 from web.ratelimit import LoginLimiter
 from web.render import make_env
 from web.views import admin, api, health, imports, pages, ws
@@ -24,10 +24,10 @@ MAX_BODY = 25 * 1024 * 1024
 
 def create_app(hub: Hub) -> web.Application:
     app = web.Application(
-        middlewares=[security_headers, database_gate, errors, auth], client_max_size=MAX_BODY
+        middlewares=[security_headers, routes, database_gate, errors, auth], client_max_size=MAX_BODY
     )
     app[HUB] = hub
-    app[JINJA] = make_env(hub.settings.time_zone)
+    app[JINJA] = make_env(hub.settings.time_zone, hub.settings.asterisk.queue_names)
     app[SOCKETS] = SocketHub(hub.settings.web.ws_queue_size)
     app[LIMITER] = LoginLimiter.for_hub(hub)  # shared by all instances (database or Redis) when several may run
     wire_web_pushes(hub, app[SOCKETS])
@@ -40,6 +40,7 @@ def create_app(hub: Hub) -> web.Application:
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/", pages.home)
+    r.add_get("/favicon.ico", favicon)
     r.add_get("/login", auth_views.login_page)
     r.add_post("/login", auth_views.login_submit)
     r.add_post("/logout", auth_views.logout)
@@ -73,6 +74,13 @@ def add_routes(app: web.Application) -> None:
     for connector in app[HUB].connectors.values():
         for method, path, handler in getattr(connector, "routes", lambda: [])():
             r.add_route(method, path, _machine_endpoint(handler))
+
+
+@db_free
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """Browsers ask for /favicon.ico whatever the page links (base.html links the same SVG)."""
+    return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml",
+                                                             "Cache-Control": "public, max-age=86400"})
 
 
 def _machine_endpoint(handler):  # noqa: ANN001, ANN202

@@ -19,7 +19,7 @@ from types import ModuleType
 
 # Packages with pages of their own, each through `<package>.wiring.VIEWS`.
 PAGES = ("telephony", "routing", "speech", "agency", "reports", "wallboard", "callfeed", "notifications",
-         "workflow", "selfservice")
+         "workflow", "selfservice", "channels.email")
 # The shell's own pages that plug in the same way (the agent's state switch in the top bar).
 SHELL_VIEWS = ("web.views.agent_status",)
 

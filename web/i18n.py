@@ -25,6 +25,24 @@ TEXTS: dict[str, tuple[str, str]] = {
     "box.common": ("Общий аукцион", "Common pool"),
     "box.all": ("Все доступные", "All I can see"),
     "box.empty": ("Обращений нет", "No inquiries"),
+    "box.team": ("Мой отдел", "My department"),
+    "inbox.search": ("Имя, телефон или № обращения", "Name, phone or inquiry number"),
+    "inbox.any_channel": ("Все каналы", "Any channel"),
+    "inbox.any_status": ("Все статусы", "Any status"),
+    "inbox.any_source": ("Все источники", "Any source"),
+    "inbox.any_department": ("Все отделы", "Any department"),
+    "inbox.open": ("Открытые", "Open"),
+    "inbox.sort": ("Порядок", "Order"),
+    "inbox.sort_created": ("Сначала новые", "Newest first"),
+    "inbox.sort_planned": ("По следующему действию", "By next action"),
+    "inbox.sort_status": ("По статусу", "By status"),
+    "inbox.reset": ("Сбросить", "Reset"),
+    "inbox.pages": ("Страницы", "Pages"),
+    "inbox.prev": ("Назад", "Previous"),
+    "inbox.next": ("Дальше", "Next"),
+    "inbox.shown": ("всего {total}", "{total} in all"),
+    "inbox.overdue": ("Просрочено", "Overdue"),
+    "inbox.today": ("Сегодня", "Today"),
     "col.id": ("№", "#"),
     "col.client": ("Клиент", "Client"),
     "col.channel": ("Канал", "Channel"),
@@ -64,6 +82,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "delivery.sending": ("отправляется", "sending"),
     "delivery.sent": ("отправлено", "sent"),
     "delivery.undelivered": ("не доставлено", "undelivered"),
+    "delivery.channel_off": ("не отправлено: канал выключен", "not sent: the channel is off"),
+    "reply.channel_off": ("Канал {channel} выключен — ответ не отправлен", "The {channel} channel is off — the reply "
+                          "was not sent"),
+    "reply.off_option": ("выключен", "off"),
     "history.reply": ("Ответ клиенту", "Reply sent"),
     "inquiry.why": ("Почему этот сотрудник", "Why this agent"),
     "inquiry.pool": ("Пул", "Pool"),
@@ -72,9 +94,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "client.owner": ("Ответственный агент", "Owner agent"),
     "client.company": ("Компания", "Company"),
     "client.inquiries": ("Обращения", "Inquiries"),
-    "client.search": ("Поиск по имени, телефону или email", "Search by name, phone or email"),
+    "client.search": ("Поиск по имени, телефону или e-mail", "Search by name, phone or email"),
     "client.add_phone": ("Добавить телефон", "Add a phone"),
-    "client.add_email": ("Добавить email", "Add an email"),
+    "client.add_email": ("Добавить e-mail", "Add an email"),
     "timeline.client_updated": ("Карточка изменена", "Card updated"),
     "client.none": ("Никого не нашли", "Nobody found"),
     "common.nobody": ("—", "—"),
@@ -160,6 +182,14 @@ def translator(locale: str):  # noqa: ANN201 - returns a plain function for Jinj
         return text.format(**kw) if kw else text
 
     return t
+
+
+def one_language(text: str, locale: str) -> str:
+    """A core's message written «по-русски / in English»: the half in the reader's language."""
+    ru, sep, en = text.partition(" / ")
+    if not sep:
+        return text
+    return en if locale == "en" else ru
 
 
 def pick_locale(user_locale: str | None, accept_language: str | None, default: str = "ru") -> str:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 
+from web import labels
 from web.features import capability_dirs, nav_items, page_scripts
 from web.i18n import translator
 from web.keys import JINJA, LOCALE, SESSION, USER
@@ -16,7 +17,7 @@ from web.keys import JINJA, LOCALE, SESSION, USER
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def make_env(time_zone: str = "Europe/Moscow") -> jinja2.Environment:
+def make_env(time_zone: str = "Europe/Moscow", queue_names: dict[str, str] | None = None) -> jinja2.Environment:
     zone = ZoneInfo(time_zone)
     env = jinja2.Environment(
         # The shell's layout first, then each capability's own templates/ (names are prefixed by capability).
@@ -28,6 +29,8 @@ def make_env(time_zone: str = "Europe/Moscow") -> jinja2.Environment:
     )
     env.filters["dt"] = lambda v: v.astimezone(zone).strftime("%d.%m.%Y %H:%M") if v else "—"
     env.filters["local_input"] = lambda v: v.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if v else ""
+    env.filters.update(labels.FILTERS)  # codes and core notes in the reader's language
+    env.globals["queue_names"] = dict(queue_names or {})
     return env
 
 

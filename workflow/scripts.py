@@ -68,7 +68,7 @@ def parse_steps(text: str) -> list[dict]:
     ids = {s["id"] for s in steps}
     for step in steps:
         for answer in step["answers"]:
-            if answer["next"] == END:
+            if answer["next"] in (END, "конец"):
                 answer["next"] = None
             if answer["next"] is not None and answer["next"] not in ids:
                 raise ScriptError(f"step «{step['id']}»: the answer «{answer['text']}» leads to an unknown step "

@@ -42,7 +42,7 @@ add_texts({
     "scripts.channels": ("Каналы обращений", "Inquiry channels"),
     "scripts.steps": ("Шаги", "Steps"),
     "scripts.steps_hint": ("«# шаг: вопрос», затем «поля: Имя, Бюджет» и ответы «- Да -> следующий_шаг» "
-                           "(без стрелки или «-> end» — конец).",
+                           "(без стрелки или «-> конец» — конец).",
                            "“# step: question”, then “fields: Name, Budget” and answers “- Yes -> next_step” "
                            "(no arrow or “-> end”: the end)."),
     "scripts.active": ("действует", "active"),

@@ -1,11 +1,15 @@
 // Department call feed: the calls waiting at the user's departments as live cards at the bottom of the page
 // (number, client, owner, waiting time ticking). A card opens the client (or a search for the number);
-// «В корзину» sends an unwanted call (spam, wrong number) to the call bin.
+// «В корзину» sends an unwanted call (spam, wrong number) to the call bin after a confirmation on the card, and
+// «Вернуть» takes it back out for a while after.
 // Everything that came from a caller (names, numbers) goes in with textContent, never as HTML.
 (function () {
   "use strict";
   var bar = null, list = null, toggle = null, labels = null, canBin = false;
   var cards = [], skew = 0, collapsed = false;
+  var confirming = null;  // {id, reason}: the card asking «в корзину?»
+  var undo = null;        // {id, number, timer}: the call just binned, «Вернуть» while it lasts
+  var UNDO_MS = 60000;
   var KEY = "callfeed.collapsed";
 
   function el(tag, cls, text) {
@@ -65,17 +69,32 @@
     wait.dataset.since = c.since;
     info.appendChild(wait);
     var where = c.status === "ringing" && c.ringing && c.ringing.length
-      ? labels.ringing + " " + c.ringing.join(", ") : labels.waiting + (c.queue ? " · " + c.queue : "");
+      ? labels.ringing + " " + c.ringing.join(", ") : labels.waiting + (c.queue ? " · " + queueName(c.queue) : "");
     info.appendChild(el("span", "cf-where", where));
     card.appendChild(info);
     if (c.binned) card.appendChild(el("div", "cf-warn", labels.in_bin_before + " (" + (labels.reasons[c.binned] || c.binned) + ")"));
-    if (canBin) {
+    if (canBin && confirming && confirming.id === c.id) {
+      var ask = el("div", "cf-bin cf-confirm");
+      ask.appendChild(el("span", "cf-bin-label",
+        labels.confirm.replace("{reason}", labels.reasons[confirming.reason] || confirming.reason)));
+      var yes = el("button", "cf-confirm-yes", labels.yes);
+      yes.type = "button";
+      yes.addEventListener("click", function (ev) {
+        ev.preventDefault(); var reason = confirming.reason; confirming = null; toBin(c, reason, card);
+      });
+      var no = el("button", "cf-confirm-no", labels.no);
+      no.type = "button";
+      no.addEventListener("click", function (ev) { ev.preventDefault(); confirming = null; render(); });
+      ask.appendChild(yes);
+      ask.appendChild(no);
+      card.appendChild(ask);
+    } else if (canBin) {
       var row = el("div", "cf-bin");
       Object.keys(labels.reasons).forEach(function (reason) {
         var b = el("button", "cf-bin-" + reason, labels.reasons[reason]);
         b.type = "button";
         b.title = labels.to_bin;
-        b.addEventListener("click", function (ev) { ev.preventDefault(); toBin(c.id, reason, card); });
+        b.addEventListener("click", function (ev) { ev.preventDefault(); confirming = {id: c.id, reason: reason}; render(); });
         row.appendChild(b);
       });
       var tag = el("span", "cf-bin-label", labels.to_bin + ":");
@@ -87,10 +106,11 @@
 
   function render() {
     if (!bar) return;
-    bar.classList.toggle("cf-empty", cards.length === 0);
+    bar.classList.toggle("cf-empty", cards.length === 0 && !undo);
     bar.classList.toggle("cf-collapsed", collapsed);
     toggle.textContent = (collapsed ? "▲ " : "▼ ") + labels.show.replace("{n}", String(cards.length));
     list.textContent = "";
+    if (undo) list.appendChild(undoNode());
     if (collapsed) return;
     cards.forEach(function (c) { list.appendChild(cardNode(c)); });
   }
@@ -104,14 +124,44 @@
     render();
   }
 
-  function toBin(id, reason, card) {
+  function queueName(q) { return (labels.queues && labels.queues[q]) || labels.queue_unnamed.replace("{name}", q); }
+
+  function undoNode() {
+    var box = el("div", "cf-undo");
+    box.setAttribute("role", "status");
+    box.appendChild(el("div", null, labels.binned + (undo.number ? " · " + undo.number : "")));
+    var back = el("button", "cf-undo-button", labels.undo);
+    back.type = "button";
+    back.addEventListener("click", function (ev) { ev.preventDefault(); takeBack(); });
+    box.appendChild(back);
+    return box;
+  }
+
+  function takeBack() {
+    var was = undo;
+    if (!was) return;
+    fetch("/callfeed/bin/" + encodeURIComponent(was.bin) + "/undo", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRF-Token": csrf() }
+    }).then(function (r) { return r.json(); }).then(function (res) {
+      clearTimeout(was.timer);
+      undo = null;
+      render();
+      if (res.ok) load();
+    }).catch(function () { /* the bin page can still restore it */ });
+  }
+
+  function toBin(c, reason, card) {
+    var id = c.id;
     card.classList.add("cf-sending");
     fetch("/callfeed/" + encodeURIComponent(id) + "/bin", {
       method: "POST", credentials: "same-origin", body: new URLSearchParams({ reason: reason }),
       headers: { "Accept": "application/json", "X-CSRF-Token": csrf() }
     }).then(function (r) { return r.json(); }).then(function (res) {
       if (res.ok) {
-        cards = cards.filter(function (c) { return c.id !== id; });
+        cards = cards.filter(function (x) { return x.id !== id; });
+        if (undo) clearTimeout(undo.timer);
+        undo = { bin: res.id, number: c.number || "", timer: setTimeout(function () { undo = null; render(); }, UNDO_MS) };
         render();
       } else {
         card.classList.remove("cf-sending");

@@ -74,6 +74,7 @@ async def test_waiting_calls_show_as_live_cards_and_one_goes_to_the_bin(running,
         "([id, t]) => { const w = document.querySelector(`.cf-card[data-call='${id}'] .cf-wait`);"
         " return w && w.textContent !== t; }", arg=[call_id, first], timeout=3_000)
     await card.locator("button.cf-bin-spam").click()
+    await card.locator("button.cf-confirm-yes").click()  # the card asks first
     await anna.locator(".cf-card", has_text=number).wait_for(state="detached", timeout=5_000)
     async with running.hub.database.sessions() as s:
         binned = (await s.execute(select(CallBin.number, CallBin.reason, CallBin.binned_by))).one()
@@ -106,6 +107,6 @@ async def test_an_agent_sends_the_self_service_link_from_the_client_card(running
     await button.click()
     result = anna.locator("#selfservice-link .cf-selfservice-result.ok")
     await result.wait_for(timeout=5_000)
-    assert await result.text_content() == "Ссылка отправлена (на email), действует 30 мин"
+    assert await result.text_content() == "Ссылка отправлена (на e-mail), действует 30 мин"
     await until(lambda: bool(sent), 10)
     assert sent[0][0] == "ivan@example.ru" and "/my/in/" in sent[0][2]

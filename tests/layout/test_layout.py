@@ -23,11 +23,13 @@ CONNECTOR_MAY_USE_FROM_CORE = ("crm_core.phones",)
 PURE_CORES = (
     "routing/decide.py", "routing/model.py", "routing/match.py", "routing/rules.py", "routing/strategies.py",
     "routing/sla.py", "routing/agents.py", "routing/duty.py", "routing/territory.py", "routing/text.py",
-    "telephony/calls.py", "telephony/model.py", "telephony/record.py",
+    "telephony/calls.py", "telephony/model.py", "telephony/record.py", "telephony/originate.py",
+    "telephony/state.py",
     "connectors/asterisk/protocol.py", "connectors/asterisk/events.py",
     "connectors/email/parse.py", "connectors/email/html_text.py",
     "connectors/telegram/translate.py", "connectors/webforms/parsing.py",
     "wallboard/state.py", "wallboard/boards.py", "callfeed/state.py",
+    "connectors/audiosocket/protocol.py", "speech/live_core.py",
 )
 IO_MODULES = ("asyncio", "socket", "sqlite3", "sqlalchemy", "aiohttp", "aiosqlite", "asyncpg", "aiosmtplib",
               "aioimaplib", "panoramisk", "telegram", "redis", "nats", "subprocess", "crm_core.db", "bus.bus",

@@ -93,7 +93,7 @@ async def test_the_emailed_link_opens_only_that_clients_page_once(running):  # n
     notifier.senders["email"] = outbox
 
     resp, body = await send(running, "anna", people.ivan)
-    assert resp.status == 200 and '"ok": true' in body and "на email" in body
+    assert resp.status == 200 and '"ok": true' in body and "на e-mail" in body
     await notifier.deliver_due()
     [(to, subject, text)] = outbox.sent
     assert to == "ivan@example.ru" and subject == "Ваш личный кабинет" and "30 мин" in text

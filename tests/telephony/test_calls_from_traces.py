@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 from connectors.asterisk.events import AmiEvent
 from connectors.asterisk.protocol import AmiFrameSplitter
 from connectors.asterisk.traces import read_trace
@@ -101,7 +103,7 @@ def test_twenty_simultaneous_calls_give_twenty_records_with_every_abandon_counte
     assert len(run.of(Answered)) == sum(1 for r in run.records if r.outcome == "answered")
 
 
-def test_after_a_reconnect_a_call_asterisk_still_lists_stays_and_a_vanished_one_is_lost_track():
+def test_after_a_reconnect_a_call_asterisk_still_lists_stays_and_a_vanished_one_closes_as_it_was_so_far():
     splitter = AmiFrameSplitter()
     state = CallState()
     listing: list[dict[str, str]] = []
@@ -125,8 +127,16 @@ def test_after_a_reconnect_a_call_asterisk_still_lists_stays_and_a_vanished_one_
     gone, effects = resync(state, [], now=200.0)
     assert gone.calls == {}
     [ended] = effects
-    assert ended.record.outcome == "lost_track"
-    assert ended.record.ended == next(iter(state.calls.values())).last_seen < 200.0
+    live = next(iter(state.calls.values()))
+    # it was answered before the link dropped: answered it stays, talk up to the last event, cut by the link
+    assert (ended.record.outcome, ended.record.cut, ended.record.answered_by) == ("answered", "link_lost", "103")
+    assert ended.record.ended == live.last_seen < 200.0
+    assert ended.record.talk_s == round(live.last_seen - live.answered, 3)
+    [down] = resync(state, [], now=200.0, booted_at=live.last_seen + 1)[1]
+    assert down.record.cut == "pbx_down", "the PBX booted after the call was last seen: it died with the PBX"
+    ringing = replace(live, answered=None, answered_by=None)
+    [unknown] = resync(replace(state, calls={live.linkedid: ringing}), [], now=200.0)[1]
+    assert unknown.record.outcome == "lost_track", "a call not seen answered is never guessed missed"
     assert ended.record.queue == "support"
     new_call, effects = resync(state, [], now=200.0, known_before=set())
     assert new_call.calls == state.calls and effects == (), \

@@ -80,7 +80,7 @@ async def test_answers_are_stored_on_the_call_inquiry_and_the_timeline(running):
     resp, _ = await root.post("/scripts", {"name": "Входящий", "queues": "sales", "channel": "call", "steps": SCRIPT})
     assert resp.status == 303
     _, page = await root.get("/scripts")
-    assert "Входящий" in page and "sales" in page
+    assert "Входящий" in page and "Продажи" in page  # the queue by its display name
 
     await _call(running, "1700000000.1", "anna")
     inquiry_id = await _call_inquiry(running, "1700000000.1")

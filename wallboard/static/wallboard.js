@@ -8,6 +8,10 @@
   if (!dataEl) return;
   var L = JSON.parse(document.getElementById("wb-labels").textContent);
   var config = JSON.parse(document.getElementById("wb-config").textContent);
+  function queueName(n) {  // the display name the server gave, else «Очередь n»
+    var names = config.queue_names || {};
+    return names[n] || (config.queue_unnamed ? config.queue_unnamed.replace("{name}", n) : n);
+  }
   var board = null;
   var offset = 0; // server clock - browser clock, ms
   var fetching = false;
@@ -56,7 +60,7 @@
   function renderQueue(q) {
     var card = el("div", "wb-queue");
     card.dataset.queue = q.name;
-    card.appendChild(el("h3", null, q.name));
+    card.appendChild(el("h3", null, queueName(q.name)));
     var figs = el("div", "wb-figs");
     figs.appendChild(figure(L.waiting, String(q.waiting.length), "wb-waiting" + (q.waiting.length ? " wb-hot" : "")));
     figs.appendChild(figure(L.longest, q.longest_since ? since(el("span", "wb-timer"), q.longest_since) : "—",
@@ -116,7 +120,7 @@
     var call = el("td", "wb-call");
     if (a.call) {
       call.appendChild(el("span", "wb-number", a.call.name ? a.call.name + " · " + (a.call.caller || "") : (a.call.caller || "—")));
-      if (a.call.queue) call.appendChild(el("span", "wb-queue-name muted", " " + a.call.queue));
+      if (a.call.queue) call.appendChild(el("span", "wb-queue-name muted", " " + queueName(a.call.queue)));
       call.appendChild(el("span", null, " "));
       call.appendChild(since(el("span", "wb-timer"), a.call.since));
     } else if (a.ringing) {
@@ -320,6 +324,21 @@
   if (ws) new MutationObserver(watchSocket).observe(ws, { attributes: true, attributeFilter: ["class"] });
 
   document.addEventListener("hub:wallboard", function (ev) { take(ev.detail); });
+  // live speech: a listed phrase heard in a call going on (speech/live.py), newest first, the last 20
+  document.addEventListener("hub:speech_live_flag", function (ev) {
+    var f = ev.detail, body = document.getElementById("wb-live-flags");
+    if (!body) return;
+    var empty = body.querySelector("td.empty");
+    if (empty) body.removeChild(empty.parentNode);
+    var tr = el("tr", "wb-live-flag");
+    tr.appendChild(el("td", null, new Date().toLocaleTimeString()));
+    tr.appendChild(el("td", null, L["cat." + f.category] || f.category));
+    tr.appendChild(el("td", null, f.heard));
+    tr.appendChild(el("td", null, L["leg." + f.leg] || f.leg));
+    tr.appendChild(el("td", null, Number(f.at_s).toFixed(1)));
+    body.insertBefore(tr, body.firstChild);
+    while (body.children.length > 20) body.removeChild(body.lastChild);
+  });
   take(JSON.parse(dataEl.textContent));
   watchSocket();
   setInterval(tick, 1000);

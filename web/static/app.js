@@ -13,6 +13,12 @@
     state.textContent = on ? state.dataset.on : state.dataset.off;
   }
 
+  // "2026-12-08T11:00:00+03:00" → "08.12.2026 11:00": the agency's time, as the server wrote it.
+  function wall(iso) {
+    var m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)/.exec(iso || "");
+    return m ? m[3] + "." + m[2] + "." + m[1] + " " + m[4] + ":" + m[5] : "";
+  }
+
   function el(tag, cls, text) {
     var node = document.createElement(tag);
     if (cls) node.className = cls;
@@ -21,7 +27,9 @@
   }
 
   // A call's frames add up: the card first, its details ("popup_details") a moment later, then the
-  // answered / ended frames; each is drawn over what came before.
+  // answered / ended frames; each is drawn over what came before. The card's upper part (who calls) is
+  // redrawn each time; its lower part, the cockpit (telephony/static/card.js: call, transfer, property, next
+  // action, script), is kept, and told of every frame by the "hub:card" event.
   function showPopup(frame, detailsOnly) {
     var key = frame.call_id || frame.id || String(Date.now());
     var card = popups[key];
@@ -30,25 +38,39 @@
       card = el("div", "popup");
       card.dataset.call = key;
       card.hubData = {};
+      card.hubInfo = el("div", "popup-info");
+      card.hubCockpit = el("div", "cockpit");
+      card.appendChild(card.hubInfo);
+      card.appendChild(card.hubCockpit);
       popups[key] = card;
       box.appendChild(card);
     }
     var msg = card.hubData = Object.assign({}, card.hubData, frame);
-    card.textContent = "";
-    card.appendChild(el("div", "muted", msg.title || ""));
-    card.appendChild(el("h3", "caller", msg.name || msg.number || ""));
-    if (msg.number) card.appendChild(el("div", "number", msg.number));
-    (msg.lines || []).forEach(function (line) { card.appendChild(el("div", "line", line)); });
-    if (msg.owner) card.appendChild(el("div", "owner", msg.owner));
+    var info = card.hubInfo;
+    info.textContent = "";
+    info.appendChild(el("div", "muted", msg.title || ""));
+    info.appendChild(el("h3", "caller", msg.name || msg.number || ""));
+    if (msg.number) info.appendChild(el("div", "number", msg.number));
+    (msg.lines || []).forEach(function (line) { info.appendChild(el("div", "line", line)); });
+    if (msg.owner) {
+      var owner = el("div", "owner");
+      if (msg.owner_label) owner.appendChild(el("span", "label", msg.owner_label + ": "));
+      owner.appendChild(el("span", "value", msg.owner));
+      info.appendChild(owner);
+    }
     if (msg.inquiries && msg.inquiries.length) {
       var list = el("ul", "inquiries");
       msg.inquiries.forEach(function (q) {
         var li = el("li"), link = el("a", null, "№" + q.id + " " + (q.subject || ""));
         link.href = "/inquiries/" + encodeURIComponent(q.id);
         li.appendChild(link);
+        if (q.planned_action) {
+          li.appendChild(el("span", "next-action", " · " + q.planned_action +
+            (q.planned_at ? " · " + wall(q.planned_at) : "")));
+        }
         list.appendChild(li);
       });
-      card.appendChild(list);
+      info.appendChild(list);
     }
     if (msg.recent_calls && msg.recent_calls.length) {
       var calls = el("ul", "recent-calls");
@@ -56,12 +78,12 @@
         calls.appendChild(el("li", "outcome-" + (c.outcome || ""),
           (c.at ? new Date(c.at).toLocaleString() : "") + " · " + (c.outcome || "")));
       });
-      card.appendChild(calls);
+      info.appendChild(calls);
     }
     if (msg.client_id) {
       var a = el("a", "open", msg.open_label || "→");
       a.href = "/clients/" + encodeURIComponent(msg.client_id);
-      card.appendChild(a);
+      info.appendChild(a);
     } else if (msg.new_number && !msg.ended) {
       var form = el("form", "create-client");
       form.method = "post";
@@ -73,13 +95,20 @@
       hidden.value = token ? token.value : "";
       form.appendChild(hidden);
       form.appendChild(el("button", null, msg.create_label || "+"));
-      card.appendChild(form);
+      info.appendChild(form);
     }
     if (msg.ended && !card.hubEnding) {
       card.hubEnding = true;
       card.classList.add("ended");
-      setTimeout(function () { card.remove(); delete popups[key]; }, 8000);
+      // A card the agent is working in (the cockpit marks it "keep") stays until they close it.
+      setTimeout(function () {
+        if (card.dataset.keep === "1") return;
+        card.remove();
+        delete popups[key];
+      }, 8000);
     }
+    card.hubForget = function () { card.remove(); delete popups[key]; };
+    document.dispatchEvent(new CustomEvent("hub:card", { detail: { key: key, msg: msg, card: card } }));
   }
 
   function connect() {

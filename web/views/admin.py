@@ -13,8 +13,9 @@ from crm_core import queries
 from crm_core.models import Department, Division, Role, User
 from crm_core.models.staff import ServedDepartment
 from crm_core.users import UserError, create_user
+from web import labels
 from web.guard import allow
-from web.keys import USER, sessions
+from web.keys import LOCALE, USER, sessions
 from web.render import render
 
 log = logging.getLogger("hub.web.admin")
@@ -39,8 +40,8 @@ class NewDepartment(BaseModel):
     division: str = Field(default="", max_length=200)
 
 
-def _field_errors(exc: ValidationError) -> dict[str, str]:
-    return {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in exc.errors(include_input=False)}
+def _field_errors(exc: ValidationError, locale: str = "ru") -> dict[str, str]:
+    return labels.field_errors(exc, locale)
 
 
 MANAGERS = (Role.DEPT_MANAGER, Role.DEPT_HEAD)
@@ -96,11 +97,11 @@ async def users_create(request: web.Request) -> web.StreamResponse:
             created = user.login
         log.info("user created login=%s role=%s by admin=%s", created, data.role, request[USER].id)
     except ValidationError as exc:
-        errors = _field_errors(exc)
+        errors = _field_errors(exc, request[LOCALE])
     except UserError as exc:
-        errors = {"login": str(exc)}
+        errors = {"login": labels.message(str(exc), request[LOCALE])}
     except IntegrityError:
-        errors = {"extension": "extension or login already in use"}
+        errors = {"extension": labels.message("extension or login already in use", request[LOCALE])}
     ctx = await _users_context(request)
     form.pop("password", None)
     return render(request, "admin_users.html", {**ctx, "errors": errors, "form": form, "created": created},
@@ -142,7 +143,7 @@ async def departments_create(request: web.Request) -> web.StreamResponse:
             s.add(Department(name=data.name.strip(), division_id=division_id))
         created = data.name
     except ValidationError as exc:
-        errors = _field_errors(exc)
+        errors = _field_errors(exc, request[LOCALE])
     except IntegrityError:
         errors = {"name": "a department with this name exists"}
     return render(request, "admin_departments.html",

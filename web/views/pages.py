@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -10,16 +12,20 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from channels.outbox import queue_reply, reply_channels
+from crm_core import inbox as inbox_query
 from crm_core import queries
 from crm_core.access import Forbidden, NotFound, can_claim, can_write_client, check_inquiry_write
 from crm_core.client_updates import ClientUpdate, ContactTaken, update_client
 from crm_core.inquiries import AlreadyTaken, claim_inquiry
 from crm_core.inquiry_updates import InquiryUpdate, update_inquiry
-from crm_core.models import User
+from crm_core.models import Channel, User, utcnow
+from web import labels
 from web.guard import allow
-from web.i18n import LOCALES
-from web.keys import ACTOR, HUB, USER, sessions
+from web.i18n import LOCALES, one_language, translator
+from web.keys import ACTOR, HUB, LOCALE, USER, sessions
 from web.render import render
+
+log = logging.getLogger("hub.web")
 
 
 def _int_param(request: web.Request, name: str) -> int:
@@ -36,13 +42,18 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 @allow()
 async def inbox(request: web.Request) -> web.StreamResponse:
-    box = request.query.get("box", "mine")
-    if box not in queries.BOXES:
-        box = "mine"
+    actor = request[ACTOR]
+    wanted = inbox_query.InboxFilter.from_query(actor, dict(request.query))
     async with sessions(request)() as s:
-        rows = await queries.inbox(s, request[ACTOR], box)
-    return render(request, "inbox.html", {"rows": rows, "box": box, "boxes": queries.BOXES,
-                                          "notice": request.query.get("notice")})
+        page = await inbox_query.inbox_page(s, actor, wanted, now=utcnow(),
+                                            zone=request.app[HUB].settings.time_zone)
+        sources, departments = await inbox_query.filter_choices(s, actor)
+    return render(request, "inbox.html", {
+        "page": page, "f": page.filter, "rows": page.rows, "box": page.filter.box,
+        "boxes": inbox_query.boxes_for(actor), "sources": sources, "departments": departments,
+        "channels": [c.value for c in Channel], "statuses": inbox_query.STATUS_FILTERS, "sorts": inbox_query.SORTS,
+        "link": lambda **change: "/inbox?" + urlencode(page.filter.params(**change)),
+        "notice": request.query.get("notice")})
 
 
 @allow()
@@ -63,7 +74,15 @@ async def inquiry_page(request: web.Request) -> web.StreamResponse:
     return render(request, "inquiry.html", {
         "v": view, "can_claim": can_claim(actor, view.inquiry), "can_write": can_write, "names": names,
         "notice": request.query.get("notice"), "errors": {}, "channels": channels,
+        "channels_off": channels_off(request),
     })
+
+
+def channels_off(request: web.Request) -> set[str]:
+    """The reply channels switched off in the settings: a reply on one is refused, never left queued."""
+    settings = request.app[HUB].settings
+    return {c for c, on in ((Channel.EMAIL.value, settings.email.enabled),
+                            (Channel.TELEGRAM.value, settings.telegram.enabled)) if not on}
 
 
 @allow()
@@ -92,7 +111,7 @@ async def inquiry_update(request: web.Request) -> web.StreamResponse:
     except ValidationError as exc:
         async with sessions(request)() as s:
             view = await queries.inquiry_view(s, request[ACTOR], inquiry_id)
-        errors = {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in exc.errors(include_input=False)}
+        errors = labels.field_errors(exc, request[LOCALE])
         return render(request, "inquiry.html", {"v": view, "can_claim": False, "can_write": True, "names": {},
                                                 "notice": None, "errors": errors}, status=422)
     await update_inquiry(sessions(request), request[ACTOR], inquiry_id, change)
@@ -116,15 +135,21 @@ async def inquiry_reply(request: web.Request) -> web.StreamResponse:
     text = str(form.get("text", ""))
     channel = str(form.get("channel", "email"))
     domain = hub.settings.email.from_address.partition("@")[2] or "localhost"
+    t = translator(request[LOCALE])
     try:
+        if channel in channels_off(request):
+            raise ValueError(t("reply.channel_off", channel=t(f"channel.{channel}")))
         await queue_reply(sessions(request), request[ACTOR], inquiry_id, text, channel=channel, domain=domain)
-    except ValueError as exc:  # empty, too long, or no email to answer to
+    except ValueError as exc:  # the channel is off, empty, too long, or no email to answer to
         async with sessions(request)() as s:
             view = await queries.inquiry_view(s, request[ACTOR], inquiry_id)
+            check_inquiry_write(request[ACTOR], view.inquiry)
             channels = await reply_channels(s, view.client.id)
-        return render(request, "inquiry.html", {"v": view, "can_claim": False, "can_write": True, "names": {},
-                                                "notice": None, "errors": {"text": str(exc)}, "reply_text": text,
-                                                "channels": channels}, status=422)
+        log.info("reply refused inquiry=%s channel=%s user=%s", inquiry_id, channel, request[ACTOR].user_id)
+        return render(request, "inquiry.html", {
+            "v": view, "can_claim": False, "can_write": True, "names": {}, "notice": None, "reply_text": text,
+            "errors": {"text": one_language(str(exc), request[LOCALE])}, "channels": channels,
+            "channels_off": channels_off(request)}, status=422)
     hub.outbox_wakeup.set()
     raise web.HTTPSeeOther(f"/inquiries/{inquiry_id}?notice=reply_queued")
 
@@ -155,11 +180,11 @@ async def client_update(request: web.Request) -> web.StreamResponse:
         change = ClientUpdate.model_validate({**form, "region": request.app[HUB].settings.phones.default_region})
         await update_client(sessions(request), request[ACTOR], client_id, change)
     except ValidationError as exc:
-        errors = {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in exc.errors(include_input=False)}
+        errors = labels.field_errors(exc, request[LOCALE])
     except ValueError as exc:  # a bad phone, or a contact of another client
         field = exc.field if isinstance(exc, ContactTaken) else "add_phone"
-        errors = {field: "уже у другого клиента / belongs to another client" if isinstance(exc, ContactTaken)
-                  else str(exc)}
+        errors = {field: labels.message("уже у другого клиента / belongs to another client"
+                                        if isinstance(exc, ContactTaken) else str(exc), request[LOCALE])}
     if not errors:
         raise web.HTTPSeeOther(f"/clients/{client_id}?notice=saved")
     async with sessions(request)() as s:

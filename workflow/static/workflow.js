@@ -46,11 +46,19 @@
   }
 
   // Beside the pop-up cards whatever their width: the panels' right edge stays left of the cards' column.
+  var watchingCards = false;
   function place(box) {
     var cards = document.getElementById("popups");
     if (!cards || !cards.children.length) return;
     var gap = window.innerWidth - cards.getBoundingClientRect().left + 12;
     box.style.right = Math.max(gap, 16) + "px";
+    if (!watchingCards && window.ResizeObserver) {  // the card widens as its details and styles arrive
+      watchingCards = true;
+      new ResizeObserver(function () {
+        var panels = document.getElementById("script-panels");
+        if (panels) place(panels);
+      }).observe(cards);
+    }
   }
 
   function csrf() {
@@ -211,6 +219,19 @@
       addStyles();
       panels["call:" + key] = new Panel("call:" + key, data.script, { call_id: key }, false);
     }).catch(function () { delete asked[key]; });
+  });
+
+  // «Скрипт разговора» on the call card (telephony/static/card.js): open the call's script again if it was closed.
+  document.addEventListener("hub:open-script", function (ev) {
+    var key = (ev.detail || {}).call_id;
+    if (!key) return;
+    var panel = panels["call:" + key];
+    if (panel) { panel.node.scrollIntoView({ block: "nearest" }); return; }
+    getJson("/scripts/for-call/" + encodeURIComponent(key)).then(function (data) {
+      if (!data || !data.script || panels["call:" + key]) return;
+      addStyles();
+      panels["call:" + key] = new Panel("call:" + key, data.script, { call_id: key }, false);
+    }).catch(function () { /* no script for this call */ });
   });
 
   // A new request waits for moderation: a counter on the «Модерация» link (and a note on that page).
