@@ -5,7 +5,8 @@ callers (+79161234567 Иван Петров, 84951112233 ООО Ромашка, 
 +79031234500 Елена, +79260001122 Мария) are clients, so the demo PBX pops up known cards. Inquiries are
 made through the intake service, as the channels make them, so timelines fill the same way. No
 administrator is made here: the command line makes the first one. The data itself is in
-``crm_core.demo_data``.
+``crm_core.demo_data``; the routing rules, duty rota, call script, QC checklist, deals, owner lead and the
+stored call around them are made by ``crm_core.demo_extra``.
 
 Every part is looked up before it is made (department by name, user by login, client by phone,
 property by address, inquiry by its outside id), so a second run — or a run after a partial one — only
@@ -36,6 +37,7 @@ from crm_core.demo_data import (
     SALES,
     STAFF,
 )
+from crm_core.demo_extra import load_extras
 from crm_core.intake import IntakeRequest, IntakeService
 from crm_core.models import (
     AgentStatus,
@@ -101,6 +103,7 @@ async def load_demo_data(
     added += await _inquiries(sessions, bus or EventBus(), users, departments)
     added += await _birthdays(sessions)
     added += await _did_sources(sessions)
+    added += await load_extras(sessions, users, departments)
     summary = await _summary(sessions, added)
     log.info("%s", summary)
     return summary

@@ -15,8 +15,8 @@ STAFF = (  # login, full name, role, department, extension
     ("anna", "Анна Смирнова", Role.AGENT, SALES, "101"),
     ("oleg", "Олег Иванов", Role.AGENT, SALES, "102"),
     ("maria", "Мария Козлова", Role.AGENT, RENT, "103"),
-    ("head", "Сергей Волков", Role.DEPT_HEAD, SALES, None),
-    ("manager", "Елена Морозова", Role.DEPT_MANAGER, RENT, None),
+    ("head", "Сергей Волков", Role.DEPT_HEAD, SALES, "104"),
+    ("manager", "Елена Морозова", Role.DEPT_MANAGER, RENT, "105"),
     ("director", "Игорь Лебедев", Role.DIRECTOR, SALES, None),
 )
 LOGINS = tuple(s[0] for s in STAFF)
@@ -150,3 +150,44 @@ BIRTHDAYS = (  # client phone, days from today, year of birth
     ("+79161234567", 0, 1984), ("+79165550004", 2, 1971), ("+79165550009", 5, 1979),
     ("+79035550101", 12, 1990), ("+79165550020", 40, 1995), ("+79857776655", -3, 1968),
 )
+
+# --- the workspace around the records: routing, scripts, quality, deals (loaded by crm_core.demo_extra) ---
+CENTER = {"type": "Polygon", "coordinates": [[[37.56, 55.73], [37.68, 55.73], [37.68, 55.79], [37.56, 55.79],
+                                              [37.56, 55.73]]]}
+TERRITORIES = (("центр", "Центр в пределах Садового кольца", CENTER),)
+# id, priority, name, when, target department ("" for the inquiry's own), strategy
+RULES = (
+    ("звонки-продажи", 10, "Звонки с ЦИАН — в отдел продаж", {"channels": ["call"], "dids": ["74950000001"]},
+     SALES, "least_loaded"),
+    ("сайт-центр", 20, "Заявки с сайта по центру — в отдел продаж",
+     {"channels": ["webform"], "territories": ["центр"]}, SALES, "round_robin"),
+    ("сайт-аренда", 30, "Заявки с сайта на аренду — в отдел аренды",
+     {"channels": ["webform"], "deal_types": ["rent"]}, RENT, "least_loaded"),
+)
+SCRIPT_NAME = "Входящий звонок по объявлению"
+SCRIPT_QUEUES = ("sales", "support", "linear")
+SCRIPT_STEPS = (
+    {"id": "начало", "question": "Вы звоните по объявлению?", "fields": ["Имя", "Бюджет"],
+     "answers": [{"text": "Да", "next": "цель"}, {"text": "Нет", "next": None}]},
+    {"id": "цель", "question": "Вы хотите купить, снять или продать?", "fields": ["Район"],
+     "answers": [{"text": "Купить", "next": "показ"}, {"text": "Снять", "next": "показ"},
+                 {"text": "Продать", "next": None}]},
+    {"id": "показ", "question": "Когда вам удобно посмотреть объект?", "fields": ["Дата показа"],
+     "answers": [{"text": "Договорились о показе", "next": None}, {"text": "Перезвонить позже", "next": None}]},
+)
+CHECKLIST_NAME = "Оценка входящего звонка"
+CHECKLIST_ITEMS = (("Поздоровался и представился", 1), ("Выяснил бюджет и район", 2),
+                   ("Предложил показ объекта", 2), ("Договорился о следующем шаге", 1))
+ROTA = ("дежурство-аренда", "Дежурство отдела аренды",
+        {"mon": [["09:00", "20:00"]], "tue": [["09:00", "20:00"]], "wed": [["09:00", "20:00"]],
+         "thu": [["09:00", "20:00"]], "fri": [["09:00", "20:00"]], "sat": [["10:00", "18:00"]]})
+ROTA_LOGIN = "manager"
+FUNNEL = (("Новая", False), ("Подбор вариантов", False), ("Просмотры", False), ("Договор", True),
+          ("Сделка закрыта", True))  # agency.deal_directories.DEFAULT_STAGES, when the agency has none yet
+# inquiry key, stage, status
+DEALS = (("08", "Новая", "open"), ("07", "Подбор вариантов", "open"), ("01", "Просмотры", "open"),
+         ("04", "Договор", "open"), ("10", "Сделка закрыта", "won"))
+# property address (a demo property without an owner), owner's phone, owner's name, source
+OWNER_LEAD = ("Москва, ул. Профсоюзная, 93", "+79165559100", "Зинаида Крюкова", "Выгрузка ЦИАН")
+# the stored call of inquiry "01" (answered.txt: Иван Петров to DID 74950000001, queue sales, agent 101)
+CALL = ("demo-call-01", "01", "+79161234567", "Иван Петров", "74950000001", "sales", "anna")

@@ -1,5 +1,5 @@
-"""The notification center as a hub service: a loop that looks at the memorable dates and due callbacks and
-sends what is queued, woken at once when something is queued, else every ``poll_s``."""
+"""The notification center as a hub service: a loop that looks at the memorable dates, the inquiries' planned
+days and due callbacks and sends what is queued, woken at once when something is queued, else every ``poll_s``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 
 from notifications.dates import DateScheduler
 from notifications.notifier import Notifier
+from notifications.planned import PlannedDayScheduler
 from notifications.subscriptions import PushNotices, callback_notices
 
 log = logging.getLogger("hub.notifications")
@@ -16,10 +17,11 @@ log = logging.getLogger("hub.notifications")
 
 class NotificationService:
     def __init__(self, notifier: Notifier, dates: DateScheduler, *, poll_s: float = 30.0,
-                 enabled: bool = True) -> None:
+                 enabled: bool = True, planned: PlannedDayScheduler | None = None) -> None:
         self.enabled = enabled
         self.notifier = notifier
         self.dates = dates
+        self.planned = planned
         self.pushes = PushNotices(notifier)
         self.poll_s = poll_s
         self._task: asyncio.Task[None] | None = None
@@ -46,8 +48,10 @@ class NotificationService:
                 await task
 
     async def run_once(self) -> None:
-        """One pass: dates, callbacks, then everything due to be sent."""
+        """One pass: dates, planned days, callbacks, then everything due to be sent."""
         await self.dates.run_once()
+        if self.planned is not None:
+            await self.planned.run_once()
         await callback_notices(self.notifier)
         while await self.notifier.deliver_due():
             pass

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bus.events import Push
 from notifications.dates import DateScheduler
 from notifications.notifier import Notifier, Sender
+from notifications.planned import PlannedDayScheduler
 from notifications.senders import EmailSender, TelegramSender
 from notifications.service import NotificationService
 from notifications.settings import NotificationSettings
@@ -34,7 +35,8 @@ def build(hub, settings: NotificationSettings | None = None) -> NotificationServ
                         retry_delays=settings.retry_delays_s, public_url=settings.public_url, work=work)
     dates = DateScheduler(notifier, work, default_lead_days=settings.default_lead_days,
                           late_days=settings.greeting_late_days, agency_name=settings.agency_name)
-    return NotificationService(notifier, dates, poll_s=settings.poll_s, enabled=settings.enabled)
+    return NotificationService(notifier, dates, poll_s=settings.poll_s, enabled=settings.enabled,
+                               planned=PlannedDayScheduler(notifier, work))
 
 
 def wire(hub) -> None:  # noqa: ANN001 - bootstrap.Hub

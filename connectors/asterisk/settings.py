@@ -39,5 +39,6 @@ class AsteriskSettings(BaseModel):
         "A call joins the caller's open inquiry of the same department active within this many days "
         "(0: every call opens an inquiry of its own)"))
     demo: bool = Field(default=False, description="Run the built-in fake PBX looping the real traces")
-    demo_traces: tuple[str, ...] = ("answered.txt", "abandon_rna.txt", "ring_no_answer.txt", "transfer.txt")
+    demo_traces: tuple[str, ...] = ("answered.txt", "abandon_rna.txt", "ring_no_answer.txt", "transfer.txt",
+                                   "outbound.txt")
     demo_pause_s: float = Field(default=8.0, ge=0, description="Quiet time between demo calls")

@@ -72,7 +72,8 @@ async def replay(db: Db, join_window_days: float, agency: str) -> tuple[int, int
     for record in demo_calls(CALLS, time.time() - 4 * 3600):
         await log.store(record, agents)
     async with db.sessions() as s:
-        stored = (await s.execute(select(func.count()).select_from(Call))).scalar()
+        stored = (await s.execute(select(func.count()).select_from(Call).where(
+            Call.uniqueid.not_like("demo-%")))).scalar()  # not the demo agency's own stored call
         opened = (await s.execute(select(func.count()).select_from(Inquiry).where(
             Inquiry.channel == Channel.CALL, Inquiry.external_id.not_like("demo-%")))).scalar()
         callers = {try_normalize_phone(c) for c in (await s.execute(
