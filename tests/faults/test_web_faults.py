@@ -67,14 +67,18 @@ async def test_ids_no_row_can_have_answer_404_on_every_route_without_a_traceback
             for method in methods:
                 if method == "GET":
                     resp, _ = await root.get(path)
-                else:
+                elif method == "POST":
                     resp, _ = await root.post(path, {"text": "x"})
+                else:  # the API's PATCH and PUT
+                    resp = await root.http.request(method, running.base + path, json={},
+                                                   headers={"X-CSRF-Token": root.csrf})
                 answers[(method, formatter, value[:30])] = resp.status
     wrong = {k: v for k, v in answers.items() if v != 404}
     assert not wrong, wrong
     assert no_errors(caplog) == []
-    resp, _ = await root.get("/api/inquiries/22619944887071807635456")
-    assert resp.status == 404 and (await resp.json()) == {"error": "Не найдено"}
+    resp, _ = await root.get("/api/inquiries/22619944887071807635456")  # the API answers RFC 9457 problems
+    assert resp.status == 404 and resp.content_type == "application/problem+json"
+    assert (await resp.json())["detail"] == "Не найдено"
 
 
 async def test_an_id_in_range_still_reaches_the_handler(running):  # noqa: F811
@@ -119,7 +123,7 @@ async def test_unknown_paths_are_404_and_wrong_methods_405_without_error_lines(r
         assert resp.status == 404 and "Не найдено" in page and resp.content_type == "text/html"
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         resp, _ = await browser.get("/api/no-such")
-        assert resp.status == 404 and (await resp.json()) == {"error": "Не найдено"}
+        assert resp.status == 404 and (await resp.json())["detail"] == "Не найдено"
         resp, _ = await browser.get("/wp-login.php")
         assert resp.status == 404
         resp, _ = await browser.post("/inbox", {})
@@ -127,7 +131,7 @@ async def test_unknown_paths_are_404_and_wrong_methods_405_without_error_lines(r
         resp, _ = await browser.get("/logout")
         assert resp.status == 405 and resp.headers["Allow"] == "POST"
         resp = await browser.http.delete(running.base + "/api/me")
-        assert resp.status == 405 and (await resp.json())["error"]
+        assert resp.status == 405 and (await resp.json())["detail"] and resp.headers["Allow"] == "GET"
     assert no_errors(caplog) == []
     assert not [r for r in caplog.records if "declares no role check" in r.getMessage()]
 
