@@ -13,9 +13,12 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from config import Settings, SettingsError, load_settings
+from ops.cli import COMMANDS as OPS_COMMANDS
+from ops.cli import add_parser as add_ops_parsers
 from routing.calendar_cli import add_parser as add_calendar_parser
 from routing.calendar_cli import cmd_calendar
 from routing.cli import add_parser as add_simulate_parser
@@ -40,10 +43,10 @@ class StartFailed(RuntimeError):
     """The hub could not finish starting (the database stayed unreachable); the message says why."""
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+def configure_logging(level: str, fmt: str = "text", levels: Mapping[str, str] | None = None) -> None:
+    from ops.logs import configure  # plain lines or JSON lines ([log] format), a level per component
+
+    configure(level, fmt, levels)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -70,6 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_simulate_parser(sub)
     add_calendar_parser(sub)
     add_speech_parsers(sub)
+    add_ops_parsers(sub)
     return p.parse_args(argv)
 
 
@@ -80,11 +84,12 @@ def cli(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"hub: bad configuration: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging(settings.log.level)
+    configure_logging(settings.log.level, settings.log.format, settings.log.levels)
     commands = {
         "run": cmd_run, "migrate": cmd_migrate, "create-user": cmd_create_user,
         "import-clients": cmd_import_clients, "demo-data": cmd_demo_data, "simulate": cmd_simulate,
         "calendar": cmd_calendar, "speech-eval": cmd_speech_eval, "speech-worker": cmd_speech_worker,
+        **OPS_COMMANDS,
     }
     return commands[args.command](settings, args)
 
@@ -93,7 +98,14 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     if args.demo and not settings.asterisk.demo:
         settings = settings.model_copy(update={"asterisk": settings.asterisk.model_copy(update={"demo": True})})
     from crm_core.db import SecondInstance
+    from ops.upgrade import refuse_newer_schema
 
+    if (too_new := refuse_newer_schema(settings)) is not None:
+        print(f"hub: {too_new}", file=sys.stderr)
+        return EXIT_CONFIG
+    from bootstrap import keep_settling
+
+    keep_settling()
     try:
         asyncio.run(serve(settings, demo=args.demo))
     except SecondInstance as exc:
@@ -155,7 +167,13 @@ async def serve(settings: Settings, *, demo: bool = False, ready: asyncio.Event 
           f"(written on the first start)", flush=True)
     if ready is not None:
         ready.set()
+    from ops import sdnotify  # READY=1 and the watchdog under systemd (deploy/contact-hub.service)
+
+    watchdog = sdnotify.ready()
     await _until_stopped_or_failed(stop, hub.failed)
+    sdnotify.stopping()
+    if watchdog is not None:
+        watchdog.cancel()
     log.info("stopping")
     try:
         async with asyncio.timeout(5):

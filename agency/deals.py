@@ -22,6 +22,8 @@ from agency.deal_directories import ensure_defaults, stage_list_key, stages
 from agency.deal_forms import DealError, StepInput
 from agency.deal_queries import get_deal
 from agency.property_access import get_property
+from bus.bus import EventBus
+from bus.events import DealStageChanged
 from crm_core.access import Actor, NotFound, get_inquiry
 from crm_core.models import Inquiry, InquiryEvent, Property, Role, Task, TimelineEntry, User, utcnow
 from crm_core.models.agency import Deal, DealStep, ResultKind
@@ -72,10 +74,11 @@ async def open_deal(sessions: async_sessionmaker[AsyncSession], actor: Actor, in
 
 
 async def set_stage(sessions: async_sessionmaker[AsyncSession], actor: Actor, deal_id: int, stage_id: int,
-                    note: str | None = None) -> None:
+                    note: str | None = None, bus: EventBus | None = None) -> None:
     now = utcnow()
     async with sessions() as s, s.begin():
         deal, inquiry = await get_deal(s, actor, deal_id, write=True)
+        inquiry_id = inquiry.id
         allowed = {st.id: st for st in await stages(s, await stage_list_key(s, deal.department_id))}
         stage = allowed.get(stage_id)
         if stage is None:
@@ -91,6 +94,8 @@ async def set_stage(sessions: async_sessionmaker[AsyncSession], actor: Actor, de
         _history(s, inquiry, actor, now, "deal_stage", stage.name + (f" — {note}" if note else ""),
                  {"deal_id": deal.id, "stage_id": stage.id, "positive": stage.positive}, deal.id)
     log.info("deal=%s stage=%s by user=%s", deal_id, stage_id, actor.user_id)
+    if bus is not None:  # outgoing webhooks (deal.stage_changed), after the commit
+        await bus.publish(DealStageChanged(deal_id, inquiry_id, stage_id, actor.user_id))
 
 
 async def _check_result(s: AsyncSession, result_id: int | None, kind: str) -> ResultKind:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from crm_core.models import Role
 from web.i18n import add_texts
-from web.keys import HUB, LOCALE
+from web.keys import LOCALE, viewer_zone
 
 log = logging.getLogger("hub.web.agency")
 
@@ -198,4 +198,4 @@ def local_to_aware(value: str, zone: str) -> str:
 
 
 def zone_of(request: web.Request) -> str:
-    return request.app[HUB].settings.time_zone
+    return viewer_zone(request)

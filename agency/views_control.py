@@ -16,7 +16,7 @@ from web.features import NavItem
 from web.guard import allow
 from web.keys import ACTOR, sessions
 
-NAV = [NavItem("/control", "agency.nav_control", roles=frozenset(control.CONTROL_ROLES), order=28)]
+NAV = [NavItem("/control", "agency.nav_control", roles=frozenset(control.CONTROL_ROLES), order=28, group="team")]
 
 
 async def _control_page(request: web.Request, *, errors: dict[str, str] | None = None, status: int = 200

@@ -19,9 +19,9 @@ from crm_core.models import Role, User
 from crm_core.models.agency import DealStep
 from web.features import NavItem
 from web.guard import allow
-from web.keys import ACTOR, sessions
+from web.keys import ACTOR, HUB, sessions
 
-NAV = [NavItem("/deals", "agency.nav_deals", order=22)]
+NAV = [NavItem("/deals", "agency.nav_deals", order=22, group="work")]
 
 
 @allow()
@@ -63,7 +63,8 @@ async def deal_stage(request: web.Request) -> web.StreamResponse:
     try:
         if not stage.isdigit():
             raise DealError("stage_id", "pick a stage")
-        await deals.set_stage(sessions(request), request[ACTOR], deal_id, int(stage), form.get("note"))
+        await deals.set_stage(sessions(request), request[ACTOR], deal_id, int(stage), form.get("note"),
+                              bus=request.app[HUB].bus)
     except DealError as exc:
         return await _deal_page(request, deal_id, errors={exc.field: str(exc)}, form=form, status=422)
     raise web.HTTPSeeOther(f"/deals/{deal_id}?notice=saved")

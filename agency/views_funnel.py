@@ -19,8 +19,8 @@ from web.guard import allow
 from web.keys import ACTOR, sessions
 
 NAV = [
-    NavItem("/admin/stages", "agency.nav_stages", roles=frozenset({Role.ADMIN}), order=62),
-    NavItem("/admin/results", "agency.nav_results", roles=frozenset({Role.ADMIN}), order=63),
+    NavItem("/admin/stages", "agency.nav_stages", roles=frozenset({Role.ADMIN}), order=62, group="settings"),
+    NavItem("/admin/results", "agency.nav_results", roles=frozenset({Role.ADMIN}), order=63, group="settings"),
 ]
 
 

@@ -26,7 +26,7 @@ from web.features import NavItem
 from web.guard import allow
 from web.keys import ACTOR, HUB, sessions
 
-NAV = [NavItem("/intake/manual", "agency.nav_manual", roles=frozenset(WORKERS), order=24)]
+NAV = [NavItem("/intake/manual", "agency.nav_manual", roles=frozenset(WORKERS), order=24, group="work")]
 
 
 async def _inquiry_work(request: web.Request, inquiry_id: int, *, notice: str | None = None,

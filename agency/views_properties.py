@@ -33,8 +33,8 @@ from web.keys import ACTOR, HUB, LOCALE, sessions
 
 log = logging.getLogger("hub.web.properties")
 
-NAV = [NavItem("/properties", "agency.nav_properties", order=26),
-       NavItem("/leads", "agency.nav_leads", roles=frozenset(WORKERS), order=27)]
+NAV = [NavItem("/properties", "agency.nav_properties", order=26, group="clients"),
+       NavItem("/leads", "agency.nav_leads", roles=frozenset(WORKERS), order=27, group="clients")]
 MANAGERS = (Role.ADMIN, Role.DEPT_HEAD, Role.DEPT_MANAGER)
 MAX_API_ITEMS = 10_000
 

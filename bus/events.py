@@ -42,6 +42,37 @@ class InquiryAssigned(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class InquiryStatusChanged(Event):
+    inquiry_id: int
+    status: str
+    previous: str
+    actor_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientChanged(Event):
+    client_id: int
+    fields: tuple[str, ...] = ()
+    actor_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DealStageChanged(Event):
+    deal_id: int
+    inquiry_id: int
+    stage_id: int
+    actor_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallStored(Event):
+    """A finished call was stored (its outcome, agent, client and inquiry are in ``calls``)."""
+
+    call_id: int
+    linkedid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AgentStatusChanged(Event):
     user_id: int
     status: str

@@ -27,7 +27,7 @@ from web.render import render
 log = logging.getLogger("hub.web.callfeed")
 
 SCRIPTS = ["/static/callfeed/callfeed.js"]
-NAV = [NavItem("/callfeed/bin", "callfeed.nav", order=32)]
+NAV = [NavItem("/callfeed/bin", "callfeed.nav", order=32, group="calls")]
 BINNERS = (Role.AGENT, Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.ADMIN)
 SUPERVISORS = (Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.ADMIN)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors.email.errors import PermanentSendError, TemporarySendError
 from connectors.email.smtp import OutgoingEmail, new_message_id
 from crm_core.access import Actor, get_inquiry
-from crm_core.intake_limits import clean
+from crm_core.intake_limits import clean, fit_id
 from crm_core.models import (
     Channel,
     Contact,
@@ -45,10 +45,14 @@ class Outgoing:
     external_id: str
     in_reply_to: str | None
     references: tuple[str, ...]
+    meta: Mapping[str, Any] | None = None
+    """The queued message's meta (a WhatsApp template to send instead of the text…)."""
 
 
 class ChannelSender(Protocol):
-    async def deliver(self, out: Outgoing) -> None: ...
+    async def deliver(self, out: Outgoing) -> str | None:
+        """Send; may return the provider's id of the sent message (it becomes the message's external id, so
+        the provider's delivery reports find it)."""
 
 
 class MailSender(Protocol):
@@ -75,7 +79,18 @@ class NoAddress(ValueError):
     """The client cannot be reached on this channel."""
 
 
-REPLY_CHANNELS = (Channel.EMAIL, Channel.TELEGRAM)
+# Channels answered at the client's identity on them (a contact of that kind), besides email.
+IDENTITY_CHANNELS = {Channel.TELEGRAM: ContactKind.TELEGRAM, Channel.VK: ContactKind.VK,
+                     Channel.WHATSAPP: ContactKind.WHATSAPP, Channel.AVITO: ContactKind.AVITO}
+REPLY_CHANNELS = (Channel.EMAIL, *IDENTITY_CHANNELS)
+ReplyCheck = Callable[[AsyncSession, int, datetime], Awaitable[dict[str, str]]]
+REPLY_CHECKS: dict[str, ReplyCheck] = {}
+"""A channel's rule before a reply is queued (set by its wiring): the extra meta for the message (a template),
+or ValueError with the reason shown to the agent (WhatsApp's 24-hour window)."""
+NO_IDENTITY = {Channel.TELEGRAM: "клиент не писал в Telegram / the client has no Telegram chat",
+               Channel.VK: "клиент не писал в сообщество VK / the client has not written to the VK community",
+               Channel.WHATSAPP: "клиент не писал в WhatsApp / the client has not written in WhatsApp",
+               Channel.AVITO: "клиент не писал в Авито / the client has not written on Avito"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +108,7 @@ async def queue_email_reply(
 async def reply_channels(session: AsyncSession, client_id: int) -> list[str]:
     """The channels on which this client can be answered."""
     kinds = set((await session.execute(select(Contact.kind).where(Contact.client_id == client_id))).scalars())
-    return [c for c, k in ((Channel.EMAIL, ContactKind.EMAIL), (Channel.TELEGRAM, ContactKind.TELEGRAM)) if k in kinds]
+    return [c for c, k in ((Channel.EMAIL, ContactKind.EMAIL), *IDENTITY_CHANNELS.items()) if k in kinds]
 
 
 async def queue_reply(
@@ -101,7 +116,7 @@ async def queue_reply(
     domain: str,
 ) -> QueuedReply:
     if channel not in REPLY_CHANNELS:
-        raise ValueError(f"ответить можно по email или в Telegram / reply by email or Telegram, not {channel!r}")
+        raise ValueError(f"ответить можно по email, в Telegram, VK или WhatsApp / no replies on {channel!r}")
     text = clean(text).strip()  # no NUL or lone surrogate: PostgreSQL would refuse what SQLite keeps
     if not text:
         raise ValueError("пустой ответ / empty reply")
@@ -110,8 +125,8 @@ async def queue_reply(
     now = utcnow()
     async with sessions() as s, s.begin():
         inquiry = await get_inquiry(s, actor, inquiry_id, write=True)
-        if channel == Channel.TELEGRAM:
-            return await _queue_telegram(s, actor, inquiry, text, now)
+        if channel in IDENTITY_CHANNELS:
+            return await _queue_identity(s, actor, inquiry, text, now, Channel(channel))
         to = await _client_email(s, inquiry.client_id)
         thread = (
             await s.execute(
@@ -136,16 +151,23 @@ async def queue_reply(
     return QueuedReply(message.id, to)
 
 
-async def _queue_telegram(s: AsyncSession, actor: Actor, inquiry, text: str, now: datetime) -> QueuedReply:  # noqa: ANN001
-    chat = (await s.execute(select(Contact.value).where(Contact.client_id == inquiry.client_id,
-                                                        Contact.kind == ContactKind.TELEGRAM)
-                            .order_by(Contact.id).limit(1))).scalar()
-    if chat is None:
-        raise NoAddress("клиент не писал в Telegram / the client has no Telegram chat")
+async def _queue_identity(s: AsyncSession, actor: Actor, inquiry, text: str, now: datetime,  # noqa: ANN001
+                          channel: Channel) -> QueuedReply:
+    """A reply to the client's identity on ``channel`` (their Telegram chat, VK id, WhatsApp number)."""
+    row = (await s.execute(select(Contact.value, Contact.label).where(
+        Contact.client_id == inquiry.client_id, Contact.kind == IDENTITY_CHANNELS[channel])
+        .order_by(Contact.id).limit(1))).first()
+    if row is None:
+        raise NoAddress(NO_IDENTITY[channel])
+    chat = row.value
+    if row.label == "blocked" and channel != Channel.TELEGRAM:
+        raise NoAddress("клиент запретил сообщения в этом канале / the client has forbidden messages here")
+    check = REPLY_CHECKS.get(channel)
+    extra = await check(s, inquiry.client_id, now) if check is not None else {}
     message = Message(
-        inquiry_id=inquiry.id, client_id=inquiry.client_id, channel=Channel.TELEGRAM,
-        external_id=f"out:{new_message_id('telegram')}", direction="out", author_id=actor.user_id, body=text,
-        delivery="queued", next_attempt_at=now, created_at=now, meta={"to": chat},
+        inquiry_id=inquiry.id, client_id=inquiry.client_id, channel=channel,
+        external_id=f"out:{new_message_id(str(channel))}", direction="out", author_id=actor.user_id, body=text,
+        delivery="queued", next_attempt_at=now, created_at=now, meta={"to": chat, **extra},
     )
     await _record_reply(s, actor, inquiry, message, now)
     return QueuedReply(message.id, chat)
@@ -240,17 +262,19 @@ async def _deliver_one(sessions: async_sessionmaker[AsyncSession], senders: dict
         assert m is not None
         out = Outgoing(message_id=m.id, channel=m.channel, to=str(m.meta["to"]), subject=m.subject or "",
                        text=m.body, external_id=m.external_id, in_reply_to=m.meta.get("in_reply_to"),
-                       references=tuple(m.meta.get("references", ())))
+                       references=tuple(m.meta.get("references", ())), meta=dict(m.meta))
         attempts = m.attempts
     reached = True
     values: dict[str, object]
     try:
         try:
             async with asyncio.timeout(send_timeout_s):
-                await senders[out.channel].deliver(out)
+                sent_id = await senders[out.channel].deliver(out)
         except TimeoutError:
             raise TemporarySendError(f"no answer within {send_timeout_s:g} s") from None
         values = {"delivery": "sent", "delivery_note": None, "next_attempt_at": None}
+        if isinstance(sent_id, str) and sent_id:
+            values["external_id"] = fit_id(sent_id)
         log.info("reply message=%s sent (attempt %d)", message_id, attempts)
     except TemporarySendError as exc:
         reached = False
@@ -258,8 +282,8 @@ async def _deliver_one(sessions: async_sessionmaker[AsyncSession], senders: dict
             values = {"delivery": "undelivered", "next_attempt_at": None,
                       "delivery_note": f"gave up after {attempts} attempts: {exc}"}
         else:
-            values = {"delivery": "retry", "delivery_note": str(exc),
-                      "next_attempt_at": now + timedelta(seconds=retry_delays[attempts - 1])}
+            delay = max(retry_delays[attempts - 1], float(getattr(exc, "retry_after", None) or 0))
+            values = {"delivery": "retry", "delivery_note": str(exc), "next_attempt_at": now + timedelta(seconds=delay)}
         log.warning("reply message=%s attempt %d failed (%s) -> %s", message_id, attempts, type(exc).__name__,
                     values["delivery"])
     except PermanentSendError as exc:

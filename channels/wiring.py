@@ -22,6 +22,7 @@ async def run_outbox(hub,  # noqa: ANN001 - bootstrap.Hub
     if "telegram" in hub.connectors:
         bot = hub.connectors["telegram"]
         senders["telegram"] = TelegramChannel(getattr(bot, "connector", bot))  # any instance may send
+    senders.update(messenger_senders(hub))
     while True:
         try:
             while await deliver_due(hub.database.sessions, senders, hub.settings.email.retry_delays_s,
@@ -34,3 +35,48 @@ async def run_outbox(hub,  # noqa: ANN001 - bootstrap.Hub
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(poll_s):
                 await hub.outbox_wakeup.wait()
+
+
+MESSENGERS = ("vk", "whatsapp", "avito")
+"""Webhook channels with replies through the outbox (any instance may take their webhooks and send)."""
+
+
+def messaging_connectors(hub) -> dict:  # noqa: ANN001 - bootstrap.Hub
+    """The enabled messengers' connectors, by name, for ``hub.connectors`` (they show on /healthz)."""
+    found: dict = {}
+    if hub.settings.vk.enabled:
+        from channels.vk.wiring import vk_connector
+
+        found["vk"] = vk_connector(hub)
+    if hub.settings.whatsapp.enabled:
+        from channels.whatsapp.wiring import whatsapp_connector
+
+        found["whatsapp"] = whatsapp_connector(hub)
+    if hub.settings.avito.enabled:
+        from channels.avito.wiring import avito_connector
+
+        found["avito"] = avito_connector(hub)
+    if hub.settings.sms.enabled:
+        from channels.sms.wiring import sms_connector
+
+        found["sms"] = sms_connector(hub)
+    return found
+
+
+def messenger_senders(hub) -> dict:  # noqa: ANN001 - bootstrap.Hub
+    from connectors.avito.connector import AvitoChannel
+    from connectors.vk.connector import VkChannel
+    from connectors.whatsapp.connector import WhatsAppChannel
+
+    kinds = {"vk": VkChannel, "whatsapp": WhatsAppChannel, "avito": AvitoChannel}
+    senders = {name: kinds[name](hub.connectors[name]) for name in MESSENGERS if name in hub.connectors}
+    if "sms" in hub.connectors:
+        from channels.sms.wiring import sms_sender
+
+        senders["sms"] = sms_sender(hub)
+    return senders
+
+
+def outbox_needed(hub) -> bool:  # noqa: ANN001 - bootstrap.Hub
+    return bool(hub.settings.email.enabled or "telegram" in hub.connectors
+                or any(name in hub.connectors for name in (*MESSENGERS, "sms")))

@@ -15,15 +15,22 @@ from agency.settings import AgencySettings
 from bus.settings import ClusterSettings
 from callfeed.settings import CallFeedSettings
 from connectors.asterisk.settings import AsteriskSettings
+from connectors.avito.settings import AvitoSettings
 from connectors.email.settings import EmailSettings
+from connectors.sms.settings import SmsSettings
 from connectors.telegram.settings import TelegramSettings
+from connectors.vk.settings import VkSettings
 from connectors.webforms.settings import WebFormsSettings
+from connectors.whatsapp.settings import WhatsAppSettings
 from notifications.settings import NotificationSettings
+from ops.settings import BackupSettings
+from privacy.settings import PrivacySettings
 from reports.settings import ReportSettings
 from routing.settings import RoutingSettings
 from selfservice.settings import SelfServiceSettings
 from speech.settings import SpeechSettings
 from wallboard.settings import WallboardSettings
+from webhooks.settings import WebhookSettings
 from workflow.settings import WorkflowSettings
 
 
@@ -90,6 +97,9 @@ class StorageSettings(Section):
 
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = Field(default="text", description="json: one JSON object a line")
+    levels: dict[str, Literal["DEBUG", "INFO", "WARNING", "ERROR"]] = Field(
+        default_factory=dict, description='Per component, e.g. {"hub.telephony" = "DEBUG"}')
 
 
 class Settings(Section):
@@ -103,15 +113,22 @@ class Settings(Section):
     reports: ReportSettings = ReportSettings()
     agency: AgencySettings = Field(default_factory=AgencySettings)  # reads HUB_AGENCY__* when built
     telegram: TelegramSettings = TelegramSettings()
+    vk: VkSettings = VkSettings()
+    whatsapp: WhatsAppSettings = WhatsAppSettings()
+    avito: AvitoSettings = AvitoSettings()
+    sms: SmsSettings = SmsSettings()
     email: EmailSettings = EmailSettings()
     webforms: WebFormsSettings = WebFormsSettings()
     log: LogSettings = LogSettings()
+    backup: BackupSettings = BackupSettings()
     cluster: ClusterSettings = ClusterSettings()
     wallboard: WallboardSettings = WallboardSettings()
     workflow: WorkflowSettings = WorkflowSettings()
     notifications: NotificationSettings = NotificationSettings()
     callfeed: CallFeedSettings = CallFeedSettings()
     selfservice: SelfServiceSettings = SelfServiceSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    privacy: PrivacySettings = PrivacySettings()
     time_zone: str = "Europe/Moscow"
     dids: dict[str, str] = Field(default_factory=dict, description="DID (dialed number) → advertising source")
 

@@ -4,7 +4,8 @@ The agency's rules: an agent sees their own clients and inquiries, their
 department's pool and the common pool; a department manager or head sees
 their department (a manager-administrator also the departments they serve,
 ``served_departments``); a director reads everything in their division; an
-administrator sees everything; a service engineer sees no client records. A record out of reach is reported as
+administrator sees everything (and so does the data-protection officer, ``dpo``, who only reads, exports and
+erases on a client's request); a service engineer sees no client records. A record out of reach is reported as
 "not found", never as "forbidden", so ids cannot be probed.
 """
 
@@ -55,6 +56,11 @@ class Actor:
     def manages_department(self) -> bool:
         return self.role in (Role.DEPT_MANAGER, Role.DEPT_HEAD)
 
+    @property
+    def reads_everything(self) -> bool:
+        """The administrator, and the data-protection officer (read only: answers clients' requests)."""
+        return self.role in (Role.ADMIN, Role.DPO)
+
 
 async def actor_for(session: AsyncSession, user_id: int) -> Actor:
     row = (
@@ -93,7 +99,7 @@ def _in_departments(department_col: ColumnElement, department_ids: tuple[int, ..
 def staff_scope(actor: Actor, user_col: ColumnElement) -> ColumnElement[bool]:
     """Records that belong to a member of staff (calls they took, tasks given to them): an agent their own,
     a department's manager or head their departments' people, a director the division's, the administrator all."""
-    if actor.is_admin:
+    if actor.reads_everything:
         return true()
     if actor.role == Role.AGENT:
         return user_col == actor.user_id
@@ -112,7 +118,7 @@ def call_scope(actor: Actor) -> ColumnElement[bool]:
 
 def inquiry_scope(actor: Actor) -> ColumnElement[bool]:
     """A WHERE clause selecting the inquiries the actor may read."""
-    if actor.is_admin:
+    if actor.reads_everything:
         return true()
     common = Inquiry.pool == Pool.COMMON
     if actor.role == Role.AGENT:
@@ -131,7 +137,7 @@ def inquiry_scope(actor: Actor) -> ColumnElement[bool]:
 
 def client_scope(actor: Actor) -> ColumnElement[bool]:
     """A WHERE clause selecting the clients the actor may read: owned, or behind an inquiry they may read."""
-    if actor.is_admin:
+    if actor.reads_everything:
         return true()
     via_inquiry = exists(select(Inquiry.id).where(Inquiry.client_id == Client.id, inquiry_scope(actor)))
     if actor.role == Role.AGENT:
@@ -191,7 +197,7 @@ def can_claim(actor: Actor, inquiry: Inquiry) -> bool:
     if inquiry.owner_id is not None:
         return False
     if inquiry.pool == Pool.COMMON:
-        return actor.role != Role.DIRECTOR
+        return actor.role not in (Role.DIRECTOR, Role.DPO)
     if inquiry.pool == Pool.DEPARTMENT:
         return actor.is_admin or inquiry.department_id == actor.department_id
     return actor.is_admin or actor.manages(inquiry.department_id)
@@ -209,3 +215,8 @@ def can_write_client(actor: Actor, client: Client) -> bool:
 
 def can_admin(actor: Actor) -> bool:
     return actor.is_admin
+
+
+def can_handle_personal_data(actor: Actor) -> bool:
+    """A client's export and erasure, the access log: the administrator and the data-protection officer."""
+    return actor.role in (Role.ADMIN, Role.DPO)

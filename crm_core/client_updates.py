@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bus.bus import EventBus
+from bus.events import ClientChanged
 from crm_core.access import Actor, get_client
 from crm_core.forms import blank_to_none
 from crm_core.models import Contact, ContactKind, TimelineEntry, utcnow
@@ -51,7 +53,8 @@ class ClientUpdate(BaseModel):
 
 
 async def update_client(
-    sessions: async_sessionmaker[AsyncSession], actor: Actor, client_id: int, change: ClientUpdate
+    sessions: async_sessionmaker[AsyncSession], actor: Actor, client_id: int, change: ClientUpdate,
+    bus: EventBus | None = None,
 ) -> list[str]:
     phone = change.phone_e164()
     changed: list[str] = []
@@ -79,4 +82,6 @@ async def update_client(
                                 summary=", ".join(changed)))
     if changed:
         log.info("client=%s updated by user=%s: %s", client_id, actor.user_id, ",".join(changed))
+        if bus is not None:  # outgoing webhooks (client.changed), after the commit
+            await bus.publish(ClientChanged(client_id, tuple(changed), actor.user_id))
     return changed

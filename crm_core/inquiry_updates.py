@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bus.bus import EventBus
+from bus.events import InquiryStatusChanged
 from crm_core.access import Actor, get_inquiry
 from crm_core.forms import blank_to_none
 from crm_core.models import InquiryEvent, InquiryStatus, TimelineEntry, utcnow
@@ -47,16 +49,20 @@ class InquiryUpdate(BaseModel):
 
 
 async def update_inquiry(
-    sessions: async_sessionmaker[AsyncSession], actor: Actor, inquiry_id: int, change: InquiryUpdate
+    sessions: async_sessionmaker[AsyncSession], actor: Actor, inquiry_id: int, change: InquiryUpdate,
+    bus: EventBus | None = None,
 ) -> list[str]:
-    """Apply the change; each field that really changed becomes a history line. Returns their names."""
+    """Apply the change; each field that really changed becomes a history line. Returns their names.
+    A status change is published on ``bus`` (outgoing webhooks) after the commit."""
     now = utcnow()
     changed: list[str] = []
+    previous = ""
     async with sessions() as s, s.begin():
         inquiry = await get_inquiry(s, actor, inquiry_id, write=True)
         if change.status is not None and change.status != inquiry.status:
             s.add(InquiryEvent(inquiry_id=inquiry.id, at=now, actor_id=actor.user_id, kind="status",
                                data={"from": str(inquiry.status), "to": str(change.status)}))
+            previous = str(inquiry.status)
             inquiry.status = change.status
             inquiry.closed_at = now if change.status == InquiryStatus.DONE else None
             changed.append("status")
@@ -77,4 +83,6 @@ async def update_inquiry(
             inquiry.last_action_at = now
     if changed:
         log.info("inquiry=%s updated by user=%s: %s", inquiry_id, actor.user_id, ",".join(changed))
+    if bus is not None and "status" in changed and change.status is not None:
+        await bus.publish(InquiryStatusChanged(inquiry_id, str(change.status), previous, actor.user_id))
     return changed

@@ -55,6 +55,8 @@ class IntakeRequest:
     phone: str | None = None
     email: str | None = None
     telegram_id: str | None = None
+    identities: Sequence[tuple[str, str]] = ()
+    """Other ways the client is known, as ``(ContactKind, value)``: a VK user id, a WhatsApp number…"""
     thread_key: str | None = None
     """Id of this message's thread (e.g. its Message-ID); a later reply names it in ``reply_to``."""
     reply_to: Sequence[str] = ()
@@ -275,6 +277,7 @@ class IntakeService:
                 keys.append((ContactKind.EMAIL, normalize_email(req.email)))
         if req.telegram_id:
             keys.append((ContactKind.TELEGRAM, str(req.telegram_id)))
+        keys.extend((ContactKind(kind), str(value)[:320]) for kind, value in req.identities if value)
         return keys
 
     async def _thread_inquiry(self, s: AsyncSession, req: IntakeRequest, client_id: int) -> Inquiry | None:

@@ -25,14 +25,32 @@ log = logging.getLogger("hub.migrate")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def alembic_config(url: str | None = None) -> Config:
+class SchemaTooNew(RuntimeError):
+    """The database holds a revision these scripts do not know: a newer hub migrated it. Never retried."""
+
+
+def alembic_config(url: str | None = None, location: Path | None = None) -> Config:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(location or MIGRATIONS))
     if url:
         cfg.set_main_option("sqlalchemy.url", url)
     return cfg
+
+
+def script_revisions(versions: Path = MIGRATIONS / "versions") -> frozenset[str] | None:
+    """Every revision the scripts in ``versions`` name (read without running them); None when one is unclear."""
+    found: set[str] = set()
+    for path in versions.glob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None and any(
+                    isinstance(t, ast.Name) and t.id == "revision"
+                    for t in (node.targets if isinstance(node, ast.Assign) else [node.target])):
+                if not isinstance(node.value, ast.Constant) or not isinstance(node.value.value, str):
+                    return None
+                found.add(node.value.value)
+    return frozenset(found)
 
 
 def script_heads(versions: Path = MIGRATIONS / "versions") -> frozenset[str] | None:
@@ -73,19 +91,28 @@ async def _stored_revisions(engine: AsyncEngine) -> frozenset[str] | None:
         return None
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    heads = script_heads()
-    if heads is not None and await _stored_revisions(engine) == heads:
+async def migrate(engine: AsyncEngine, location: Path = MIGRATIONS) -> None:
+    """Upgrade to the heads in one transaction: a migration that fails leaves the schema and the data as they
+    were, on PostgreSQL (transactional DDL) and on SQLite (an explicit BEGIN, so DDL is inside it too)."""
+    heads = script_heads(location / "versions")
+    stored = await _stored_revisions(engine)
+    if heads is not None and stored == heads:
         log.info("schema already at the newest revision (%s)", ", ".join(sorted(heads)))
         return
+    known = script_revisions(location / "versions")
+    if stored and known is not None and not stored <= known:
+        raise SchemaTooNew(f"the database schema ({', '.join(sorted(stored - known))}) is newer than this hub: "
+                           "run the hub version that migrated it, or restore a backup made before")
     from alembic import command
 
-    cfg = alembic_config()
+    cfg = alembic_config(location=location)
 
     def _upgrade(connection) -> None:  # noqa: ANN001
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "heads")
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":  # pysqlite opens no transaction before DDL by itself
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
         await conn.run_sync(_upgrade)
     log.info("schema migrated to the newest revision")

@@ -96,8 +96,9 @@ class DateRow:
 
 class DateScheduler:
     def __init__(self, notifier: Notifier, work: WorkCalendar, *, default_lead_days: int = 3, late_days: int = 3,
-                 agency_name: str = "") -> None:
+                 agency_name: str = "", may_greet=None) -> None:  # noqa: ANN001 - (session, client id) → bool
         self.notifier = notifier
+        self.may_greet = may_greet  # privacy: only a client who agreed to marketing is greeted
         self.work = work
         self.default_lead_days = default_lead_days
         self.late_days = late_days
@@ -162,6 +163,8 @@ class DateScheduler:
             address = await _client_address(s, row.client_id, channel)
             if address is None:
                 return 0  # no way to reach the client on that channel (shown on the dates page)
+            if self.may_greet is not None and not await self.may_greet(s, row.client_id):
+                return 0  # no consent to marketing (152-ФЗ, privacy/): nothing is sent
             template = await s.get(GreetingTemplate, row.template_id) if row.template_id else None
             body = template.body if template is not None and template.is_active else \
                 DEFAULT_GREETINGS.get(row.kind, DEFAULT_GREETINGS["custom"])

@@ -1,5 +1,6 @@
 """The planned day of an inquiry: on the morning of its next-action date (``planned_at``, «План» in the inbox)
-the owner is told what is planned, at the start of the agency's working day. A planned day that is not a
+the owner is told what is planned, at the start of the working day (the department's own zone and hours when
+it has them, else the agency's). A planned day that is not a
 working day is told at the start of the last working day before it, so the agent can still act.
 
 Like the memorable dates, what is due is computed from the stored rows at every pass; the notice's dedup key
@@ -15,6 +16,8 @@ from sqlalchemy import select
 from crm_core.models import Inquiry, InquiryStatus
 from notifications.notifier import Notifier
 from routing.calendar import WorkCalendar
+from routing.department_time import DepartmentTime
+from routing.department_time import refresh as refresh_department_time
 
 LOOK_BACK_DAYS = 31  # the farthest a planned day can be from the last working day before it
 CLOSED = (InquiryStatus.DONE, InquiryStatus.ARCHIVED)
@@ -48,29 +51,32 @@ class PlannedDayScheduler:
     def __init__(self, notifier: Notifier, work: WorkCalendar) -> None:
         self.notifier = notifier
         self.work = work
+        self.times = DepartmentTime(work)
         self.told = 0
 
     async def run_once(self) -> int:
         """One pass: how many notices were stored."""
         now = self.notifier.clock()
-        today = now.astimezone(self.work.zone).date()
         async with self.notifier.sessions() as s:
+            await refresh_department_time(s, self.times)
             rows = (await s.execute(
-                select(Inquiry.id, Inquiry.owner_id, Inquiry.planned_action, Inquiry.planned_at)
+                select(Inquiry.id, Inquiry.owner_id, Inquiry.planned_action, Inquiry.planned_at, Inquiry.department_id)
                 .where(Inquiry.planned_at.is_not(None), Inquiry.owner_id.is_not(None),
                        Inquiry.status.not_in(CLOSED),
                        Inquiry.planned_at >= now - timedelta(days=2),
                        Inquiry.planned_at < now + timedelta(days=LOOK_BACK_DAYS + 2))
                 .order_by(Inquiry.id))).all()
         told = 0
-        for inquiry_id, owner_id, action, planned_at in rows:
+        for inquiry_id, owner_id, action, planned_at, department_id in rows:
             if planned_at is None or owner_id is None:
                 continue  # the query excludes them; this tells the type checker
-            planned = planned_at.astimezone(self.work.zone).date()
-            if today > planned or now < notice_moment(planned, self.work):
+            work = self.times.of(department_id)
+            today = now.astimezone(work.zone).date()
+            planned = planned_at.astimezone(work.zone).date()
+            if today > planned or now < notice_moment(planned, work):
                 continue  # the planned day is over, or its morning has not come yet
             new = await self.notifier.notify(
-                "sla", [owner_id], notice_text(inquiry_id, action, planned_at, today, self.work),
+                "sla", [owner_id], notice_text(inquiry_id, action, planned_at, today, work),
                 f"/inquiries/{inquiry_id}", dedup_key=f"planned:{inquiry_id}:{planned.isoformat()}")
             told += len(new)
         self.told += told

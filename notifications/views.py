@@ -29,8 +29,8 @@ from web.render import render
 log = logging.getLogger("hub.web.notifications")
 SCRIPTS = ["/static/notifications/notices.js"]
 NAV = [
-    NavItem("/notices", "notices.nav", order=90),
-    NavItem("/admin/greetings", "greetings.nav", roles=frozenset({Role.ADMIN}), order=92),
+    NavItem("/notices", "notices.nav", order=90, group="work", pinned=True),
+    NavItem("/admin/greetings", "greetings.nav", roles=frozenset({Role.ADMIN}), order=92, group="settings"),
 ]
 DATE_KINDS = ("birthday", "deal_anniversary", "custom")
 GREET_BY = ("", "telegram", "email")

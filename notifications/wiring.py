@@ -34,9 +34,20 @@ def build(hub, settings: NotificationSettings | None = None) -> NotificationServ
     notifier = Notifier(hub.database.sessions, hub.bus.publish, senders=senders,
                         retry_delays=settings.retry_delays_s, public_url=settings.public_url, work=work)
     dates = DateScheduler(notifier, work, default_lead_days=settings.default_lead_days,
-                          late_days=settings.greeting_late_days, agency_name=settings.agency_name)
+                          late_days=settings.greeting_late_days, agency_name=settings.agency_name,
+                          may_greet=_marketing_gate(hub))
     return NotificationService(notifier, dates, poll_s=settings.poll_s, enabled=settings.enabled,
                                planned=PlannedDayScheduler(notifier, work))
+
+
+def _marketing_gate(hub):  # noqa: ANN001, ANN202
+    """Greetings are marketing: with ``[privacy] marketing_needs_consent`` only clients who agreed get one."""
+    privacy = getattr(hub.settings, "privacy", None)
+    if privacy is None or not privacy.enabled or not privacy.marketing_needs_consent:
+        return None
+    from privacy.queries import has_consent
+
+    return lambda s, client_id: has_consent(s, client_id, "marketing")
 
 
 def wire(hub) -> None:  # noqa: ANN001 - bootstrap.Hub

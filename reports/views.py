@@ -22,6 +22,8 @@ from sqlalchemy import select
 from crm_core.access import Actor
 from crm_core.models import Channel, Department, User
 from crm_core.models.call_sources import DidSource
+from privacy.masking import mask_rows
+from privacy.wiring import mask_policy
 from reports import charts, export, queries
 from reports.definitions import Report
 from reports.filters import ReportFilter, parse_filter
@@ -32,10 +34,10 @@ from web import labels
 from web.features import NavItem
 from web.guard import allow
 from web.i18n import add_texts, translator
-from web.keys import ACTOR, HUB, LOCALE, sessions
+from web.keys import ACTOR, HUB, LOCALE, USER, sessions
 from web.render import render
 
-NAV = [NavItem("/reports", "reports.nav", order=70)]
+NAV = [NavItem("/reports", "reports.nav", order=70, group="reports")]
 
 add_texts({
     "reports.nav": ("Отчёты", "Reports"),
@@ -303,8 +305,12 @@ async def _report(request: web.Request, name: str, f: ReportFilter, group: str, 
     async with sessions(request)() as s:
         dids = dict(hub.settings.dids)  # the «Источники звонков» table over the settings section it started from
         dids.update((await s.execute(select(DidSource.did, DidSource.source))).tuples().all())
-        return await queries.run(name, s, request[ACTOR], f, _settings(request), group=group,
-                                 dids=dids, limit=limit)
+        report = await queries.run(name, s, request[ACTOR], f, _settings(request), group=group,
+                                   dids=dids, limit=limit)
+    user = request[USER]
+    if user is not None and mask_policy(hub).masks(user.role, user.department_id):  # hidden numbers (privacy/)
+        report.rows = mask_rows([c.key for c in report.columns], report.rows)
+    return report
 
 
 @allow()

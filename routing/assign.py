@@ -1,6 +1,7 @@
 """A decision written: the inquiry moved by a conditional update (only if nobody took it meanwhile), then
 the decision with its explanation, the team offer's rows and the inquiry's history, for one inquiry or a
-batch in one go. ``Routed`` is what the routing service announces afterwards.
+batch in one go: one statement per kind of row for the whole batch (set-based), whatever its size.
+``Routed`` is what the routing service announces afterwards.
 """
 
 from __future__ import annotations
@@ -59,9 +60,10 @@ async def write_decisions(s: AsyncSession, cache: DirectoryCache | None, pairs: 
             {"inquiry_id": i.id, "at": now, "agent_id": d.agent_id,
              "pool": d.pool or ("offer" if d.offer else None), "rule": d.rule_name[:200],
              "strategy": d.strategy, "explanation": e} for i, d, e in won])
+        offers = await _write_offers(s, [(i.id, d) for i, d, _ in won if d.offer is not None], now)
         events = []
         for (inquiry, decision, explanation), decision_id in zip(won, decision_ids, strict=True):
-            offer_id = await _write_offer(s, inquiry.id, decision, now) if decision.offer is not None else None
+            offer_id = offers.get(inquiry.id)
             events.append({"inquiry_id": inquiry.id, "at": now, "kind": "routed", "note": explanation["summary"],
                            "data": {"decision_id": decision_id, "why": why}})
             routed[inquiry.id] = Routed(inquiry.id, decision_id, decision.outcome, decision.agent_id,
@@ -113,17 +115,27 @@ async def _move(s: AsyncSession, pairs: Sequence[tuple[Inquiry, Decision]], now:
     return moved
 
 
-async def _write_offer(s: AsyncSession, inquiry_id: int, decision: Decision, now: datetime) -> int:
-    assert decision.offer is not None
-    rounds = (await s.execute(select(func.count()).select_from(TeamOffer)
-                              .where(TeamOffer.inquiry_id == inquiry_id))).scalar_one()
-    offer = TeamOffer(inquiry_id=inquiry_id, round=rounds + 1, rule_key=decision.rule_id, created_at=now,
-                      deadline=decision.offer.deadline, on_timeout=decision.offer.on_timeout)
-    s.add(offer)
-    await s.flush()
-    await s.execute(insert(offer_agents), [{"offer_id": offer.id, "user_id": a}
-                                          for a in decision.offer.agent_ids])
-    return offer.id
+async def _write_offers(s: AsyncSession, offered: Sequence[tuple[int, Decision]], now: datetime) -> dict[int, int]:
+    """The team offers of a batch, set-based: their rounds in one query, the offers in one insert, their
+    agents in another. Returns inquiry id → offer id."""
+    if not offered:
+        return {}
+    inquiry_ids = [inquiry_id for inquiry_id, _ in offered]
+    rounds = dict((await s.execute(select(TeamOffer.inquiry_id, func.count()).where(
+        TeamOffer.inquiry_id.in_(inquiry_ids)).group_by(TeamOffer.inquiry_id))).all())
+    rows = []
+    for inquiry_id, decision in offered:
+        assert decision.offer is not None
+        rows.append({"inquiry_id": inquiry_id, "round": rounds.get(inquiry_id, 0) + 1, "rule_key": decision.rule_id,
+                     "created_at": now, "deadline": decision.offer.deadline, "on_timeout": decision.offer.on_timeout,
+                     "state": "open"})
+    offer_ids = await insert_returning_ids(s, TeamOffer, rows)
+    members = [{"offer_id": offer_id, "user_id": agent_id}
+               for offer_id, (_, decision) in zip(offer_ids, offered, strict=True)
+               for agent_id in (decision.offer.agent_ids if decision.offer is not None else ())]
+    if members:
+        await s.execute(insert(offer_agents), members)
+    return dict(zip(inquiry_ids, offer_ids, strict=True))
 
 
 def summary(decision: Decision, names: Mapping[int, str]) -> str:

@@ -19,7 +19,7 @@ from routing.calendar import parse_intervals
 from routing.duty import WEEKDAYS
 from routing.model import CHANNELS, DEFAULT_CAPACITY
 
-CHANNEL_ORDER = ("call", "telegram", "email", "webform", "visit", "manual")
+CHANNEL_ORDER = ("call", "telegram", "email", "webform", "visit", "manual", "vk", "whatsapp", "avito")
 assert set(CHANNEL_ORDER) == CHANNELS
 MAX_CAPACITY = 1000
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
@@ -72,6 +72,9 @@ class ProfileForm(BaseModel):
     cap_webform: int = Field(DEFAULT_CAPACITY["webform"], ge=0, le=MAX_CAPACITY)
     cap_visit: int = Field(DEFAULT_CAPACITY["visit"], ge=0, le=MAX_CAPACITY)
     cap_manual: int = Field(DEFAULT_CAPACITY["manual"], ge=0, le=MAX_CAPACITY)
+    cap_vk: int = Field(DEFAULT_CAPACITY["vk"], ge=0, le=MAX_CAPACITY)
+    cap_whatsapp: int = Field(DEFAULT_CAPACITY["whatsapp"], ge=0, le=MAX_CAPACITY)
+    cap_avito: int = Field(DEFAULT_CAPACITY["avito"], ge=0, le=MAX_CAPACITY)
     languages: list[str] = Field(default_factory=lambda: ["ru"])
     duty_schedule: str | None = None
 
@@ -81,7 +84,7 @@ class ProfileForm(BaseModel):
         return v in (True, "on", "1", "true", "yes")
 
     @field_validator("cap_call", "cap_telegram", "cap_email", "cap_webform", "cap_visit", "cap_manual",
-                     "duty_schedule", mode="before")
+                     "cap_vk", "cap_whatsapp", "cap_avito", "duty_schedule", mode="before")
     @classmethod
     def _blank(cls, v: object, info: ValidationInfo) -> object:
         v = _blank_none(v)
@@ -131,6 +134,12 @@ class RotaForm(BaseModel):
     sun: list[list[str]] = []
     exceptions: dict[str, list[list[str]]] = {}
     holidays_off: bool = False
+    department_id: int | None = None  # a department's rota counts in that department's time zone
+
+    @field_validator("department_id", mode="before")
+    @classmethod
+    def _department(cls, v: object) -> object:
+        return None if v in (None, "") else v
 
     @field_validator("id", mode="before")
     @classmethod

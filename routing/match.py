@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from routing.hours import HoursWindow
 from routing.model import InquiryFacts
 from routing.territory import TerritoryIndex
 from routing.text import norm_did, norm_site, norm_text
@@ -61,6 +62,10 @@ class CompiledRule:
     skills: frozenset[str] | None = None
     price_min: float | None = None
     price_max: float | None = None
+    departments: frozenset[str] | None = None  # the inquiry's department id, as text
+    segments: frozenset[str] | None = None  # any of the client's segments
+    hours: HoursWindow | None = None  # when the inquiry came, in the agency's zone
+    sla: tuple[tuple[str, float], ...] = ()  # the rule's SLA overrides (name, value), for the scheduler
 
     @property
     def has_territory(self) -> bool:
@@ -77,6 +82,12 @@ class CompiledRule:
                 and _in(self.deal_types, inquiry.deal_type, str) and _in(self.languages, inquiry.language, str)):
             return False
         if self.skills is not None and not self.skills <= inquiry.required_skills:
+            return False
+        if not _in(self.departments, None if inquiry.department_id is None else str(inquiry.department_id), str):
+            return False
+        if self.segments is not None and not self.segments & inquiry.segments:
+            return False
+        if self.hours is not None and not self.hours.contains(inquiry.created_at):
             return False
         if self.price_min is not None or self.price_max is not None:
             if inquiry.price is None:
@@ -152,6 +163,11 @@ class RuleIndex:
         self.territories = TerritoryIndex(polygons)
         self.skill_rules = [(1 << r.index, r.skills) for r in rules if r.skills is not None]
         self.no_skills = sum(1 << r.index for r in rules if r.skills is None)
+        self.departments = _Dim(rules, "departments")
+        self.segment_rules = [(1 << r.index, r.segments) for r in rules if r.segments is not None]
+        self.no_segments = sum(1 << r.index for r in rules if r.segments is None)
+        self.hour_rules = [(1 << r.index, r.hours) for r in rules if r.hours is not None]
+        self.no_hours = sum(1 << r.index for r in rules if r.hours is None)
         self._prices(rules)
 
     def _prices(self, rules: Sequence[CompiledRule]) -> None:
@@ -197,6 +213,11 @@ class RuleIndex:
                     if skills <= have:
                         bits |= bit
             m &= bits
+        m &= self.departments.mask(None if inquiry.department_id is None else str(inquiry.department_id))
+        if m & ~self.no_segments:
+            m &= self.no_segments | sum(bit for bit, want in self.segment_rules if want & inquiry.segments)
+        if m & ~self.no_hours:
+            m &= self.no_hours | sum(bit for bit, window in self.hour_rules if window.contains(inquiry.created_at))
         if m & ~self.no_territory:
             m &= self._territory_bits(inquiry)
         return m

@@ -15,9 +15,10 @@ from typing import Any, Literal, NamedTuple
 
 from routing.text import norm_text
 
-Channel = Literal["call", "email", "telegram", "webform", "visit", "manual"]
-CHANNELS: frozenset[str] = frozenset({"call", "email", "telegram", "webform", "visit", "manual"})
-INTERNET_CHANNELS: frozenset[str] = frozenset({"email", "telegram", "webform"})
+Channel = Literal["call", "email", "telegram", "webform", "visit", "manual", "vk", "whatsapp", "avito"]
+CHANNELS: frozenset[str] = frozenset({"call", "email", "telegram", "webform", "visit", "manual", "vk", "whatsapp",
+                                      "avito"})
+INTERNET_CHANNELS: frozenset[str] = frozenset({"email", "telegram", "webform", "vk", "whatsapp", "avito"})
 AgentStatus = Literal["available", "break", "wrap_up", "on_call", "offline"]
 STATUSES: frozenset[str] = frozenset({"available", "break", "wrap_up", "on_call", "offline"})
 DealType = Literal["sale", "rent"]
@@ -25,7 +26,7 @@ PoolName = Literal["department", "common"]
 
 # Open inquiries (or active calls) an agent may hold per channel when their own capacity says nothing.
 DEFAULT_CAPACITY: Mapping[str, int] = MappingProxyType(
-    {"call": 1, "email": 20, "telegram": 3, "webform": 20, "visit": 5, "manual": 20}
+    {"call": 1, "email": 20, "telegram": 3, "webform": 20, "visit": 5, "manual": 20, "vk": 3, "whatsapp": 3, "avito": 3}
 )
 
 
@@ -57,6 +58,7 @@ class InquiryFacts:
     required_skills: frozenset[str] = frozenset()  # compared case-insensitively (stored normalised)
     client_owner_id: int | None = None  # the agent who owns the client (sticky routing)
     department_id: int | None = None  # the inquiry's department (from the DID, the form, the client)
+    segments: frozenset[str] = frozenset()  # the client's segments (VIP, investor, ...), compared normalised
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
@@ -67,6 +69,7 @@ class InquiryFacts:
             raise ValueError(f"inquiry {self.id}: give both lat and lon, or neither")
         _aware(self.created_at, f"inquiry {self.id}: created_at")
         object.__setattr__(self, "required_skills", frozenset(norm_text(s) for s in self.required_skills))
+        object.__setattr__(self, "segments", frozenset(norm_text(s) for s in self.segments))
         if self.language is not None:
             object.__setattr__(self, "language", norm_text(self.language))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import tomllib
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -20,12 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm_core.models import (
     Call,
     Client,
+    Department,
     Inquiry,
     InquiryStatus,
     Message,
     Property,
     Role,
+    Segment,
     User,
+    client_segments,
     team_members,
     utcnow,
 )
@@ -33,6 +37,7 @@ from crm_core.models.routing import AgentRoutingProfile, DutyRota, RoutingKV, Ro
 from routing.agents import AgentDirectory
 from routing.calendar import WorkCalendar
 from routing.duty import DutySchedule
+from routing.listing import listing_facts
 from routing.model import CHANNELS, AgentSnapshot, InquiryFacts
 from routing.rules import RuleProblem, RuleSet, RuleSetError, compile_rules
 
@@ -186,10 +191,11 @@ async def agent_loads(session: AsyncSession, ids: Collection[int] | None = None)
 
 
 async def duty_schedules(session: AsyncSession, work: WorkCalendar | None = None) -> dict[str, DutySchedule]:
-    schedules = {}
-    for rota in (await session.execute(select(DutyRota))).scalars():
-        schedules[rota.id] = rota_schedule(rota, work.hours.time_zone if work else "Europe/Moscow")
-    return schedules
+    """Every rota, counted in its department's time zone when that department has its own, else the agency's."""
+    agency_zone = work.hours.time_zone if work else "Europe/Moscow"
+    rows = (await session.execute(select(DutyRota, Department.time_zone).outerjoin(
+        Department, Department.id == DutyRota.department_id))).all()
+    return {rota.id: rota_schedule(rota, zone or agency_zone) for rota, zone in rows}
 
 
 def rota_schedule(rota: DutyRota, time_zone: str = "Europe/Moscow") -> DutySchedule:
@@ -221,13 +227,14 @@ async def save_agent_profile(sessions: async_sessionmaker[AsyncSession], user_id
 
 async def save_duty_rota(sessions: async_sessionmaker[AsyncSession], rota_id: str, *, name: str,
                          weekly: Mapping[str, list[list[str]]], exceptions: Mapping[str, list[list[str]]],
-                         holidays_off: bool) -> None:
+                         holidays_off: bool, department_id: int | None = None) -> None:
     async with sessions() as s, s.begin():
         rota = await s.get(DutyRota, rota_id)
         if rota is None:
             rota = DutyRota(id=rota_id)
             s.add(rota)
         rota.name, rota.weekly, rota.exceptions, rota.holidays_off = name, dict(weekly), dict(exceptions), holidays_off
+        rota.department_id = department_id
         await s.flush()
         await bump_directory(s)
 
@@ -239,8 +246,9 @@ async def inquiry_facts(session: AsyncSession, inquiry: Inquiry) -> InquiryFacts
 
 
 async def inquiry_facts_many(session: AsyncSession, inquiries: Sequence[Inquiry]) -> list[InquiryFacts]:
-    """What routing judges, for several inquiries in three queries: their clients' owners, their
-    properties, and the first message's meta (the site and language a form or the bot recorded)."""
+    """What routing judges, for several inquiries in four queries: their clients' owners, their
+    properties, the first message's meta (the site and language a form or the bot recorded), and the clients'
+    segments."""
     client_ids = {i.client_id for i in inquiries}
     owners = dict((await session.execute(select(Client.id, Client.owner_id).where(Client.id.in_(client_ids)))).all())
     property_ids = {i.property_id for i in inquiries if i.property_id}
@@ -249,13 +257,19 @@ async def inquiry_facts_many(session: AsyncSession, inquiries: Sequence[Inquiry]
     first = (select(func.min(Message.id)).where(Message.inquiry_id.in_([i.id for i in inquiries]))
              .group_by(Message.inquiry_id))
     metas = dict((await session.execute(select(Message.inquiry_id, Message.meta).where(Message.id.in_(first)))).all())
-    return [_facts(i, owners.get(i.client_id), props.get(i.property_id) if i.property_id else None,
-                   metas.get(i.id) or {}) for i in inquiries]
+    segments: dict[int, set[str]] = {}
+    for client_id, name in (await session.execute(
+            select(client_segments.c.client_id, Segment.name).join(Segment, Segment.id == client_segments.c.segment_id)
+            .where(client_segments.c.client_id.in_(client_ids)))).all():
+        segments.setdefault(client_id, set()).add(name)
+    return [replace(_facts(i, owners.get(i.client_id), props.get(i.property_id) if i.property_id else None,
+                           metas.get(i.id) or {}), segments=frozenset(segments.get(i.client_id, ())))
+            for i in inquiries]
 
 
 def _facts(inquiry: Inquiry, owner: int | None, prop: Property | None, meta: Mapping[str, Any]) -> InquiryFacts:
     utm = inquiry.utm or {}
-    return InquiryFacts(
+    facts = InquiryFacts(
         inquiry.id, str(inquiry.channel), inquiry.created_at, source=inquiry.source, did=inquiry.did,  # type: ignore[arg-type]
         utm_source=utm.get("utm_source"), site=meta.get("site"),
         district=prop.district if prop else None, metro=prop.metro if prop else None,
@@ -266,3 +280,6 @@ def _facts(inquiry: Inquiry, owner: int | None, prop: Property | None, meta: Map
         price=float(prop.price) if prop and prop.price is not None else None,
         language=meta.get("language"), client_owner_id=owner, department_id=inquiry.department_id,
     )
+    if prop is None and meta.get("listing"):  # a web form sent from a listing page: its price, place, type
+        facts = replace(facts, **listing_facts(meta))
+    return facts

@@ -30,9 +30,11 @@ import tomllib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from routing.hours import WEEKDAYS, HoursWindow, clock_minutes
 from routing.match import CompiledRule, RuleIndex, Target, as_set
 from routing.model import Channel, DealType, InquiryFacts
 from routing.territory import BadPolygon, polygon_from_geojson
@@ -47,6 +49,33 @@ STRATEGIES: tuple[str, ...] = ("least_loaded", "round_robin", "random", "even_sp
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HoursSpec(_Strict):
+    """Time of day: the weekdays (all when left out) and the interval, in the rule file's ``time_zone``;
+    ``outside = true`` matches everything outside it (after hours)."""
+
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = None
+    start: str
+    end: str
+    outside: bool = False
+
+    @model_validator(mode="after")
+    def _clock(self) -> HoursSpec:
+        for value in (self.start, self.end):
+            clock_minutes(value)
+        if clock_minutes(self.start) == clock_minutes(self.end):
+            raise ValueError("the interval is empty: start and end are the same")
+        if self.days == []:
+            raise ValueError("name at least one weekday, or leave days out for every day")
+        return self
+
+
+class SlaOverride(_Strict):
+    """The rule's own SLA thresholds for the inquiries it routes (the agency's settings apply to the rest)."""
+
+    accept_within_hours: float | None = Field(None, gt=0, le=24 * 31)
+    max_idle_days: int | None = Field(None, gt=0, le=365)
 
 
 class Conditions(_Strict):
@@ -69,6 +98,9 @@ class Conditions(_Strict):
     price_max: float | None = Field(None, ge=0)
     languages: list[str] | None = None
     skills: list[str] | None = None  # the inquiry requires all of these
+    departments: list[int] | None = None  # the inquiry's department
+    segments: list[str] | None = None  # the client is in any of these segments
+    hours: HoursSpec | None = None
 
     @model_validator(mode="after")
     def _price_range(self) -> Conditions:
@@ -107,6 +139,7 @@ class _RuleBase(_Strict):
     offer_seconds: int = Field(300, gt=0, le=7 * 24 * 3600)  # team_claim: how long the offer stands
     offer_on_timeout: Literal["department_pool", "common_pool", "least_loaded"] = "department_pool"
     spread_period: Literal["day", "week", "month"] = "day"  # even_spread counts assignments per period
+    sla: SlaOverride | None = None
 
 
 class RuleSpec(_RuleBase):
@@ -131,6 +164,7 @@ class TerritorySpec(_Strict):
 
 class RuleFileSpec(_Strict):
     version: Literal[1] = 1
+    time_zone: str = "Europe/Moscow"  # the agency's zone: time-of-day conditions are read in it
     territories: list[TerritorySpec] = []
     rules: list[RuleSpec] = []
     default: DefaultRuleSpec = DefaultRuleSpec()
@@ -231,6 +265,11 @@ def compile_rules(data: Mapping[str, Any]) -> RuleSet:
         territory_at[territory.id] = len(polygons) - 1
         names.append(territory.id)
     problems += _check_rules(spec, territory_at)
+    try:
+        zone = ZoneInfo(spec.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(RuleProblem(None, "time_zone", f"unknown time zone {spec.time_zone!r}"))
+        zone = ZoneInfo("Europe/Moscow")
     ordered = sorted((r for r in spec.rules if r.enabled), key=lambda r: r.priority)
     compiled: list[CompiledRule] = []
     for rule in ordered:
@@ -243,7 +282,7 @@ def compile_rules(data: Mapping[str, Any]) -> RuleSet:
             except BadPolygon as exc:
                 problems.append(RuleProblem(_rule_where(spec, rule.id), "when.polygon", str(exc)))
         has_polygons = rule.when.territories is not None or rule.when.polygon is not None
-        compiled.append(_compile(len(compiled), rule, tuple(polygon_ids) if has_polygons else None))
+        compiled.append(_compile(len(compiled), rule, tuple(polygon_ids) if has_polygons else None, zone))
     if problems:
         raise RuleSetError(problems)
     compiled.append(_compile_default(len(compiled), spec.default))
@@ -270,15 +309,18 @@ def _check_rules(spec: RuleFileSpec, territory_at: Mapping[str, int]) -> list[Ru
                 known = ", ".join(sorted(territory_at)) or "none"
                 problems.append(RuleProblem(where, "when.territories", f"unknown territory {t!r} (known: {known})"))
         for name in ("channels", "dids", "utm_sources", "sites", "sources", "districts", "metro", "metro_lines",
-                     "territories", "property_types", "deal_types", "languages", "skills"):
+                     "territories", "property_types", "deal_types", "languages", "skills", "departments",
+                     "segments"):
             if getattr(rule.when, name) == []:
                 problems.append(RuleProblem(where, f"when.{name}", "an empty list would match nothing; "
                                                                    "leave the condition out to match anything"))
     return problems
 
 
-def _compile(index: int, rule: RuleSpec, polygons: tuple[int, ...] | None) -> CompiledRule:
+def _compile(index: int, rule: RuleSpec, polygons: tuple[int, ...] | None, zone: ZoneInfo) -> CompiledRule:
     w = rule.when
+    hours = None if w.hours is None else HoursWindow.build(list(w.hours.days or WEEKDAYS), w.hours.start,
+                                                             w.hours.end, w.hours.outside, zone)
     return CompiledRule(
         index=index, id=rule.id, name=rule.name or rule.id, priority=rule.priority, target=_target(rule.target),
         strategy=rule.strategy, owner_first=rule.owner_first, offer_seconds=rule.offer_seconds,
@@ -292,6 +334,8 @@ def _compile(index: int, rule: RuleSpec, polygons: tuple[int, ...] | None) -> Co
         deal_types=None if w.deal_types is None else frozenset(w.deal_types),
         languages=as_set(w.languages, norm_text), skills=as_set(w.skills, norm_text),
         price_min=w.price_min, price_max=w.price_max,
+        departments=None if w.departments is None else frozenset(str(d) for d in w.departments),
+        segments=as_set(w.segments, norm_text), hours=hours, sla=_sla(rule.sla),
     )
 
 
@@ -300,7 +344,12 @@ def _compile_default(index: int, rule: DefaultRuleSpec) -> CompiledRule:
         index=index, id=rule.id, name=rule.name or "Default rule", priority=2**63, target=_target(rule.target),
         strategy=rule.strategy, owner_first=rule.owner_first, offer_seconds=rule.offer_seconds,
         offer_on_timeout=rule.offer_on_timeout, spread_period=rule.spread_period, on_no_agent=rule.on_no_agent,
+        sla=_sla(rule.sla),
     )
+
+
+def _sla(spec: SlaOverride | None) -> tuple[tuple[str, float], ...]:
+    return () if spec is None else tuple((k, v) for k, v in spec.model_dump(exclude_none=True).items())
 
 
 def _target(spec: TargetSpec) -> Target:

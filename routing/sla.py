@@ -42,7 +42,8 @@ _BOTH: list[Notify] = ["agent", "supervisor"]
 
 
 def _planned_day_hours() -> dict[Channel, float]:
-    return {"call": 6, "email": 24, "telegram": 24, "webform": 24, "visit": 24, "manual": 24}
+    return {"call": 6, "email": 24, "telegram": 24, "webform": 24, "visit": 24, "manual": 24, "vk": 24, "whatsapp": 24,
+            "avito": 24}
 
 
 def _notify() -> dict[Reason, list[Notify]]:
@@ -56,7 +57,7 @@ class SlaConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     accept_within_hours: float = Field(4, gt=0)  # working hours
-    accept_channels: frozenset[Channel] = frozenset({"email", "telegram", "webform"})
+    accept_channels: frozenset[Channel] = frozenset({"email", "telegram", "webform", "vk", "whatsapp", "avito"})
     planned_day_hours: dict[Channel, float] = Field(default_factory=_planned_day_hours)  # working hours
     department_pool_hours: float = Field(48, gt=0)  # working hours
     common_pool_months: int = Field(2, gt=0)  # calendar months

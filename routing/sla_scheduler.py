@@ -27,7 +27,10 @@ from crm_core.db import dialect_insert
 from crm_core.models import Call, Inquiry, InquiryEvent, InquiryStatus, Pool, utcnow
 from crm_core.models.routing import SlaDeadline, TeamOffer, offer_agents
 from routing.calendar import WorkCalendar
+from routing.department_time import DepartmentTime
+from routing.department_time import refresh as refresh_department_time
 from routing.queries import OPEN
+from routing.rule_sla import rule_configs
 from routing.service import RoutingService
 from routing.sla import InquiryClock, SlaConfig, SlaStep, next_step
 
@@ -83,6 +86,7 @@ class SlaScheduler:
                  clock: Callable[[], datetime] = utcnow, poll_s: float = 30.0) -> None:
         self.sessions, self.bus, self.routing = sessions, bus, routing
         self.work = work or routing.work
+        self.times = DepartmentTime(self.work)  # a department in another city counts in its own zone and hours
         self.config = config or routing.sla
         self.clock = clock
         self.poll_s = poll_s
@@ -164,8 +168,13 @@ class SlaScheduler:
             await self.routing.route(inquiry_id, why="offer_expired", offer_expired=True)
 
     async def refresh(self) -> int:
-        """Recompute the next step of every inquiry changed since the last pass (all of them after a start)."""
+        """Recompute the next step of every inquiry changed since the last pass (all of them after a start, or
+        after a department's zone or hours changed)."""
         async with self.sessions() as s:
+            before = self.times.overrides()
+            await refresh_department_time(s, self.times)
+            if self.times.overrides() != before:
+                self._watermark = None
             stmt = select(Inquiry)
             if self._watermark is not None:
                 stmt = stmt.where(Inquiry.updated_at >= self._watermark - OVERLAP)
@@ -186,7 +195,9 @@ class SlaScheduler:
         held SQLite's write lock for seconds, and the forms arriving meanwhile waited or were shed."""
         async with self.sessions() as s:
             person = await person_actions(s, [i.id for i in inquiries])
-        steps = [(i.id, next_step(clock_of(i, person.get(i.id)), now, self.config, self.work)) for i in inquiries]
+            own = await rule_configs(s, await self.routing.rules(s), self.config, [i.id for i in inquiries])
+        steps = [(i.id, next_step(clock_of(i, person.get(i.id)), now, own.get(i.id, self.config),
+                                  self.times.of(i.department_id))) for i in inquiries]
         done = [i for i, step in steps if step is None]
         rows = [{"inquiry_id": i, "due_at": step.deadline, "action": step.action, "reason": step.reason,
                  "computed_at": now} for i, step in steps if step is not None]
@@ -198,9 +209,15 @@ class SlaScheduler:
                 await s.execute(stmt.on_conflict_do_update(index_elements=["inquiry_id"], set_={
                     c: stmt.excluded[c] for c in ("due_at", "action", "reason", "computed_at")}), rows)
 
+    async def _config_of(self, s: AsyncSession, inquiry_id: int) -> SlaConfig:
+        """The agency's SLA, or the one of the rule that routed the inquiry (routing/rule_sla.py)."""
+        own = await rule_configs(s, await self.routing.rules(s), self.config, [inquiry_id])
+        return own.get(inquiry_id, self.config)
+
     async def _store_next(self, s: AsyncSession, inquiry: Inquiry, now: datetime) -> SlaStep | None:
         person = (await person_actions(s, [inquiry.id])).get(inquiry.id)
-        step = next_step(clock_of(inquiry, person), now, self.config, self.work)
+        config = await self._config_of(s, inquiry.id)
+        step = next_step(clock_of(inquiry, person), now, config, self.times.of(inquiry.department_id))
         row = await s.get(SlaDeadline, inquiry.id)
         if step is None:
             if row is not None:
@@ -220,7 +237,8 @@ class SlaScheduler:
                 await s.execute(delete(SlaDeadline).where(SlaDeadline.inquiry_id == inquiry_id))
                 return None
             person = (await person_actions(s, [inquiry_id])).get(inquiry_id)
-            step = next_step(clock_of(inquiry, person), now, self.config, self.work)
+            config = await self._config_of(s, inquiry_id)
+            step = next_step(clock_of(inquiry, person), now, config, self.times.of(inquiry.department_id))
             if step is None or not step.due:
                 await self._store_next(s, inquiry, now)
                 return None

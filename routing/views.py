@@ -15,7 +15,8 @@ from sqlalchemy.orm import aliased
 from crm_core.access import inquiry_scope
 from crm_core.models import Department, Inquiry, Role, RoutingDecision, User
 from crm_core.models.routing import TeamOffer
-from routing.queries import load_rule_data, parse_rules_toml, rules_to_toml, save_rule_data
+from routing.queries import load_rule_data, parse_rules_toml, rules_to_toml
+from routing.rule_versions import publish
 from routing.rules import RuleProblem, RuleSetError
 from routing.service import RoutingService
 from web.features import NavItem
@@ -29,8 +30,7 @@ MAX_RULES_FILE = 1024 * 1024
 _services: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 NAV = [
-    NavItem("/routing/offers", "routing.nav_offers", order=40),
-    NavItem("/admin/routing", "routing.nav_rules", roles=frozenset({Role.ADMIN}), order=60),
+    NavItem("/routing/offers", "routing.nav_offers", order=40, group="work"),
 ]
 
 add_texts({
@@ -173,9 +173,10 @@ async def rules_page(request: web.Request) -> web.StreamResponse:
     return await _rules_page(request, notice=request.query.get("notice"))
 
 
-async def _save(request: web.Request, data: dict[str, Any], **page: Any) -> web.StreamResponse:
+async def _save(request: web.Request, data: dict[str, Any], kind: str = "save", **page: Any) -> web.StreamResponse:
+    """Every save is a new version of the rules (routing/rule_versions.py: who, when, what changed)."""
     try:
-        await save_rule_data(sessions(request), data, request[USER].id)
+        await publish(sessions(request), data, request[USER].id, kind)
     except RuleSetError as exc:
         return await _rules_page(request, problems=list(exc.problems), status=422, **page)
     raise web.HTTPSeeOther("/admin/routing?notice=saved")
@@ -258,7 +259,7 @@ async def rules_import(request: web.Request) -> web.StreamResponse:
         data = parse_rules_toml(text)
     except RuleSetError as exc:
         return await _rules_page(request, problems=list(exc.problems), import_text=text, status=422)
-    return await _save(request, data, import_text=text)
+    return await _save(request, data, "import", import_text=text)
 
 
 @allow(Role.ADMIN)

@@ -35,8 +35,10 @@ READ_ROTAS = (Role.ADMIN, Role.DEPT_HEAD, Role.SERVICE_ENGINEER)
 MAX_LISTED = 500  # agents on one page; a department filter narrows a company of 15,000
 
 NAV = [
-    NavItem("/admin/routing/agents", "routing.nav_agents", roles=frozenset(READ_AGENTS), order=61),
-    NavItem("/admin/routing/duty", "routing.nav_duty", roles=frozenset({Role.SERVICE_ENGINEER}), order=61),
+    NavItem("/admin/routing/agents", "routing.nav_agents", roles=frozenset(READ_AGENTS), order=61,
+            group="team"),
+    NavItem("/admin/routing/duty", "routing.nav_duty", roles=frozenset({Role.SERVICE_ENGINEER}), order=61,
+            group="team"),
 ]
 
 add_texts({
@@ -75,6 +77,9 @@ add_texts({
     "routing.agents_on_rota": ("Агенты", "Agents"),
     "routing.more_agents": ("Показаны первые {n}; выберите отдел", "The first {n} shown; pick a department"),
     "routing.rota_taken": ("Такой код уже есть", "This id is taken"),
+    "routing.rota_no_department": ("Такого отдела нет", "No such department"),
+    "routing.rota_department": ("Отдел (его часовой пояс)", "Department (its time zone)"),
+    "routing.rota_agency_zone": ("— агентство целиком —", "— the whole agency —"),
     "routing.no_rotas": ("Графиков пока нет", "No schedules yet"),
     "routing.yes": ("да", "yes"),
     "routing.no": ("нет", "no"),
@@ -131,11 +136,22 @@ async def _rotas(request: web.Request) -> dict[str, DutyRota]:
         return {r.id: r for r in (await s.execute(select(DutyRota).order_by(DutyRota.id))).scalars()}
 
 
-def _on_duty(request: web.Request, rotas: Mapping[str, DutyRota]) -> dict[str, bool]:
+async def _on_duty(request: web.Request, rotas: Mapping[str, DutyRota]) -> dict[str, bool]:
+    """Who is on duty now, each rota in its department's zone (the agency's when the department has none)."""
     svc = service(request)
     now = utcnow()
-    return {rid: rota_schedule(r, svc.work.hours.time_zone).on_duty(now, svc.work.calendar)
+    async with sessions(request)() as s:
+        zones = dict((await s.execute(select(Department.id, Department.time_zone)
+                                      .where(Department.time_zone.is_not(None)))).all())
+    agency_zone = svc.work.hours.time_zone
+    return {rid: rota_schedule(r, zones.get(r.department_id or 0) or agency_zone).on_duty(now, svc.work.calendar)
             for rid, r in rotas.items()}
+
+
+async def _department_choices(request: web.Request) -> list[tuple[int, str]]:
+    async with sessions(request)() as s:
+        rows = (await s.execute(select(Department.id, Department.name).order_by(Department.name))).all()
+    return [(department_id, name) for department_id, name in rows]
 
 
 def _load_cells(snapshot: AgentSnapshot | None, profile: AgentRoutingProfile | None) -> list[dict[str, Any]]:
@@ -160,7 +176,7 @@ async def agents_page(request: web.Request) -> web.StreamResponse:
             dstmt = dstmt.where(Department.id.in_(reach))
         departments = (await s.execute(dstmt)).all()
     rotas = await _rotas(request)
-    duty = _on_duty(request, rotas)
+    duty = await _on_duty(request, rotas)
     agents = []
     for r in rows:
         user, profile = r.User, r.AgentRoutingProfile
@@ -195,7 +211,7 @@ async def _agent_page(request: web.Request, user_id: int, *, form: Mapping[str, 
         "agent": user, "department": rows[0].department or "—", "form": form, "errors": errors or {},
         "channels": CHANNEL_ORDER, "rotas": rotas, "cells": _load_cells(snaps[0] if snaps else None, profile),
         "editable": request[USER].role == Role.ADMIN, "notice": request.query.get("notice"),
-        "on_duty": _on_duty(request, rotas),
+        "on_duty": await _on_duty(request, rotas),
     }, status=status)
 
 
@@ -241,25 +257,27 @@ async def duty_page(request: web.Request) -> web.StreamResponse:
         "rotas": [{"id": r.id, "name": r.name, "days": {d: day_text(r.weekly.get(d)) for d in WEEKDAYS},
                    "exceptions": sorted(r.exceptions.items()), "holidays_off": r.holidays_off,
                    "people": people.get(r.id, [])} for r in rotas.values()],
-        "on_duty": _on_duty(request, rotas), "weekdays": WEEKDAYS,
+        "on_duty": await _on_duty(request, rotas), "weekdays": WEEKDAYS,
         "editable": request[USER].role == Role.ADMIN, "notice": request.query.get("notice"),
     })
 
 
 def _rota_form(rota: DutyRota | None) -> dict[str, str]:
     if rota is None:
-        return {"id": "", "name": "", "exceptions": "", "holidays_off": "on"}
-    form = {"id": rota.id, "name": rota.name, "holidays_off": "on" if rota.holidays_off else ""}
+        return {"id": "", "name": "", "exceptions": "", "holidays_off": "on", "department_id": ""}
+    form = {"id": rota.id, "name": rota.name, "holidays_off": "on" if rota.holidays_off else "",
+            "department_id": str(rota.department_id or "")}
     form |= {d: day_text(rota.weekly.get(d)) for d in WEEKDAYS}
     form["exceptions"] = "\n".join(f"{day}: {day_text(iv) or 'выходной'}"
                                    for day, iv in sorted(rota.exceptions.items()))
     return form
 
 
-def _rota_page(request: web.Request, form: Mapping[str, str], *, existing: bool,
-               errors: Mapping[str, str] | None = None, status: int = 200) -> web.StreamResponse:
+async def _rota_page(request: web.Request, form: Mapping[str, str], *, existing: bool,
+                     errors: Mapping[str, str] | None = None, status: int = 200) -> web.StreamResponse:
     return render(request, "routing_rota.html", {
         "form": form, "errors": errors or {}, "existing": existing, "weekdays": WEEKDAYS,
+        "departments": await _department_choices(request),
         "editable": request[USER].role == Role.ADMIN, "notice": request.query.get("notice"),
     }, status=status)
 
@@ -270,11 +288,11 @@ async def rota_page(request: web.Request) -> web.StreamResponse:
     if rota_id == "new":
         if request[USER].role != Role.ADMIN:
             raise web.HTTPForbidden()
-        return _rota_page(request, _rota_form(None), existing=False)
+        return await _rota_page(request, _rota_form(None), existing=False)
     rota = (await _rotas(request)).get(rota_id)
     if rota is None:
         raise web.HTTPNotFound()
-    return _rota_page(request, _rota_form(rota), existing=True)
+    return await _rota_page(request, _rota_form(rota), existing=True)
 
 
 @allow(Role.ADMIN)
@@ -289,10 +307,13 @@ async def rota_save(request: web.Request) -> web.StreamResponse:
     rota, errors = validated(RotaForm, form, request.get(LOCALE, "ru"))
     if rota is not None and not existing and rota.id in await _rotas(request):
         rota, errors = None, {"id": translator(request.get(LOCALE, "ru"))("routing.rota_taken")}
+    if rota is not None and rota.department_id is not None and \
+            rota.department_id not in dict(await _department_choices(request)):
+        rota, errors = None, {"department_id": translator(request.get(LOCALE, "ru"))("routing.rota_no_department")}
     if rota is None:
-        return _rota_page(request, form, existing=existing, errors=errors, status=422)
+        return await _rota_page(request, form, existing=existing, errors=errors, status=422)
     await save_duty_rota(sessions(request), rota.id, name=rota.name, weekly=rota.weekly, exceptions=rota.exceptions,
-                         holidays_off=rota.holidays_off)
+                         holidays_off=rota.holidays_off, department_id=rota.department_id)
     service(request).agents_changed()
     log.info("duty schedule %s saved by user=%s", rota.id, request[USER].id)
     raise web.HTTPSeeOther(f"/admin/routing/duty/{rota.id}?notice=saved")

@@ -25,7 +25,8 @@ from web.keys import ACTOR, HUB, LOCALE, sessions
 log = logging.getLogger("hub.web.routing")
 _keepers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 SCRIPTS = ["/static/routing/calendar_warning.js"]
-NAV = [NavItem("/admin/routing/calendar", "calendar.nav", roles=frozenset({Role.ADMIN}), order=62)]
+NAV = [NavItem("/admin/routing/calendar", "calendar.nav", roles=frozenset({Role.ADMIN}), order=62,
+                 group="settings")]
 
 add_texts({
     "calendar.nav": ("Календарь", "Calendar"),

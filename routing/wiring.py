@@ -8,7 +8,8 @@ from routing.calendar_service import CalendarKeeper
 from routing.service import RoutingService
 from routing.sla_scheduler import SlaScheduler
 
-VIEWS = ("routing.views", "routing.views_agents", "routing.views_calendar")
+VIEWS = ("routing.views", "routing.views_agents", "routing.views_calendar", "routing.views_hours",
+         "routing.views_editor", "routing.views_replay", "routing.views_places")
 
 
 def wire(hub) -> tuple[RoutingService, SlaScheduler]:  # noqa: ANN001 - bootstrap.Hub (no import cycle)

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Python packages: Debian's Chromium (driven by Playwright;
-# never a downloaded browser build) and Dovecot (the tests start their own on a loopback port).
+# never a downloaded browser build), Dovecot and nginx (the tests start their own on loopback ports).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)   # tests/ops/test_nginx.py: the shipped site file in front of a hub
 
 if ((${#need[@]})); then
     echo "installing Debian packages: ${need[*]}"

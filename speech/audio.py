@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import soxr
 
+from speech.errors import AudioError
 
-class AudioError(ValueError):
-    """The recording cannot be transcribed; the message says why."""
+__all__ = ["Audio", "AudioError"]  # AudioError lives in speech.errors (no NumPy there); callers may import it here
 
 
 @dataclass(frozen=True, slots=True)

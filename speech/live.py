@@ -6,7 +6,9 @@ never held up: each frame goes into the leg's bounded buffer (``speech/live_core
 per leg is at a worker at a time, so a slow worker means bigger chunks and, past ``live_buffer_s``, dropped
 audio that the leg's transcript lists (the post-call transcription covers it). Each result updates the leg's
 words (partial ones are replaced, final ones kept), is matched against the phrase lists, and a new match
-becomes a ``LiveFlag`` handed to ``on_flag`` (the wiring pushes it to the supervisors). Logs carry ids only.
+becomes a ``LiveFlag`` handed to ``on_flag`` (the wiring pushes it to the supervisors). A worker that dies is
+restarted (``speech/live_pool.py``); its legs go on elsewhere and what it held is listed as dropped. Logs carry ids
+only.
 """
 
 from __future__ import annotations
@@ -14,14 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
-import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from typing import Any
 
 from bus.tasks import TaskSupervisor
@@ -29,104 +27,13 @@ from connectors.audiosocket.protocol import parse_leg_uuid
 from connectors.audiosocket.server import AudioSocketServer
 from speech.analytics import PhraseMatcher, tokens
 from speech.live_core import FlagKey, FlagMemory, LegBuffer, percentile
+from speech.live_pool import LivePool
 from speech.recognizer import Result
 from speech.settings import PhraseLists
 
 log = logging.getLogger("hub.speech.live")
 KEEP_S = 600.0  # a finished leg's words stay this long
 MAX_CHUNK_S = 1.0  # a worker behind gets at most this much of a leg at a time: results keep coming meanwhile
-
-
-class LivePool:
-    """Worker processes with a sender and a reader thread each: the event loop never waits on a pipe."""
-
-    def __init__(self, model_path: str, workers: int, on_reply: Callable[[int, tuple], None]) -> None:
-        self.model_path = model_path
-        self.size = workers
-        self.on_reply = on_reply
-        self.streams = [0] * workers
-        self.alive = [False] * workers
-        self._ctx = multiprocessing.get_context("spawn")
-        self._procs: list[Any] = []
-        self._outboxes: list[queue.SimpleQueue] = []
-        self._threads: list[threading.Thread] = []
-        self._stopping = False
-
-    async def start(self, timeout_s: float = 180) -> None:
-        from speech import live_worker
-
-        loop = asyncio.get_running_loop()
-        conns: list[Connection] = []
-        for _ in range(self.size):
-            parent, child = self._ctx.Pipe()
-            proc = self._ctx.Process(target=live_worker.main, args=(child, self.model_path), daemon=True,
-                                     name="hub-live-speech")
-            await asyncio.to_thread(proc.start)
-            child.close()
-            self._procs.append(proc)
-            conns.append(parent)
-        for i, conn in enumerate(conns):
-            try:
-                ready = await asyncio.wait_for(asyncio.to_thread(conn.recv), timeout_s)
-            except (EOFError, OSError, TimeoutError):
-                ready = ("error", "the live speech worker ended while loading the model")
-            if ready[0] != "ready":
-                await self.stop()
-                raise RuntimeError(ready[1])
-            self.alive[i] = True
-            outbox: queue.SimpleQueue = queue.SimpleQueue()
-            self._outboxes.append(outbox)
-            for target, name in ((self._send_loop, "send"), (self._read_loop, "read")):
-                t = threading.Thread(target=target, args=(i, conn, outbox, loop), daemon=True,
-                                     name=f"live-speech-{name}-{i}")
-                t.start()
-                self._threads.append(t)
-
-    def _send_loop(self, i: int, conn: Connection, outbox: queue.SimpleQueue, loop: Any) -> None:
-        while (msg := outbox.get()) is not None:
-            try:
-                conn.send(msg)
-            except (OSError, ValueError):
-                return
-        with contextlib.suppress(OSError, ValueError):
-            conn.send(None)
-
-    def _read_loop(self, i: int, conn: Connection, outbox: queue.SimpleQueue, loop: Any) -> None:
-        while True:
-            try:
-                msg = conn.recv()
-            except (EOFError, OSError):
-                self.alive[i] = False
-                if not self._stopping:
-                    with contextlib.suppress(RuntimeError):
-                        loop.call_soon_threadsafe(self.on_reply, i, ("died",))
-                return
-            with contextlib.suppress(RuntimeError):  # the loop closed: the hub is gone
-                loop.call_soon_threadsafe(self.on_reply, i, msg)
-
-    def pick(self) -> int:
-        live = [i for i in range(self.size) if self.alive[i]]
-        if not live:
-            raise RuntimeError("no live speech worker is running")
-        i = min(live, key=lambda k: self.streams[k])
-        self.streams[i] += 1
-        return i
-
-    def send(self, i: int, msg: tuple) -> None:
-        self._outboxes[i].put(msg)
-
-    async def stop(self) -> None:
-        self._stopping = True
-        for outbox in self._outboxes:
-            outbox.put(None)
-        for proc in self._procs:
-            await asyncio.to_thread(proc.join, 5)
-            if proc.is_alive():
-                proc.kill()
-                await asyncio.to_thread(proc.join, 5)
-        for t in self._threads:
-            await asyncio.to_thread(t.join, 2)
-        self.alive = [False] * self.size
 
 
 @dataclass
@@ -158,6 +65,8 @@ class Leg:
     flags: FlagMemory = field(default_factory=FlagMemory)
     raised: list[LiveFlag] = field(default_factory=list)
     in_flight: bool = False
+    sent_to_s: float = 0.0   # the stream time up to which audio went to a worker
+    settled_s: float = 0.0   # the stream time up to which the words are final (a dead worker loses the rest)
     ended: str | None = None       # why the stream ended (closed, hangup, …)
     done_at: float | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)  # the last words are in
@@ -189,7 +98,8 @@ class _Sink:
 class LiveSpeech:
     def __init__(self, *, model_path: str, workers: int = 2, host: str = "127.0.0.1", port: int = 9093,
                  phrases: PhraseLists | None = None, buffer_s: float = 10.0, chunk_s: float = 0.2,
-                 answer_silence: bool = True, on_flag: Callable[[LiveFlag], Coroutine[Any, Any, None]] | None = None,
+                 answer_silence: bool = True, decoder: dict[str, float] | None = None,
+                 on_flag: Callable[[LiveFlag], Coroutine[Any, Any, None]] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.model_path = model_path
         self.buffer_s = buffer_s
@@ -197,7 +107,7 @@ class LiveSpeech:
         self.matcher = PhraseMatcher(phrases or PhraseLists())
         self.on_flag = on_flag
         self.clock = clock
-        self.pool = LivePool(model_path, workers, self._reply)
+        self.pool = LivePool(model_path, workers, self._reply, decoder)
         self.server = AudioSocketServer(self.open_stream, host, port, answer_silence=answer_silence)
         self.legs: dict[str, Leg] = {}
         self.calls: dict[str, dict[str, Leg]] = {}  # linkedid → leg name → Leg
@@ -240,11 +150,14 @@ class LiveSpeech:
     def open_stream(self, stream: str, peer: str) -> _Sink:
         self._forget(self.clock() - KEEP_S)
         linkedid, leg_name = parse_leg_uuid(stream) or (None, "unknown")
-        leg = Leg(stream, linkedid, leg_name, self.pool.pick(), LegBuffer(cap_s=self.buffer_s))
+        worker = self.pool.pick()
+        leg = Leg(stream, linkedid, leg_name, 0 if worker is None else worker, LegBuffer(cap_s=self.buffer_s))
+        self.pool.streams[leg.worker] += 1
         self.legs[stream] = leg
         if linkedid:
             self.calls.setdefault(linkedid, {})[leg_name] = leg
-        self.pool.send(leg.worker, ("open", stream))
+        if worker is not None:  # else its worker is being restarted: the audio waits in the leg's buffer
+            self.pool.send(leg.worker, ("open", stream))
         log.info("live stream %s call=%s leg=%s worker=%s", stream, linkedid, leg_name, leg.worker)
         return _Sink(self, leg)
 
@@ -263,11 +176,11 @@ class LiveSpeech:
 
     def _dispatch(self, leg: Leg) -> None:
         if not self.pool.alive[leg.worker]:
-            self._finish(leg, [])
-            return
+            return  # its worker is being restarted: the audio waits in the buffer (bounded) until then
         chunk = leg.buffer.take(max(self.chunk_s, MAX_CHUNK_S))
         if chunk is not None:
             self.pool.send(leg.worker, ("audio", leg.stream, chunk.start_s, chunk.pcm))
+            leg.sent_to_s = chunk.end_s
             leg.in_flight = True
         elif leg.ended is not None:
             self.pool.send(leg.worker, ("close", leg.stream))
@@ -275,12 +188,8 @@ class LiveSpeech:
 
     # --- out: the workers' results --------------------------------------------------------------------
     def _reply(self, worker: int, msg: tuple) -> None:
-        if msg[0] == "died":
-            log.error("live speech worker %s died; its streams end here", worker)
-            for gone in self.legs.values():
-                if gone.worker == worker and not gone.done.is_set():
-                    gone.ended = gone.ended or "worker died"
-                    self._finish(gone, [])
+        if msg[0] in ("died", "restarted", "lost"):
+            self._worker_event(worker, msg)
             return
         kind, stream, words, upto_s = msg
         leg = self.legs.get(stream)
@@ -295,6 +204,7 @@ class LiveSpeech:
             self._finish(leg, words)
             return
         if kind == "final":
+            leg.settled_s = upto_s
             leg.final.extend(words)
             leg.partial = []
         else:
@@ -304,6 +214,32 @@ class LiveSpeech:
             listener(leg, kind, words)
         if leg.ended is not None or leg.buffer.waiting_s >= self.chunk_s:
             self._dispatch(leg)
+
+    def _worker_event(self, worker: int, msg: tuple) -> None:
+        """A worker died: what its recognizers held (audio since each leg's last final words) is listed as
+        dropped, its legs go on at the least loaded live worker (or wait in their buffers for the restarted
+        one), and the slot is restarted. A slot that cannot be restarted ends the legs left on it."""
+        held = [leg for leg in self.legs.values() if leg.worker == worker and not leg.done.is_set()]
+        if msg[0] == "died":
+            log.error("live speech worker %s died holding %s streams; restarting it", worker, len(held))
+            for leg in held:
+                leg.buffer.lose(leg.settled_s, leg.sent_to_s)
+                leg.settled_s, leg.partial, leg.in_flight = leg.sent_to_s, [], False
+            with contextlib.suppress(RuntimeError):  # stopping
+                self._tasks.spawn("live-speech-restart", self.pool.restart(worker))
+        for leg in held:
+            other = self.pool.pick(exclude=None if msg[0] == "restarted" else worker)
+            if other is None:
+                if msg[0] == "lost":
+                    leg.ended = leg.ended or "worker died"
+                    self._finish(leg, [])
+                continue
+            if other != leg.worker:
+                self.pool.streams[leg.worker] -= 1
+                self.pool.streams[other] += 1
+                leg.worker = other
+            if not leg.in_flight and (leg.ended is not None or leg.buffer.waiting_s >= self.chunk_s):
+                self._dispatch(leg)
 
     def _finish(self, leg: Leg, words: list[dict]) -> None:
         leg.final.extend(words)

@@ -62,6 +62,14 @@ class LegBuffer:
             self.gaps.append(Gap(s, e))
         return over
 
+    def lose(self, start_s: float, end_s: float) -> None:
+        """Audio the hub had handed on and will not get words for (its worker died): listed as a gap."""
+        if end_s <= start_s:
+            return
+        self.dropped_bytes += int((end_s - start_s) * BYTES_PER_S) & ~1
+        self.gaps.append(Gap(start_s, end_s))
+        self.gaps.sort(key=lambda g: g.start_s)
+
     @property
     def waiting_s(self) -> float:
         return len(self._pending) / BYTES_PER_S

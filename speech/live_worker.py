@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 RATE = 8000
@@ -33,12 +36,38 @@ def _words(raw: list[dict[str, Any]], base_s: float) -> list[dict[str, Any]]:
             for w in raw]
 
 
-def main(conn: Connection, model_path: str) -> None:
+def tuned_model(model_path: str, options: dict[str, float], into: str) -> str:
+    """A copy of the model folder in ``into`` (links to its files, a rewritten ``conf/model.conf``) whose
+    decoder uses ``options`` (``max-active``, ``beam``, ``lattice-beam``, …) instead of the model's own."""
+    src, dst = Path(model_path), Path(into)
+    for entry in src.iterdir():
+        if entry.name != "conf":
+            (dst / entry.name).symlink_to(entry.resolve())
+    (dst / "conf").mkdir()
+    for entry in (src / "conf").iterdir():
+        shutil.copy(entry, dst / "conf" / entry.name)
+    conf = dst / "conf" / "model.conf"
+    lines = conf.read_text().splitlines() if conf.exists() else []
+    wanted = {f"--{k}": v for k, v in options.items()}
+    kept = [line for line in lines if line.split("=", 1)[0].strip() not in wanted]
+    conf.write_text("\n".join(kept + [f"{k}={v:g}" for k, v in wanted.items()]) + "\n")
+    return str(dst)
+
+
+def main(conn: Connection, model_path: str, decoder: dict[str, float] | None = None) -> None:
+    if not decoder:
+        _serve(conn, model_path, model_path)
+        return
+    with tempfile.TemporaryDirectory(prefix="hub-live-model-") as folder:  # removed when the worker ends
+        _serve(conn, model_path, tuned_model(model_path, decoder, folder))
+
+
+def _serve(conn: Connection, model_path: str, load_from: str) -> None:
     try:
         import vosk
 
         vosk.SetLogLevel(-1)
-        model = vosk.Model(model_path)
+        model = vosk.Model(load_from)
     except Exception as exc:  # noqa: BLE001 - reported to the hub as the reason
         conn.send(("error", f"cannot load the Vosk model from {model_path}: {exc}"))
         conn.close()

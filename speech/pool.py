@@ -17,7 +17,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from speech.audio import AudioError
+from speech.errors import AudioError
 from speech.recognizer import Result
 
 log = logging.getLogger("hub.speech.pool")

@@ -21,7 +21,7 @@ from crm_core.models import Call, Role, User
 from speech import queries as jobs
 from speech import search
 from speech.analytics import PhraseMatcher, store_flags
-from speech.audio import AudioError
+from speech.errors import AudioError
 from speech.pool import ModelUnavailable, WorkerDied, WorkerPool
 from speech.recognizer import Result
 from speech.settings import SpeechSettings

@@ -40,3 +40,6 @@ class SpeechSettings(BaseModel):
     live_buffer_s: float = Field(default=10.0, ge=1, le=300)  # a leg's audio waiting past this is dropped
     live_chunk_ms: int = Field(default=200, ge=20, le=2000)   # audio handed to a worker at a time, at least
     live_answer_silence: bool = True                       # answer each audio frame with silence
+    # the live decoder's search, narrower than the model's own to decode more legs at once (docs/speech.md has
+    # the cost and the accuracy of each), e.g. {"max-active" = 700, "beam" = 8, "lattice-beam" = 1}; empty: the model's
+    live_decoder: dict[str, float] = Field(default_factory=dict)

@@ -29,8 +29,8 @@ SUPERVISORS = (Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.DIRECTOR, Role.ADMIN)
 AUDIO_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".gsm": "audio/x-gsm"}
 log = logging.getLogger("hub.web.speech")
 NAV = [
-    NavItem("/transcripts", "speech.nav", order=60),
-    NavItem("/speech/flags", "speech.nav_flags", roles=frozenset(SUPERVISORS), order=61),
+    NavItem("/transcripts", "speech.nav", order=60, group="calls"),
+    NavItem("/speech/flags", "speech.nav_flags", roles=frozenset(SUPERVISORS), order=61, group="calls"),
 ]
 
 add_texts({

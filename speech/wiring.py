@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-VIEWS = ("speech.views",)
+VIEWS = ("speech.views", "speech.views_words")
 
 
 def speech_service(hub):  # noqa: ANN001, ANN202 - bootstrap.Hub
@@ -32,7 +32,7 @@ def live_speech(hub):  # noqa: ANN001, ANN201 - bootstrap.Hub
 
     live = LiveSpeech(model_path=str(s.model_path), workers=s.live_workers, host=s.live_host, port=s.live_port,
                       phrases=s.phrases, buffer_s=s.live_buffer_s, chunk_s=s.live_chunk_ms / 1000,
-                      answer_silence=s.live_answer_silence, on_flag=on_flag)
+                      answer_silence=s.live_answer_silence, on_flag=on_flag, decoder=s.live_decoder or None)
     post_call = hub.connectors.get("speech")
     if post_call is not None:
         post_call.live = live  # both legs heard whole: the post-call transcript is theirs

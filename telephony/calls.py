@@ -32,8 +32,11 @@ from telephony.state import (
     extension_of,
     known,
     touch,
+    with_attempts,
     with_call,
+    with_channel,
     without_call,
+    without_channel,
 )
 
 __all__ = ["UNKNOWN", "CallState", "extension_of", "failed_originate", "resync", "transition"]
@@ -44,8 +47,6 @@ def on_newchannel(state: CallState, event: AmiEvent) -> Result:
     uniqueid, linkedid = event.get("Uniqueid"), event.get("Linkedid") or event.get("Uniqueid")
     if not uniqueid:
         return state, NO_EFFECTS
-    channels = dict(state.channels)
-    channels[uniqueid] = linkedid
     call = state.calls.get(linkedid)
     if call is None:
         if uniqueid != linkedid:
@@ -62,9 +63,9 @@ def on_newchannel(state: CallState, event: AmiEvent) -> Result:
         )
         if (adopted := adopt(state, call)) is not None:  # the agent's leg of the hub's own click-to-call
             call, attempts = adopted
-            state = replace(state, originates=MappingProxyType(attempts))
-    call = replace(touch(call, event), channels=call.channels | {uniqueid})
-    return with_call(state, call, channels), NO_EFFECTS
+            state = with_attempts(state, attempts)
+    call = touch(call, event, channels=call.channels | {uniqueid})
+    return with_channel(state, call, uniqueid), NO_EFFECTS
 
 
 def on_newcallerid(state: CallState, event: AmiEvent) -> Result:
@@ -72,8 +73,8 @@ def on_newcallerid(state: CallState, event: AmiEvent) -> Result:
     if call is None or event.get("Uniqueid") != call.uniqueid or call.action_id:
         return state, NO_EFFECTS
     number = known(event.get("CallerIDNum"))
-    call = replace(
-        touch(call, event),
+    call = touch(
+        call, event,
         caller=(try_normalize_phone(number) or number) if number else call.caller,
         caller_name=known(event.get("CallerIDName")) or call.caller_name,
     )
@@ -84,8 +85,8 @@ def on_queue_caller_join(state: CallState, event: AmiEvent) -> Result:
     call = state.call_of(event)
     if call is None:
         return state, NO_EFFECTS
-    call = replace(
-        touch(call, event),
+    call = touch(
+        call, event,
         queue=event.get("Queue") or call.queue,
         queued=event.received_at if call.queued is None else call.queued,
         did=call.did or known(event.get("Exten")),
@@ -115,7 +116,7 @@ def on_agent_ring_no_answer(state: CallState, event: AmiEvent) -> Result:
     if call is None:
         return state, NO_EFFECTS
     ext = extension_of(event.get("Interface"))
-    call = replace(touch(call, event), ringing=tuple(x for x in call.ringing if x != ext))
+    call = touch(call, event, ringing=tuple(x for x in call.ringing if x != ext))
     return with_call(state, call), (RingStopped(ext, call),)
 
 
@@ -124,7 +125,7 @@ def on_agent_connect(state: CallState, event: AmiEvent) -> Result:
     if call is None:
         return state, NO_EFFECTS
     ext = extension_of(event.get("Interface"))
-    call = replace(touch(call, event), answered_by=ext, answered=event.received_at, ringing=())
+    call = touch(call, event, answered_by=ext, answered=event.received_at, ringing=())
     # Everyone else whose phone was still ringing (a ringall queue) stops ringing: close their pop-ups.
     others = tuple(RingStopped(x, call) for x in _still_ringing(state, event) if x != ext)
     return with_call(state, call), (Answered(ext, call), *others)
@@ -164,9 +165,9 @@ def on_dial_end(state: CallState, event: AmiEvent) -> Result:
         return state, NO_EFFECTS
     call, ext = found
     if event.get("DialStatus") == "ANSWER" and call.answered is None:
-        call = replace(touch(call, event), answered_by=ext, answered=event.received_at, ringing=())
+        call = touch(call, event, answered_by=ext, answered=event.received_at, ringing=())
         return with_call(state, call), (Answered(ext, call),)
-    call = replace(touch(call, event), ringing=tuple(x for x in call.ringing if x != ext))
+    call = touch(call, event, ringing=tuple(x for x in call.ringing if x != ext))
     return with_call(state, call), (RingStopped(ext, call),)
 
 
@@ -174,14 +175,14 @@ def on_agent_complete(state: CallState, event: AmiEvent) -> Result:
     call = state.call_of(event)
     if call is None:
         return state, NO_EFFECTS
-    return with_call(state, replace(touch(call, event), talk_ended=event.received_at)), NO_EFFECTS
+    return with_call(state, touch(call, event, talk_ended=event.received_at)), NO_EFFECTS
 
 
 def on_queue_caller_abandon(state: CallState, event: AmiEvent) -> Result:
     call = state.call_of(event)
     if call is None:
         return state, NO_EFFECTS
-    call = replace(touch(call, event), abandoned=True, ringing=())
+    call = touch(call, event, abandoned=True, ringing=())
     return with_call(state, call), tuple(RingStopped(x, call) for x in _still_ringing(state, event))
 
 
@@ -198,7 +199,7 @@ def on_newexten(state: CallState, event: AmiEvent) -> Result:
     if call.answered is None or not call.queue_context or context == call.queue_context:
         return state, NO_EFFECTS
     target = event.get("Exten") or None
-    moved = replace(touch(call, event), transferred_to=target)
+    moved = touch(call, event, transferred_to=target)
     if target is None or target == call.transferred_to:
         return with_call(state, moved), NO_EFFECTS
     return with_call(state, moved), (Transferred(call.answered_by, target, moved),)
@@ -210,13 +211,13 @@ def on_var_set(state: CallState, event: AmiEvent) -> Result:
         return state, NO_EFFECTS
     variable, value = event.get("Variable"), event.get("Value")
     if variable == "CRM_INQUIRY_ID" and value:
-        call = replace(touch(call, event), inquiry_id=value, direction="outbound")
+        call = touch(call, event, inquiry_id=value, direction="outbound")
     elif variable == "CRM_TASK_ID" and value:
-        call = replace(touch(call, event), task_id=value, direction="outbound")
+        call = touch(call, event, task_id=value, direction="outbound")
     elif variable == "CRM_CLIENT_ID" and value:
-        call = replace(touch(call, event), client_id=value, direction="outbound")
+        call = touch(call, event, client_id=value, direction="outbound")
     elif variable == "MIXMONITOR_FILENAME" and value:
-        call = replace(touch(call, event), recording=value)
+        call = touch(call, event, recording=value)
     else:
         return state, NO_EFFECTS
     return with_call(state, call), NO_EFFECTS
@@ -226,7 +227,7 @@ def on_mixmonitor_start(state: CallState, event: AmiEvent) -> Result:
     call = state.call_of(event)
     if call is None or call.recording:
         return state, NO_EFFECTS
-    return with_call(state, replace(touch(call, event), recording=f"{call.uniqueid}.wav")), NO_EFFECTS
+    return with_call(state, touch(call, event, recording=f"{call.uniqueid}.wav")), NO_EFFECTS
 
 
 def on_hangup(state: CallState, event: AmiEvent) -> Result:
@@ -236,8 +237,7 @@ def on_hangup(state: CallState, event: AmiEvent) -> Result:
         return state, NO_EFFECTS
     call = touch(call, event)
     if uniqueid != call.uniqueid:
-        channels = {k: v for k, v in state.channels.items() if k != uniqueid}
-        return with_call(state, replace(call, channels=call.channels - {uniqueid}), channels), NO_EFFECTS
+        return without_channel(state, call, uniqueid), NO_EFFECTS
     if event.get("Context") == "outbound" and call.callee is None:
         # A synchronous Originate has no OriginateResponse: the caller channel ends in the outbound context.
         callee = known(event.get("Exten"))
@@ -250,7 +250,7 @@ def on_soft_hangup_request(state: CallState, event: AmiEvent) -> Result:
     call = state.call_of(event)
     if call is None or event.get("Cause") != SHUTDOWN_CAUSE:
         return state, NO_EFFECTS
-    return with_call(state, replace(touch(call, event), cut="pbx_restart")), NO_EFFECTS
+    return with_call(state, touch(call, event, cut="pbx_restart")), NO_EFFECTS
 
 
 def on_shutdown(state: CallState, event: AmiEvent) -> Result:

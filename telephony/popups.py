@@ -49,6 +49,9 @@ class PopupLane:
     _followers: set[asyncio.Task[None]]  # details frames on their way
     _followed: set[tuple[str, int]]  # (linkedid, user id) whose details frame is scheduled: one per call
     _agent_added_since: Callable[[str], Awaitable[Agent | None]]
+    shown_number: Callable[[Agent, str | None], str | None] | None = None  # privacy/: hidden numbers per role
+    # the queue as people call it («Линия продаж»), in the agent's language: set by the web shell (web/app.py)
+    queue_label: Callable[[str, str], str] | None = None
 
     async def _popup_worker(self) -> None:
         while True:
@@ -95,6 +98,9 @@ class PopupLane:
         if new is not None:
             await self._push(new, effect.call.linkedid, "transferred_in", effect.call)
 
+    def _queue(self, name: str, agent: Agent) -> str:
+        return name if self.queue_label is None else self.queue_label(name, agent.locale)
+
     async def _card(self, call: Call) -> ClientCard | None:
         if call.linkedid not in self._cards and call.caller:
             self._cards[call.linkedid] = await self.lookup(call.caller)
@@ -107,8 +113,10 @@ class PopupLane:
         follow: asyncio.Task[dict] | None = None
         if call is not None:
             card = await self._card(call)
-            payload.update(number=call.caller, lines=[x for x in (call.did and f"DID {call.did}",
-                                                                   call.queue and f"{call.queue}") if x])
+            number = call.caller if self.shown_number is None else self.shown_number(agent, call.caller)
+            payload.update(number=number, lines=[x for x in (call.did and f"DID {call.did}",
+                                                                   call.queue and self._queue(call.queue, agent))
+                                                     if x])
             if card is not None:
                 payload.update(name=card.name or card.company_name, client_id=card.client_id,
                                open_label=TITLES["open"][i])

@@ -22,7 +22,7 @@ from web.render import render
 
 log = logging.getLogger("hub.web.calls")
 
-NAV = [NavItem("/calls", "nav.calls", order=30)]
+NAV = [NavItem("/calls", "nav.calls", order=30, group="calls")]
 
 add_texts({
     "nav.calls": ("Звонки", "Calls"),
@@ -118,10 +118,11 @@ async def originate(request: web.Request) -> web.StreamResponse:
     """Click-to-call a number of a client (or an inquiry's client) the agent may see."""
     form = await request.post()
     client_id, inquiry_id = await _int_field(form, "client_id"), await _int_field(form, "inquiry_id")
+    contact_id = await _int_field(form, "contact_id")  # pages with hidden numbers dial the contact, not a number
     raw = str(form.get("phone") or "")[:40]
     region = request.app[HUB].settings.phones.default_region
-    phone = try_normalize_phone(raw, region)
-    if phone is None:
+    phone = try_normalize_phone(raw, region) if contact_id is None else None
+    if phone is None and contact_id is None:
         return _answer(request, False, "invalid_number", status=422)
     async with sessions(request)() as s:
         if inquiry_id is not None:
@@ -129,11 +130,16 @@ async def originate(request: web.Request) -> web.StreamResponse:
         if client_id is None:
             raise web.HTTPBadRequest(text="client_id or inquiry_id is required")
         await get_client(s, request[ACTOR], client_id)
+        if contact_id is not None:
+            phone = (await s.execute(select(Contact.value).where(
+                Contact.id == contact_id, Contact.client_id == client_id, Contact.kind == ContactKind.PHONE))).scalar()
+            if phone is None:
+                raise NotFound("contact")
         owned = (await s.execute(select(Contact.id).where(
             Contact.client_id == client_id, Contact.kind == ContactKind.PHONE, Contact.value == phone))).first()
         if owned is None:
             raise NotFound("contact")
-    return await _dial(request, phone, inquiry_id=inquiry_id, client_id=client_id)
+    return await _dial(request, phone or "", inquiry_id=inquiry_id, client_id=client_id)
 
 
 @allow(Role.AGENT, Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.ADMIN)

@@ -24,7 +24,7 @@ from crm_core.models import Role
 from telephony.card import stored_call_id, transfer_targets
 from web.guard import allow
 from web.i18n import add_texts, translator
-from web.keys import ACTOR, HUB, LOCALE, USER, sessions
+from web.keys import ACTOR, HUB, LOCALE, USER, sessions, viewer_zone
 
 log = logging.getLogger("hub.web.calls")
 WORKERS = (Role.AGENT, Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.ADMIN)
@@ -159,7 +159,7 @@ async def next_action(request: web.Request) -> web.StreamResponse:
     when = str(form.get("planned_at") or "").strip()
     if not action or not when:
         return _json(request, False, "card.plan_missing", 422)
-    zone = request.app[HUB].settings.time_zone
+    zone = viewer_zone(request)
     try:
         change = InquiryUpdate.model_validate({"planned_action": action, "planned_at": _aware(when, zone)})
     except ValidationError:

@@ -13,10 +13,12 @@ from sqlalchemy import select
 
 from crm_core.access import get_client, get_inquiry
 from crm_core.models import Contact, ContactKind
+from privacy.masking import mask_phone
+from privacy.wiring import mask_policy
 from telephony.recordings import calls_with_audio
 from web.guard import allow
 from web.i18n import add_texts, translator
-from web.keys import ACTOR, HUB, LOCALE, USER, sessions
+from web.keys import ACTOR, HUB, LOCALE, USER, sessions, viewer_zone
 
 SCRIPTS = ["/static/telephony/recordings.js"]
 
@@ -52,7 +54,7 @@ def _texts(request: web.Request) -> dict[str, str]:
 
 
 def _zone(request: web.Request) -> str:
-    return request.app[HUB].settings.time_zone
+    return viewer_zone(request)
 
 
 def _dumps(o: object) -> str:
@@ -65,10 +67,13 @@ async def inquiry_calls(request: web.Request) -> web.StreamResponse:
     async with sessions(request)() as s:
         inquiry = await get_inquiry(s, request[ACTOR], inquiry_id)  # out of reach: 404
         calls = await calls_with_audio(s, request[ACTOR], inquiry_id=inquiry.id, words=True)
-        phones = list((await s.execute(select(Contact.value).where(
-            Contact.client_id == inquiry.client_id, Contact.kind == ContactKind.PHONE).order_by(Contact.id)))
-            .scalars())
-    return web.json_response({"inquiry_id": inquiry_id, "texts": _texts(request), "phones": phones,
+        rows = (await s.execute(select(Contact.id, Contact.value).where(
+            Contact.client_id == inquiry.client_id, Contact.kind == ContactKind.PHONE).order_by(Contact.id))).all()
+    phones, hidden = [r.value for r in rows], {}
+    user = request[USER]
+    if user is not None and mask_policy(request.app[HUB]).masks(user.role, user.department_id):
+        phones, hidden = [mask_phone(p) for p in phones], {"contacts": [r.id for r in rows]}  # dialled by contact
+    return web.json_response({"inquiry_id": inquiry_id, "texts": _texts(request), "phones": phones, **hidden,
                               "can_call": bool(getattr(request[USER], "extension", None)),
                               "calls": [c.as_json(_zone(request)) for c in calls]}, dumps=_dumps)
 

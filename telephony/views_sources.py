@@ -11,7 +11,8 @@ import logging
 from aiohttp import web
 
 from crm_core.models import Role
-from telephony.did_sources import all_sources, delete_source, did_key, save_source, seed_once
+from crm_core.settings_audit import record_setting_change
+from telephony.did_sources import all_sources, delete_source, did_key, save_source, seed_once, source_of
 from web.features import NavItem
 from web.guard import allow
 from web.i18n import add_texts
@@ -20,7 +21,7 @@ from web.render import render
 
 log = logging.getLogger("hub.web.did_sources")
 
-NAV = [NavItem("/admin/call-sources", "sources.nav", roles=frozenset({Role.ADMIN}), order=62)]
+NAV = [NavItem("/admin/call-sources", "sources.nav", roles=frozenset({Role.ADMIN}), order=62, group="settings")]
 
 add_texts({
     "sources.nav": ("Источники звонков", "Call sources"),
@@ -71,8 +72,11 @@ async def save(request: web.Request) -> web.StreamResponse:
     admin = request[USER]
     assert admin is not None  # @allow(Role.ADMIN) let only a logged-in admin in
     async with sessions(request)() as s, s.begin():
+        before = await source_of(s, did)
         row = await save_source(s, did, source, admin.id)
         key = row.did
+        await record_setting_change(s, admin.id, "source", f"did:{key}", None if before is None else
+                                    {"source": before}, {"source": row.source})
     log.info("did source saved did=%s by admin=%s", key, admin.id)
     raise web.HTTPSeeOther("/admin/call-sources?notice=saved")
 
@@ -83,6 +87,9 @@ async def remove(request: web.Request) -> web.StreamResponse:
     admin = request[USER]
     assert admin is not None  # @allow(Role.ADMIN) let only a logged-in admin in
     async with sessions(request)() as s, s.begin():
-        await delete_source(s, str(form.get("did", "")))
+        before = await source_of(s, str(form.get("did", "")))
+        if await delete_source(s, str(form.get("did", ""))):
+            await record_setting_change(s, admin.id, "source", f"did:{did_key(str(form.get('did', '')))}",
+                                        {"source": before}, None)
     log.info("did source deleted did=%s by admin=%s", did_key(str(form.get("did", ""))), admin.id)
     raise web.HTTPSeeOther("/admin/call-sources?notice=deleted")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from crm_core.db import database_url
 
-VIEWS = ("telephony.views", "telephony.views_card", "telephony.views_recordings", "telephony.views_sources")
+VIEWS = ("telephony.views", "telephony.views_card", "telephony.views_recordings", "telephony.views_sources",
+         "telephony.views_queues")
 
 
 def telephony_service(hub):  # noqa: ANN001, ANN202 - bootstrap.Hub
@@ -49,6 +50,10 @@ def telephony_service(hub):  # noqa: ANN001, ANN202 - bootstrap.Hub
         stored = await call_log.store(record, agents, task_id)
         if links.waiting(record.linkedid or ""):
             await links.stored(record.linkedid, stored.call_id)
+        if not stored.duplicate:  # outgoing webhooks (call.ended)
+            from bus.events import CallStored
+
+            await hub.bus.publish(CallStored(stored.call_id, record.linkedid or ""))
         return stored
 
     service = TelephonyService(s, publish=hub.bus.publish, lookup=lookup,

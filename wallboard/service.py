@@ -175,9 +175,11 @@ class WallboardService:
     async def read(self) -> None:
         """Agents and their load, SLA deadlines, flagged calls and the audience, from the database."""
         now = utcnow()
-        work = getattr(self.hub.connectors.get("routing"), "work", None)
+        routing = self.hub.connectors.get("routing")
+        work = getattr(routing, "work", None)
+        cache = getattr(routing, "cache", None)  # routing's snapshot, at most its ttl_s behind
         async with self.hub.database.sessions() as s:
-            agents = await queries.agents(s, work)
+            agents = await queries.agents(s, work, getattr(cache, "directory", None))
             inquiries = await queries.deadlines(s, now, timedelta(minutes=self.settings.soon_overdue_min),
                                                 self.settings.max_inquiries)
             flags = await queries.flagged_calls(s, self._today_start(), self.settings.max_flags)

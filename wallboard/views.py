@@ -28,7 +28,7 @@ from web.render import render
 
 log = logging.getLogger("hub.web.wallboard")
 
-NAV = [NavItem("/wallboard", "wallboard.nav", roles=frozenset(VIEW_ROLES), order=25)]
+NAV = [NavItem("/wallboard", "wallboard.nav", roles=frozenset(VIEW_ROLES), order=25, group="calls")]
 
 TEXTS = {
     "wallboard.nav": ("Мониторинг", "Wallboard"),

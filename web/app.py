@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 from aiohttp import web
 
+from api.problems import problem_details
 from bootstrap import Hub, start_hub, stop_hub, wire_web_pushes
+from web import labels
 from web.features import capability_dirs, features
 from web.guard import csrf_exempt, db_free, public
 from web.keys import HUB, JINJA, LIMITER, SOCKETS
@@ -24,16 +27,20 @@ MAX_BODY = 25 * 1024 * 1024
 
 def create_app(hub: Hub) -> web.Application:
     app = web.Application(
-        middlewares=[security_headers, routes, database_gate, errors, auth], client_max_size=MAX_BODY
+        middlewares=[security_headers, problem_details, routes, database_gate, errors, auth], client_max_size=MAX_BODY
     )
     app[HUB] = hub
     app[JINJA] = make_env(hub.settings.time_zone, hub.settings.asterisk.queue_names)
     app[SOCKETS] = SocketHub(hub.settings.web.ws_queue_size)
     app[LIMITER] = LoginLimiter.for_hub(hub)  # shared by all instances (database or Redis) when several may run
     wire_web_pushes(hub, app[SOCKETS])
+    if hub.telephony is not None:  # the pop-up names a queue as the pages do (settings, the queue names page)
+        hub.telephony.queue_label = partial(labels.queue, names=hub.settings.asterisk.queue_names)  # type: ignore[attr-defined]
     app.cleanup_ctx.append(_hub_lifecycle)
     app.on_shutdown.append(_close_sockets)
     add_routes(app)
+    for feature in features():  # a capability may wrap every request (privacy: the access log, hidden numbers)
+        getattr(feature, "setup_app", lambda _app: None)(app)
     return app
 
 

@@ -19,22 +19,44 @@ from types import ModuleType
 
 # Packages with pages of their own, each through `<package>.wiring.VIEWS`.
 PAGES = ("telephony", "routing", "speech", "agency", "reports", "wallboard", "callfeed", "notifications",
-         "workflow", "selfservice", "channels.email")
-# The shell's own pages that plug in the same way (the agent's state switch in the top bar).
-SHELL_VIEWS = ("web.views.agent_status",)
+         "workflow", "selfservice", "channels.email", "channels.messaging", "privacy", "webhooks", "api", "ops")
+# The shell's own pages that plug in the same way (the agent's state switch and the search box in the top bar).
+SHELL_VIEWS = ("web.views.agent_status", "web.views.search", "web.views.settings_log")
+
+
+# The top bar's menus, in this order; every NavItem names one (``nav.group.<name>`` is its title).
+GROUPS = ("work", "clients", "calls", "team", "reports", "settings")
 
 
 @dataclass(frozen=True, slots=True)
 class NavItem:
-    """A link in the top bar, shown to the listed roles (empty: everybody logged in)."""
+    """A link in one of the top bar's menus (``group``), shown to the listed roles (empty: everybody logged in)."""
 
     href: str
     text_key: str
     roles: frozenset[str] = frozenset()
     order: int = 100
+    group: str = "work"
+    also: tuple[str, ...] = ()  # other addresses that belong to this item (highlighted as the current place)
+    pinned: bool = False  # shown in the top bar itself as an icon, not in its menu (the notices and their count)
+
+    def __post_init__(self) -> None:
+        if self.group not in GROUPS:
+            raise ValueError(f"nav item {self.href}: group {self.group!r} is not one of {GROUPS}")
 
     def shown_to(self, role: str) -> bool:
         return not self.roles or role in self.roles
+
+
+_ADMIN = frozenset({"admin"})
+# The shell's own pages (web/views): the inquiries, the clients, the administrator's users, departments, import.
+CORE_NAV = (
+    NavItem("/inbox", "nav.inbox", order=10, group="work"),
+    NavItem("/clients", "nav.clients", order=10, group="clients"),
+    NavItem("/admin/users", "nav.users", _ADMIN, order=10, group="team"),
+    NavItem("/admin/departments", "nav.departments", _ADMIN, order=11, group="team"),
+    NavItem("/admin/import", "nav.import", _ADMIN, order=20, group="clients"),
+)
 
 
 def package_dir(package: str) -> Path | None:
@@ -66,8 +88,9 @@ def features() -> tuple[ModuleType, ...]:
 
 
 def nav_items(role: str) -> list[NavItem]:
-    items = [item for feature in features() for item in getattr(feature, "NAV", ())]
+    items = [*CORE_NAV, *(item for feature in features() for item in getattr(feature, "NAV", ()))]
     return sorted((i for i in items if i.shown_to(role)), key=lambda i: (i.order, i.href))
+
 
 
 def page_scripts() -> list[str]:

@@ -25,7 +25,14 @@ USER: web.RequestKey[User | None] = web.RequestKey("user")
 ACTOR: web.RequestKey[Actor] = web.RequestKey("actor")
 SESSION: web.RequestKey[SessionInfo | None] = web.RequestKey("session")
 LOCALE: web.RequestKey[str] = web.RequestKey("locale", str)
+# the time zone of the viewer's department when it has its own (an office in another city), else absent
+ZONE: web.RequestKey[str] = web.RequestKey("zone", str)
 
 
 def sessions(request: web.Request) -> async_sessionmaker[AsyncSession]:
     return request.app[HUB].database.sessions
+
+
+def viewer_zone(request: web.Request) -> str:
+    """The zone the viewer reads and writes times in: their department's own, else the agency's."""
+    return request.get(ZONE) or request.app[HUB].settings.time_zone

@@ -14,11 +14,14 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import jinja2
+from markupsafe import Markup
 from pydantic import ValidationError
 
+from privacy import filters as privacy_filters
 from web.i18n import TEXTS, add_texts, one_language
 
 add_texts({
+    "role.dpo": ("Ответственный за персональные данные", "Data-protection officer"),
     "outcome.answered": ("принят", "answered"),
     "outcome.abandoned": ("клиент не дождался", "abandoned"),
     "outcome.no_answer": ("без ответа", "no answer"),
@@ -322,7 +325,62 @@ def utm_key(key: str, locale: str = "ru") -> str:
     return text(f"utm.{key}", locale, default=key)
 
 
+add_texts({  # the messengers (issue 27): channels, identities, delivery reports, merged clients
+    "channel.vk": ("ВКонтакте", "VK"),
+    "channel.whatsapp": ("WhatsApp", "WhatsApp"),
+    "channel.avito": ("Авито", "Avito"),
+    "channel.sms": ("СМС", "SMS"),
+    "timeline.sms_opt_out": ("Отказался от СМС", "Opted out of SMS"),
+    "timeline.sms_opt_in": ("Снова согласен на СМС", "Opted in to SMS again"),
+    "contact.phone": ("Телефон", "Phone"),
+    "contact.email": ("Email", "Email"),
+    "contact.telegram": ("Telegram", "Telegram"),
+    "contact.vk": ("ВКонтакте", "VK"),
+    "contact.whatsapp": ("WhatsApp", "WhatsApp"),
+    "contact.avito": ("Авито", "Avito"),
+    "contact.blocked": ("запретил сообщения", "has forbidden messages"),
+    "delivery.delivered": ("доставлено", "delivered"),
+    "delivery.read": ("прочитано", "read"),
+    "timeline.vk_blocked": ("Запретил сообщения сообщества VK", "Forbade the VK community's messages"),
+    "timeline.vk_unblocked": ("Разрешил сообщения сообщества VK", "Allowed the VK community's messages"),
+    "timeline.whatsapp_blocked": ("Запретил сообщения в WhatsApp", "Forbade WhatsApp messages"),
+    "timeline.whatsapp_unblocked": ("Разрешил сообщения в WhatsApp", "Allowed WhatsApp messages"),
+    "timeline.clients_merged": ("Карточки клиентов объединены", "Client cards merged"),
+})
+
+
+def channel_icon(kind: object) -> Markup:
+    """A channel's (or a contact kind's) icon, inline SVG with its name for screen readers."""
+    from channels.messaging.icons import icon_svg
+
+    return Markup(icon_svg(str(kind or "")))  # noqa: S704 - built from fixed strings, the kind escaped
+
+
+def identity(kind: object, value: object) -> str:
+    from channels.messaging.icons import identity_text
+
+    return identity_text(str(kind or ""), str(value or ""))
+
+
+def identity_link(kind: object, value: object) -> str | None:
+    from channels.messaging.icons import identity_link as link
+
+    return link(str(kind or ""), str(value or ""))
+
+
+def message_identity(message: object) -> str:
+    from channels.messaging.icons import message_identity as of
+
+    return of(str(getattr(message, "channel", "")), getattr(message, "meta", None))
+
+
 FILTERS = {
+    "channel_icon": channel_icon,
+    "identity": identity,
+    "identity_link": identity_link,
+    "message_identity": message_identity,
+    "phone": privacy_filters.phone,  # a client's number, masked for roles that must not see it (privacy/)
+    "phones_masked": privacy_filters.phones_masked,
     "outcomes_in": _with_locale(outcomes_in),
     "zone_name": _with_locale(zone_name),
     "utm_key": _with_locale(utm_key),

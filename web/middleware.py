@@ -8,13 +8,14 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from sqlalchemy import select
 
 from crm_core.access import Forbidden, NotFound, actor_for
-from crm_core.models import User
+from crm_core.models import Department, User
 from web import sessions as websessions
 from web.guard import is_row_id, row_id
 from web.i18n import add_texts, pick_locale, translator
-from web.keys import ACTOR, HUB, LOCALE, SESSION, USER, sessions
+from web.keys import ACTOR, HUB, LOCALE, SESSION, USER, ZONE, sessions
 
 log = logging.getLogger("hub.web")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -147,6 +148,10 @@ async def _user(request: web.Request, user_id: int | None) -> User | None:
         if user is None or not user.is_active:
             return None
         request[ACTOR] = await actor_for(s, user.id)
+        if user.department_id is not None:
+            zone = (await s.execute(select(Department.time_zone).where(Department.id == user.department_id))).scalar()
+            if zone:
+                request[ZONE] = zone
     return user
 
 

@@ -23,7 +23,7 @@ from workflow.webutil import int_param, service
 log = logging.getLogger("hub.web.moderation")
 READERS = (Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.DIRECTOR, Role.ADMIN)
 MODERATORS = (Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.ADMIN)
-NAV = [NavItem("/moderation", "mod.nav", roles=frozenset(READERS), order=25)]
+NAV = [NavItem("/moderation", "mod.nav", roles=frozenset(READERS), order=25, group="work")]
 CHANNELS = [c.value for c in Channel]
 
 add_texts({

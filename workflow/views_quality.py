@@ -14,19 +14,20 @@ from sqlalchemy import select
 
 from crm_core.models import Role
 from crm_core.models.workflow import QcChecklist
+from crm_core.settings_audit import record_setting_change
 from web.features import NavItem
 from web.guard import allow
 from web.i18n import add_texts
 from web.keys import ACTOR, sessions
 from web.render import render
-from workflow import quality
+from workflow import checklist_form, quality
 from workflow.settings import QcRule
 from workflow.webutil import int_param, optional_int, service
 
 log = logging.getLogger("hub.web.quality")
 READERS = (Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.DIRECTOR, Role.ADMIN)
 REVIEWERS = (Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.ADMIN)
-NAV = [NavItem("/quality", "qc.nav", roles=frozenset(READERS), order=62)]
+NAV = [NavItem("/quality", "qc.nav", roles=frozenset(READERS), order=62, group="team")]
 
 add_texts({
     "qc.nav": ("Контроль качества", "Quality control"),
@@ -64,6 +65,20 @@ add_texts({
     "qc.toggle": ("Вкл/выкл", "On/off"),
     "qc.active": ("действует", "active"),
     "qc.inactive": ("выключен", "off"),
+    "qc.item_text": ("Что проверить", "What to check"),
+    "qc.item_weight": ("Вес", "Weight"),
+    "qc.add_item": ("Добавить пункт", "Add an item"),
+    "qc.remove": ("Удалить", "Remove"),
+    "qc.up": ("Выше", "Up"),
+    "qc.down": ("Ниже", "Down"),
+    "qc.text_io": ("Импорт и экспорт текстом", "Import and export as text"),
+    "qc.text_import": ("Сохранить из текста", "Save from the text"),
+    "qc.err.fix": ("Чек-лист не сохранён: исправьте отмеченные поля", "Not saved: fix the marked fields"),
+    "qc.err.name": ("Укажите название чек-листа", "Give the checklist a name"),
+    "qc.err.text": ("Напишите, что проверить", "Write what to check"),
+    "qc.err.weight": ("Вес — число больше 0 и не больше 100", "The weight is a number above 0, at most 100"),
+    "qc.err.no_items": ("В чек-листе нужен хотя бы один пункт", "A checklist needs at least one item"),
+    "qc.err.too_many": ("Не больше 50 пунктов", "At most 50 items"),
     "qc.rule": ("Правило выборки", "Sampling rule"),
     "qc.percent": ("Доля закрытых обращений и звонков каждого агента за неделю, %",
                    "Share of each agent's closed inquiries and calls a week, %"),
@@ -141,44 +156,79 @@ async def review(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/quality/{item_id}?saved=1")
 
 
+async def _editor(request: web.Request, *, edit_id: int | None, name: str, rows: list[dict],
+                  errors: dict[str, str] | None = None, error: str | None = None, text: str | None = None,
+                  status: int = 200) -> web.Response:
+    async with sessions(request)() as s:
+        checklists = await _checklists(s, active_only=False)
+    filled = [{"text": r["text"], "weight": float(r["weight"])} for r in rows
+              if r["text"] and r["weight"].replace(".", "", 1).isdigit()]
+    return render(request, "workflow_checklists.html", {
+        "checklists": checklists, "rule": service(request).qc_rule, "error": error, "errors": errors or {},
+        "edit_id": edit_id, "name": name, "item_rows": rows,
+        "items_text": quality.format_items(filled) if text is None else text,
+        "format_items": quality.format_items}, status=status)
+
+
+def _rows(items: list[dict]) -> list[dict]:
+    return [{"text": i["text"], "weight": f"{float(i['weight']):g}"} for i in items]
+
+
 @allow(Role.ADMIN)
 async def checklists_page(request: web.Request) -> web.StreamResponse:
     edit_id = optional_int(request.query.get("edit"))
     async with sessions(request)() as s:
-        checklists = await _checklists(s, active_only=False)
-    editing = next((c for c in checklists if c.id == edit_id), None)
-    return render(request, "workflow_checklists.html", {
-        "checklists": checklists, "editing": editing, "rule": service(request).qc_rule, "error": None,
-        "edit_id": None, "name": editing.name if editing else "",
-        "items_text": quality.format_items(editing.items) if editing else "",
-        "format_items": quality.format_items})
+        editing = await s.get(QcChecklist, edit_id) if edit_id else None
+    rows = _rows(editing.items) if editing else [{"text": "", "weight": "1"}]
+    return await _editor(request, edit_id=editing.id if editing else None, name=editing.name if editing else "",
+                         rows=rows)
 
 
 @allow(Role.ADMIN)
 async def save_checklist(request: web.Request) -> web.StreamResponse:
+    """The row editor (``op`` posted: add, move, remove re-show the form; ``save`` stores) or the text import."""
     form = await request.post()
     checklist_id = optional_int(form.get("id"))
-    name, text = str(form.get("name") or "").strip()[:200], str(form.get("items") or "")
-    try:
-        items = quality.parse_items(text)
+    name = str(form.get("name") or "").strip()[:200]
+    if "op" in form:
+        rows = checklist_form.rows_from_form(lambda key: [str(v) for v in form.getall(key, [])])
+        op = str(form.get("op") or "save")
+        if op != "save":
+            return await _editor(request, edit_id=checklist_id, name=name, rows=checklist_form.apply_op(rows, op))
+        items, errors = checklist_form.validate(rows)
         if not name:
-            raise quality.ChecklistError("a checklist needs a name")
-    except quality.ChecklistError as exc:
-        async with sessions(request)() as s:
-            checklists = await _checklists(s, active_only=False)
-        return render(request, "workflow_checklists.html", {
-            "checklists": checklists, "editing": None, "rule": service(request).qc_rule, "error": str(exc),
-            "name": name, "items_text": text, "edit_id": checklist_id, "format_items": quality.format_items},
-            status=422)
+            errors["name"] = "qc.err.name"
+        if errors:
+            return await _editor(request, edit_id=checklist_id, name=name, rows=rows, errors=errors,
+                                 error="qc.err.fix", status=422)
+    else:
+        text = str(form.get("items") or "")
+        try:
+            items = quality.parse_items(text)
+            if not name:
+                raise quality.ChecklistError("a checklist needs a name")
+        except quality.ChecklistError as exc:
+            return await _editor(request, edit_id=checklist_id, name=name, rows=[], error=str(exc), text=text,
+                                 status=422)
     async with sessions(request)() as s, s.begin():
         if checklist_id is None:
-            s.add(QcChecklist(name=name, items=items))
+            checklist, before = QcChecklist(name=name, items=items), None
+            s.add(checklist)
+            await s.flush()
         else:
-            checklist = await s.get(QcChecklist, checklist_id)
-            if checklist is None:
+            found = await s.get(QcChecklist, checklist_id)
+            if found is None:
                 raise web.HTTPNotFound()
+            checklist, before = found, _snapshot(found)
             checklist.name, checklist.items = name, items
+        await record_setting_change(s, request[ACTOR].user_id, "checklist", f"checklist:{checklist.id}", before,
+                                    _snapshot(checklist))
     raise web.HTTPSeeOther("/quality/checklists")
+
+
+def _snapshot(checklist: QcChecklist) -> dict:
+    """What the settings journal keeps of a checklist."""
+    return {"name": checklist.name, "items": checklist.items, "active": bool(checklist.active)}
 
 
 @allow(Role.ADMIN)
@@ -189,7 +239,10 @@ async def toggle_checklist(request: web.Request) -> web.StreamResponse:
         checklist = await s.get(QcChecklist, checklist_id)
         if checklist is None:
             raise web.HTTPNotFound()
+        before = _snapshot(checklist)
         checklist.active = not checklist.active
+        await record_setting_change(s, request[ACTOR].user_id, "checklist", f"checklist:{checklist.id}", before,
+                                    _snapshot(checklist))
     raise web.HTTPSeeOther("/quality/checklists")
 
 
@@ -204,6 +257,8 @@ async def save_rule(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="percent must be a number from 0 to 100") from None
     async with sessions(request)() as s, s.begin():
         await quality.save_rule(s, rule)
+        await record_setting_change(s, request[ACTOR].user_id, "checklist", "qc_rule",
+                                    service(request).qc_rule.model_dump(mode="json"), rule.model_dump(mode="json"))
     service(request).set_rules(qc=rule)
     raise web.HTTPSeeOther("/quality/checklists")
 

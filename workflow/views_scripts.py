@@ -15,19 +15,20 @@ from aiohttp import web
 from sqlalchemy import select
 
 from crm_core.access import NotFound, get_inquiry
-from crm_core.models import Call, Channel, Role
+from crm_core.models import Call, Channel, Role, utcnow
 from crm_core.models.workflow import CallScript
+from crm_core.settings_audit import record_setting_change
 from web.features import NavItem
 from web.guard import allow
 from web.i18n import add_texts
 from web.keys import ACTOR, HUB, USER, sessions
 from web.render import render
-from workflow import scripts
+from workflow import script_form, scripts
 from workflow.webutil import int_param, optional_int, service
 
 log = logging.getLogger("hub.web.scripts")
 AGENTS = (Role.AGENT, Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.ADMIN)
-NAV = [NavItem("/scripts", "scripts.nav", roles=frozenset({Role.ADMIN}), order=63)]
+NAV = [NavItem("/scripts", "scripts.nav", roles=frozenset({Role.ADMIN}), order=63, group="settings")]
 SCRIPTS = ["/static/workflow/workflow.js"]
 CHANNELS = [c.value for c in Channel]
 REMEMBERED_CALLS = 5000
@@ -60,6 +61,42 @@ add_texts({
     "scripts.close": ("Закрыть", "Close"),
     "scripts.back": ("Назад", "Back"),
     "scripts.end": ("Скрипт пройден", "Script complete"),
+    "mod.channel.vk": ("ВКонтакте", "VK"),  # channels added later than the moderation page's own labels
+    "mod.channel.whatsapp": ("WhatsApp", "WhatsApp"),
+    "mod.channel.avito": ("Авито", "Avito"),
+    "mod.channel.sms": ("СМС", "SMS"),
+    "scripts.step": ("Шаг {n}", "Step {n}"),
+    "scripts.step_id": ("Код шага", "Step code"),
+    "scripts.step_id_hint": ("латиницей или по-русски, без пробелов; пусто — придумаем",
+                             "letters, digits, no spaces; empty: made up"),
+    "scripts.question": ("Вопрос агенту", "The agent's question"),
+    "scripts.fields": ("Поля для заполнения (через запятую)", "Fields to fill (comma-separated)"),
+    "scripts.answers": ("Ответы клиента", "The client's answers"),
+    "scripts.answer": ("Ответ", "Answer"),
+    "scripts.next": ("Затем", "Then"),
+    "scripts.to_end": ("конец скрипта", "end of the script"),
+    "scripts.to_step": ("шаг «{id}»", "step “{id}”"),
+    "scripts.remove_step": ("Удалить шаг", "Remove the step"),
+    "scripts.up": ("Выше", "Up"),
+    "scripts.down": ("Ниже", "Down"),
+    "scripts.add_step": ("Добавить шаг", "Add a step"),
+    "scripts.add_answer": ("Ещё ответ", "One more answer"),
+    "scripts.answer_hint": ("Пустой ответ не сохраняется; шаг без ответов — кнопка «Далее».",
+                            "An empty answer is not kept; a step without answers shows “Next”."),
+    "scripts.preview": ("Так скрипт увидит агент", "The script as the agent sees it"),
+    "scripts.preview_next": ("Далее", "Next"),
+    "scripts.text": ("Импорт и экспорт текстом", "Import and export as text"),
+    "scripts.text_import": ("Сохранить из текста", "Save from the text"),
+    "scripts.err.fix": ("Скрипт не сохранён: исправьте отмеченные поля", "The script was not saved: fix the marked "
+                        "fields"),
+    "scripts.err.name": ("Укажите название скрипта", "Give the script a name"),
+    "scripts.err.question": ("Напишите вопрос этого шага", "Write this step's question"),
+    "scripts.err.step_id": ("Код шага: буквы, цифры, «_» или «-», до 40 знаков, без пробелов",
+                            "Step code: letters, digits, “_” or “-”, up to 40, no spaces"),
+    "scripts.err.step_twice": ("Такой код шага уже есть", "This step code is taken"),
+    "scripts.err.next": ("Ответ ведёт к шагу, которого нет", "The answer leads to a step that does not exist"),
+    "scripts.err.loop": ("Ответ ведёт на тот же шаг", "The answer leads back to the same step"),
+    "scripts.err.no_steps": ("В скрипте нужен хотя бы один шаг с вопросом", "A script needs at least one step"),
     "timeline.script_answers": ("Ответы по скрипту", "Script answers"),
     "history.script_answers": ("Ответы по скрипту", "Script answers"),
 })
@@ -81,47 +118,82 @@ async def _all(request: web.Request) -> list[CallScript]:
         return list((await s.execute(select(CallScript).order_by(CallScript.id))).scalars())
 
 
+def snapshot(script: CallScript | None) -> dict | None:
+    """What the settings journal keeps of a script, before and after a change."""
+    if script is None:
+        return None
+    return {"name": script.name, "queues": list(script.queues or []), "channels": list(script.channels or []),
+            "steps": script.steps, "active": bool(script.active)}
+
+
+async def _editor(request: web.Request, *, edit_id: int | None, name: str, queues: list[str], chosen: list[str],
+                  rows: list[dict], errors: dict[str, str] | None = None, error: str | None = None,
+                  text: str | None = None, status: int = 200) -> web.Response:
+    step_ids = [r["id"] for r in rows if r["id"]]
+    export = scripts.format_steps([r for r in rows if r["question"]]) if text is None else text
+    return render(request, "workflow_scripts.html", {
+        "rows": await _all(request), "channels": CHANNELS, "error": error, "errors": errors or {},
+        "edit_id": edit_id, "name": name, "queues": ", ".join(queues), "chosen": chosen, "steps": rows,
+        "step_ids": step_ids, "steps_text": export,
+        "format_steps": scripts.format_steps}, status=status)
+
+
 @allow(Role.ADMIN)
 async def scripts_page(request: web.Request) -> web.StreamResponse:
-    rows = await _all(request)
     edit_id = optional_int(request.query.get("edit"))
-    editing = next((r for r in rows if r.id == edit_id), None)
-    return render(request, "workflow_scripts.html", {
-        "rows": rows, "channels": CHANNELS, "error": None, "edit_id": editing.id if editing else None,
-        "name": editing.name if editing else "", "queues": ", ".join(editing.queues) if editing else "",
-        "chosen": editing.channels if editing else [],
-        "steps_text": scripts.format_steps(editing.steps) if editing else "",
-        "format_steps": scripts.format_steps})
+    editing = next((r for r in await _all(request) if r.id == edit_id), None)
+    rows = [dict(s) for s in editing.steps] if editing else [{"id": "", "question": "", "fields": [], "answers": []}]
+    return await _editor(request, edit_id=editing.id if editing else None, name=editing.name if editing else "",
+                         queues=list(editing.queues) if editing else [],
+                         chosen=list(editing.channels) if editing else [], rows=rows)
 
 
 @allow(Role.ADMIN)
 async def save_script(request: web.Request) -> web.StreamResponse:
+    """The row editor (``op`` posted: a button that adds, removes or moves re-shows the form; ``save`` stores)
+    or the text import (``steps`` as text, for power users)."""
     form = await request.post()
     script_id = optional_int(form.get("id"))
-    name, text = str(form.get("name") or "").strip()[:200], str(form.get("steps") or "")
+    name = str(form.get("name") or "").strip()[:200]
     queues = scripts.split_list(str(form.get("queues") or ""))
     channels = [c for c in form.getall("channel", []) if c in CHANNELS]
-    try:
-        steps = scripts.parse_steps(text)
+    if "op" in form:
+        rows = script_form.rows_from_form(lambda key: [str(v) for v in form.getall(key, [])])
+        op = str(form.get("op") or "save")
+        if op != "save":
+            return await _editor(request, edit_id=script_id, name=name, queues=queues, chosen=channels,
+                                 rows=script_form.apply_op(rows, op))
+        steps, errors = script_form.validate(rows)
         if not name:
-            raise scripts.ScriptError("a script needs a name")
-    except scripts.ScriptError as exc:
-        return render(request, "workflow_scripts.html", {
-            "rows": await _all(request), "channels": CHANNELS, "error": str(exc), "edit_id": script_id,
-            "name": name, "queues": ", ".join(queues), "chosen": channels, "steps_text": text,
-            "format_steps": scripts.format_steps}, status=422)
-    from crm_core.models import utcnow
-
+            errors["name"] = "scripts.err.name"
+        if errors:
+            return await _editor(request, edit_id=script_id, name=name, queues=queues, chosen=channels,
+                                 rows=rows, errors=errors, error="scripts.err.fix", status=422)
+    else:
+        text = str(form.get("steps") or "")
+        try:
+            steps = scripts.parse_steps(text)
+            if not name:
+                raise scripts.ScriptError("a script needs a name")
+        except scripts.ScriptError as exc:
+            return await _editor(request, edit_id=script_id, name=name, queues=queues, chosen=channels,
+                                 rows=[], error=str(exc), text=text, status=422)
     async with sessions(request)() as s, s.begin():
         if script_id is None:
-            s.add(CallScript(name=name, queues=queues, channels=channels, steps=steps))
+            script = CallScript(name=name, queues=queues, channels=channels, steps=steps)
+            s.add(script)
+            await s.flush()
+            before = None
         else:
-            script = await s.get(CallScript, script_id)
-            if script is None:
+            found = await s.get(CallScript, script_id)
+            if found is None:
                 raise web.HTTPNotFound()
+            script, before = found, snapshot(found)
             script.name, script.queues, script.channels, script.steps = name, queues, channels, steps
             script.updated_at = utcnow()
-    log.info("call script %s saved by user=%s", script_id or "new", request[ACTOR].user_id)
+        await record_setting_change(s, request[ACTOR].user_id, "script", f"script:{script.id}", before,
+                                    snapshot(script))
+    log.info("call script %s saved by user=%s", script.id, request[ACTOR].user_id)
     raise web.HTTPSeeOther("/scripts")
 
 
@@ -133,7 +205,10 @@ async def toggle_script(request: web.Request) -> web.StreamResponse:
         script = await s.get(CallScript, script_id)
         if script is None:
             raise web.HTTPNotFound()
+        before = snapshot(script)
         script.active = not script.active
+        await record_setting_change(s, request[ACTOR].user_id, "script", f"script:{script.id}", before,
+                                    snapshot(script))
     raise web.HTTPSeeOther("/scripts")
 
 

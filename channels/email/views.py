@@ -20,7 +20,7 @@ from web.render import render
 
 log = logging.getLogger("hub.web.email")
 
-NAV = [NavItem("/admin/mail", "mail.nav", roles=frozenset({Role.ADMIN}), order=90)]
+NAV = [NavItem("/admin/mail", "mail.nav", roles=frozenset({Role.ADMIN}), order=90, group="settings")]
 TABS = ("quarantine", "system")
 
 add_texts({

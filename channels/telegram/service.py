@@ -43,6 +43,10 @@ STATUS_RU = {"new": "новое", "offered": "передано агенту", "i
              "archived": "в архиве"}
 LINK_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a screen and typed
 LINK_CODE_LEN = 8
+CONSENT_COMMANDS = {"/agree": True, "/stop": False}  # the bot menu's buttons: marketing consent (privacy/)
+CONSENT_YES = "Спасибо! Будем присылать вам новости и поздравления. /stop — отписаться."
+CONSENT_NO = "Вы отписались: рекламных сообщений и поздравлений больше не будет. /agree — подписаться снова."
+CONSENT_WHO = "Чтобы мы записали ваш выбор, поделитесь номером телефона: так мы узнаем вас."
 STAFF_CHAT = ("Это чат уведомлений сотрудника: сюда приходят ваши уведомления из хаба. "
               "/unlink — отвязать этот чат.")
 
@@ -71,6 +75,9 @@ class TelegramService:
         self._intake = intake
         self._region = region
         self._clock = clock
+        self.consent: Callable[[str, bool], Awaitable[bool]] | None = None
+        """Set by the hub (privacy/): record the client's marketing consent from the bot's button, by the chat's
+        Telegram id; False when the chat is tied to no client."""
         self.cabinet_link: Callable[[int], Awaitable[str | None]] | None = None
         """Set by the hub: the text with a one-time sign-in link to the client's personal page for this chat
         (None: the chat is tied to no client); may raise ValueError with reason "too_many"."""
@@ -109,6 +116,11 @@ class TelegramService:
             return await self._unlink(event)
         if command == "/cabinet":
             return await self._cabinet(event)
+        if command in CONSENT_COMMANDS and self.consent is not None:
+            granted = CONSENT_COMMANDS[command]
+            if not await self.consent(str(event.user_id or event.chat_id), granted):
+                return [Reply(event.chat_id, CONSENT_WHO, ask_contact=True)]
+            return [Reply(event.chat_id, CONSENT_YES if granted else CONSENT_NO)]
         if await self._staff_user(event.chat_id) is not None:
             return [Reply(event.chat_id, STAFF_CHAT)]  # an agent's own chat is not a client's inquiry
         thread = f"tg:{event.chat_id}"

@@ -28,8 +28,15 @@ def webforms_connector(hub):  # noqa: ANN001, ANN202 - bootstrap.Hub
             channel=Channel.WEBFORM, external_id=form.external_id, name=form.name, phone=form.phone,
             email=form.email, text=form.message, subject=(form.message.splitlines() or [""])[0][:120] or None,
             source=form.utm.get("utm_source") or form.site, utm=dict(form.utm),
-            meta={"site": form.site, "page_url": form.page_url, "referrer": form.referrer, "ip": form.client_ip},
+            meta={"site": form.site, "page_url": form.page_url, "referrer": form.referrer, "ip": form.client_ip,
+                  **({"listing": dict(form.listing)} if form.listing else {})},
         ))
+        if form.consents and not result.duplicate:  # the consent boxes ticked on the site (privacy/)
+            from privacy.queries import record_consents
+
+            async with hub.database.sessions() as s, s.begin():
+                await record_consents(s, result.client_id, form.consents, source="webform",
+                                      source_ref=(form.page_url or form.site)[:300])
         return FormOutcome(result.inquiry_id, result.duplicate)
 
     return WebFormsConnector(hub.settings.webforms, on_form)

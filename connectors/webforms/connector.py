@@ -104,6 +104,7 @@ class WebFormsConnector:
             external_id=f"{site}:{form.idempotency_key or _content_key(site, form)}", site=site, name=form.name,
             phone=form.phone, email=form.email, message=form.message, utm=form.utm(), page_url=form.page_url,
             referrer=form.referrer or request.headers.get("Referer"), client_ip=request.remote,
+            consents=form.consents(), listing=form.listing(),
         )
         outcome = await self._on_form(event)
         self.accepted += 1

@@ -17,6 +17,8 @@ class FormReceived:
     page_url: str | None = None
     referrer: str | None = None
     client_ip: str | None = None
+    consents: dict = field(hash=False, default_factory=dict)  # purpose → True for each ticked consent box
+    listing: dict = field(hash=False, default_factory=dict)  # price, lat, lon, district, … of the listing page
 
 
 @dataclass(frozen=True, slots=True)

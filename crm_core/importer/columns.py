@@ -10,7 +10,7 @@ from crm_core.importer.reading import Cell
 from crm_core.importer.report import ImportFileError
 
 FIELDS = ("name", "last_name", "first_name", "middle_name", "phone", "email", "company", "note", "birthday",
-          "segment", "skip")
+          "segment", "consent_processing", "consent_recording", "consent_marketing", "skip")
 KEY_FIELDS = ("phone", "email")
 """A file needs at least one of these: they are how clients are found and told apart."""
 
@@ -35,7 +35,14 @@ _ALIASES = {
     "segment": ["сегмент", "сегменты", "группа", "категория", "метки", "теги", "тег", "segment", "segments",
                 "group", "category", "tags", "tag"],
     "skip": ["skip", "ignore", "пропустить", "-"],
+    "consent_processing": ["согласие", "согласие на обработку", "согласие на обработку пд",
+                           "согласие на обработку персональных данных", "consent", "processing consent"],
+    "consent_recording": ["согласие на запись", "согласие на запись разговоров", "recording consent"],
+    "consent_marketing": ["согласие на рассылку", "согласие на рекламу", "рассылка", "marketing consent",
+                          "marketing"],
 }
+_CONSENT_WORDS = (("consent_marketing", ("рассыл", "реклам", "marketing")), ("consent_recording", ("запис", "record")),
+                  ("consent_processing", ("обработ", "processing", "пд")))
 _CONTAINS = (  # a header that merely contains one of these words (e.g. "Телефон 2", "E-mail рабочий")
     ("phone", ("телефон", "phone", "мобильн")),
     ("email", ("mail", "почт")),
@@ -61,6 +68,8 @@ def field_for_header(header: str) -> str | None:
         return None
     if key in _BY_ALIAS:
         return _BY_ALIAS[key]
+    if "соглас" in key or "consent" in key:  # «Согласие на рассылку (да/нет)» and the like
+        return next((f for f, words in _CONSENT_WORDS if any(w in key for w in words)), "consent_processing")
     for fieldname, words in _CONTAINS:
         if any(word in key for word in words):
             return fieldname

@@ -17,6 +17,8 @@ _EMAIL_SPLIT = re.compile(r"[,;\s]+")
 _LIST_SPLIT = re.compile(r"[,;\n]+")
 _COMPANY_FORMS = re.compile(r"^(ооо|оао|зао|пао|ао|ип|нко|гуп|муп|фгуп|llc|ltd|inc|gmbh)[\s\"«']", re.IGNORECASE)
 _RU_PLAIN = re.compile(r"\+?[\d \t().\-]+")
+_YES = frozenset({"да", "д", "yes", "y", "1", "+", "true", "есть", "согласен", "согласна"})
+_NO = frozenset({"нет", "н", "no", "n", "0", "-", "false", "отказ"})
 _DATE_FORMATS = ("%d.%m.%Y", "%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%y", "%d/%m/%y")
 
 
@@ -31,6 +33,7 @@ class ParsedRow:
     emails: list[str] = field(default_factory=list)
     birthday: date | None = None
     segments: list[str] = field(default_factory=list)
+    consents: dict[str, bool] = field(default_factory=dict)  # purpose → given / withdrawn (privacy/)
 
 
 def is_blank(cells: list[Cell]) -> bool:
@@ -116,6 +119,13 @@ def parse_row(
                 errors.append(RowError(number, col.header, f"название сегмента длиннее {SEGMENT_CHARS} символов"))
             elif name and name not in row.segments:
                 row.segments.append(name)
+    for purpose in ("processing", "recording", "marketing"):
+        for col, text in texts(f"consent_{purpose}")[:1]:
+            flag = text.strip().lower()
+            if flag in _YES or flag in _NO:
+                row.consents[purpose] = flag in _YES
+            else:
+                errors.append(RowError(number, col.header, f"согласие: ожидается «да» или «нет», а не «{shown(text)}»"))
     return (None, errors) if errors else (row, [])
 
 

@@ -28,6 +28,7 @@ from crm_core.models import (
     client_segments,
     utcnow,
 )
+from crm_core.models.privacy import ClientConsent
 
 LOOKUP_CHUNK = 500
 BATCH_SIZE = 1000
@@ -51,10 +52,11 @@ class Target:
     new_segments: list[str] = field(default_factory=list)
     new_contacts: list[Key] = field(default_factory=list)
     changed_fields: set[str] = field(default_factory=set)
+    consents: dict[str, bool] = field(default_factory=dict)
 
     @property
     def touched(self) -> bool:
-        return bool(self.changed_fields or self.new_contacts or self.new_segments or self.birthday)
+        return bool(self.changed_fields or self.new_contacts or self.new_segments or self.birthday or self.consents)
 
 
 def row_keys(row: ParsedRow) -> list[Key]:
@@ -161,6 +163,7 @@ def fold(target: Target, report: ImportReport) -> None:
                 report.warnings.append(RowError(row.number, None, "примечание не добавлено: у клиента их много"))
         if row.birthday and not target.has_birthday and target.birthday is None:
             target.birthday = row.birthday
+        target.consents.update(row.consents)  # the last row's word on a purpose wins
         for name in row.segments:
             if name not in target.segment_names:
                 target.segment_names.add(name)
@@ -234,6 +237,11 @@ async def _write_batch(s: AsyncSession, batch: list[Target], ctx: WriteContext) 
     links = [{"client_id": t.client_id, "segment_id": ctx.segments[n]} for t in batch for n in t.new_segments]
     if links:
         await s.execute(insert(client_segments), links)
+    consents = [{"client_id": t.client_id, "purpose": p, "granted": v, "source": "import",
+                 "source_ref": ctx.filename[:300], "actor_id": ctx.actor_id, "at": now}
+                for t in batch for p, v in sorted(t.consents.items())]
+    if consents:  # the file's consent columns (privacy/): each a line in the client's consent history
+        await s.execute(insert(ClientConsent), consents)
     await s.execute(insert(TimelineEntry), [_timeline(t, ctx, now) for t in batch])
 
 

@@ -56,6 +56,7 @@ class Role(StrEnum):
     DIRECTOR = "director"
     ADMIN = "admin"
     SERVICE_ENGINEER = "service_engineer"  # keeps the phones running: reads duty schedules, no client records
+    DPO = "dpo"  # data-protection officer (152-ФЗ): reads every client's data, exports and erases it on request
 
 
 class AgentStatus(StrEnum):
@@ -73,6 +74,10 @@ class Channel(StrEnum):
     WEBFORM = "webform"
     VISIT = "visit"
     MANUAL = "manual"
+    VK = "vk"
+    WHATSAPP = "whatsapp"
+    AVITO = "avito"
+    SMS = "sms"  # outgoing only (reminders, notifications)
 
 
 class InquiryStatus(StrEnum):
@@ -94,6 +99,12 @@ class Pool(StrEnum):
 
 
 class ContactKind(StrEnum):
+    """How a client is known: each value belongs to one client (``contacts``, unique by kind and value).
+    A messenger's identity is its own kind (a VK user id, a WhatsApp number), never a phone."""
+
     PHONE = "phone"
     EMAIL = "email"
     TELEGRAM = "telegram"
+    VK = "vk"
+    WHATSAPP = "whatsapp"
+    AVITO = "avito"

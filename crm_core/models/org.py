@@ -22,6 +22,9 @@ class Department(CreatedAt, Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     division_id: Mapped[int | None] = mapped_column(ForeignKey("divisions.id"), index=True)
     division: Mapped[Division | None] = relationship(lazy="raise")
+    # a department in another city: its own zone and hours ("09:00-13:00, 14:00-18:00"); None: the agency's
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    work_hours: Mapped[str | None] = mapped_column(String(200))
 
 
 team_members = Table(

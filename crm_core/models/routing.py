@@ -68,6 +68,8 @@ class DutyRota(Base):
     weekly: Mapped[dict] = mapped_column(default=dict)  # "mon" → [["09:00", "18:00"], ...]
     exceptions: Mapped[dict] = mapped_column(default=dict)  # "2025-03-08" → [] (off) or intervals
     holidays_off: Mapped[bool] = mapped_column(default=True)
+    # a department's rota counts in that department's time zone (None: the agency's)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
 
 
 class RoutedInquiry(Base):

@@ -92,11 +92,13 @@
   function phones(T, data) {
     var p = el("p", "phones");
     p.appendChild(el("span", "label", T.phones + ": "));
-    data.phones.forEach(function (phone) {
+    data.phones.forEach(function (phone, i) {
       var form = el("form", "inline call-form");
       form.method = "post";
       form.action = "/calls/originate";
-      [["_csrf", csrf()], ["inquiry_id", String(data.inquiry_id)], ["phone", phone]].forEach(function (f) {
+      // hidden numbers (privacy): the hub dials the contact, the page never holds the number
+      var target = data.contacts ? ["contact_id", String(data.contacts[i])] : ["phone", phone];
+      [["_csrf", csrf()], ["inquiry_id", String(data.inquiry_id)], target].forEach(function (f) {
         var input = el("input");
         input.type = "hidden";
         input.name = f[0];

@@ -82,7 +82,7 @@ async def test_the_callers_details_fill_in_the_card_and_stay_when_the_call_ends(
 
 async def test_workspace_switches_to_english(running, browser):
     page = await log_in(browser, running.base, "anna", PASSWORD)
-    assert await page.locator("nav a").first.text_content() == "Обращения"
+    assert await page.locator("nav .menu-items a").first.text_content() == "Обращения"
     await page.click("text=English")
     await page.wait_for_url(running.base + "/inbox")
-    assert await page.locator("nav a").first.text_content() == "Inquiries"
+    assert await page.locator("nav .menu-items a").first.text_content() == "Inquiries"

@@ -21,7 +21,7 @@ SHOTS = Path("/tmp/shots")
 # the brief's names and formats; e-mail as Russian writes it; TOML/XML: the formats of the rules and the calendar
 # files; English: the language switch; VIP: a segment the demo typed
 ALLOWED = {"Telegram", "Email", "E-mail", "e-mail", "CSV", "XLSX", "KPI", "DID", "UTM", "SLA", "ID", "API", "URL",
-           "PDF", "WhatsApp", "VK", "Avito", "TOML", "XML", "English", "VIP"}
+           "PDF", "WhatsApp", "VK", "Avito", "TOML", "XML", "English", "VIP", "amoCRM"}
 ROLES = ("anna", "manager", "head", "director", "root")  # agent, dept_manager, dept_head, director, admin
 PAGE_TIMEOUT_MS = 15_000
 LATIN = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")

@@ -11,10 +11,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CAPABILITIES = ("agency", "callfeed", "channels", "notifications", "reports", "routing", "selfservice", "speech",
-                "telephony", "wallboard", "workflow")
+CAPABILITIES = ("agency", "callfeed", "channels", "notifications", "ops", "privacy", "reports", "routing",
+                "selfservice", "speech", "telephony", "wallboard", "webhooks", "workflow")
 CONNECTORS = "connectors"
-SHELL = ("web", "bootstrap", "main")
+# the shell, and the REST API: the shell's JSON face (its handlers, tokens and problem details are HTTP through and
+# through; what they do is each capability's service)
+SHELL = ("web", "api", "bootstrap", "main")
 # What the core may lean on: itself, the bus's small events, and the settings schema.
 CORE_MAY_IMPORT = ("crm_core", "bus", "config")
 # What a connector may use of the core: pure helpers, no service and no database.
@@ -29,7 +31,8 @@ PURE_CORES = (
     "connectors/email/parse.py", "connectors/email/html_text.py",
     "connectors/telegram/translate.py", "connectors/webforms/parsing.py",
     "wallboard/state.py", "wallboard/boards.py", "callfeed/state.py",
-    "connectors/audiosocket/protocol.py", "speech/live_core.py",
+    "connectors/audiosocket/protocol.py", "speech/live_core.py", "webhooks/core.py", "routing/listing.py",
+    "routing/hours.py",
 )
 IO_MODULES = ("asyncio", "socket", "sqlite3", "sqlalchemy", "aiohttp", "aiosqlite", "asyncpg", "aiosmtplib",
               "aioimaplib", "panoramisk", "telegram", "redis", "nats", "subprocess", "crm_core.db", "bus.bus",

@@ -322,3 +322,26 @@ async def test_routing_failing_inside_intake_keeps_the_forms_and_routes_them_on_
     for inquiry_id in ids:
         assert len(await decisions(db, inquiry_id)) == 1  # routed once, by routing's own transaction
         assert (await inquiry(db, inquiry_id)).owner_id in (agency.users["anna"], agency.users["oleg"])
+
+
+async def test_a_rule_for_a_client_segment_sends_that_segments_clients_to_its_agent(db, bus, clock):
+    from crm_core.models import Client, Contact, ContactKind, Segment, client_segments
+
+    agency = await seed(db)
+    await set_rules(db, [
+        {"id": "vip", "priority": 1, "when": {"segments": ["VIP"]}, "target": {"agents": [agency.users["maria"]]}},
+        {"id": "sales", "priority": 10, "target": {"departments": [agency.sales]}, "owner_first": False}])
+    svc, intake = await started(db, bus, clock)
+    async with db.sessions() as s, s.begin():
+        vip = Client(name="Важный клиент")
+        segment = Segment(name="vip")  # segments are compared as people write them: case does not matter
+        s.add_all([vip, segment])
+        await s.flush()
+        s.add(Contact(client_id=vip.id, kind=ContactKind.PHONE, value="+79995550101"))
+        await s.execute(client_segments.insert().values(client_id=vip.id, segment_id=segment.id))
+    regular = await open_inquiry(intake)
+    special = await open_inquiry(intake, phone="+79995550101")
+    assert (await inquiry(db, special)).owner_id == agency.users["maria"]
+    assert (await inquiry(db, regular)).owner_id in {agency.users["anna"], agency.users["oleg"]}
+    [d] = await decisions(db, special)
+    assert d.explanation["rule"]["id"] == "vip"

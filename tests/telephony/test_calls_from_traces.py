@@ -28,7 +28,7 @@ def test_an_answered_call_pops_up_for_101_then_is_recorded_as_answered_by_101():
     assert record.recording and record.recording.endswith(f"{record.uniqueid}.wav")
     assert record.started <= record.queued <= record.answered <= record.ended
     assert record.talk_s > 2 and record.wait_s < 1
-    assert run.state.calls == {}
+    assert len(run.state.calls) == 0
 
 
 def test_a_caller_who_hangs_up_while_ringing_is_abandoned_and_needs_a_callback():
@@ -98,7 +98,7 @@ def test_twenty_simultaneous_calls_give_twenty_records_with_every_abandon_counte
     assert sum(1 for r in run.records if r.outcome == "abandoned") == abandons
     assert len(run.of(CallbackNeeded)) == abandons
     assert len({r.linkedid for r in run.records}) == 20
-    assert run.state.calls == {}
+    assert len(run.state.calls) == 0
     assert all(r.answered_by for r in run.records if r.outcome == "answered")
     assert len(run.of(Answered)) == sum(1 for r in run.records if r.outcome == "answered")
 
@@ -125,7 +125,7 @@ def test_after_a_reconnect_a_call_asterisk_still_lists_stays_and_a_vanished_one_
     kept, effects = resync(state, listing, now=200.0)
     assert kept.calls == state.calls and effects == ()
     gone, effects = resync(state, [], now=200.0)
-    assert gone.calls == {}
+    assert len(gone.calls) == 0
     [ended] = effects
     live = next(iter(state.calls.values()))
     # it was answered before the link dropped: answered it stays, talk up to the last event, cut by the link
@@ -142,7 +142,7 @@ def test_after_a_reconnect_a_call_asterisk_still_lists_stays_and_a_vanished_one_
     assert new_call.calls == state.calls and effects == (), \
         "a call whose events came after the listing was asked for is alive, listed or not"
     gone_again, effects = resync(state, [], now=200.0, known_before=set(state.calls))
-    assert gone_again.calls == {} and len(effects) == 1
+    assert len(gone_again.calls) == 0 and len(effects) == 1
 
 
 def test_unknown_events_and_events_for_unknown_channels_leave_the_state_unchanged():

@@ -65,6 +65,6 @@ async def test_a_call_that_begins_during_the_rebuild_is_not_closed_as_lost_track
         gone.on_event(event)
     gone.client = ListingClient(gone, [])  # type: ignore[assignment]
     await gone.rebuild()
-    assert gone.calls.calls == {}, "a call known before the question and not listed is gone"
+    assert len(gone.calls.calls) == 0, "a call known before the question and not listed is gone"
     record = gone._records.get_nowait()
     assert record.outcome == "lost_track"

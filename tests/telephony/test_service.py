@@ -96,12 +96,18 @@ def trace_count(name: str, event: str) -> int:
 
 
 async def test_answered_call_pops_up_on_the_rung_agent_and_is_stored_with_its_client(db):
+    from functools import partial
+
+    from web import labels
+
     ids = await seed(db)
     async with FakePbx("answered.txt", secret="hubsecret", speed=20.0) as pbx, Hub(db, pbx) as hub:
+        hub.service.queue_label = partial(labels.queue, names={"sales": "Линия продаж"})  # as web/app.py sets it
         await hub.settle(pbx)
         calls = await hub.calls()
     anna = hub.popups_for(ids["anna"])
     assert [p["title"] for p in anna][:2] == ["Входящий звонок", "Разговор"]
+    assert "Линия продаж" in anna[0]["lines"] and "sales" not in anna[0]["lines"]  # the queue as people call it
     assert anna[0]["name"] == "Иван Петров" and anna[0]["client_id"] == ids["ivan"]
     assert anna[-1]["ended"] is True
     assert hub.popups_for(ids["oleg"]) == []

@@ -12,10 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from crm_core import queries
 from crm_core.models import Department, Division, Role, User
 from crm_core.models.staff import ServedDepartment
+from crm_core.settings_audit import record_setting_change
 from crm_core.users import UserError, create_user
 from web import labels
 from web.guard import allow
-from web.keys import LOCALE, USER, sessions
+from web.keys import ACTOR, LOCALE, USER, sessions
 from web.render import render
 
 log = logging.getLogger("hub.web.admin")
@@ -73,8 +74,12 @@ async def users_served(request: web.Request) -> web.StreamResponse:
         known = set((await s.execute(select(Department.id).where(Department.id.in_(wanted)))).scalars())
         if known != wanted:
             raise web.HTTPUnprocessableEntity(text="unknown department")
+        before = sorted((await s.execute(select(ServedDepartment.department_id)
+                                         .where(ServedDepartment.user_id == user_id))).scalars())
         await s.execute(delete(ServedDepartment).where(ServedDepartment.user_id == user_id))
         s.add_all(ServedDepartment(user_id=user_id, department_id=d) for d in sorted(wanted - {user.department_id}))
+        await record_setting_change(s, request[ACTOR].user_id, "role", f"user:{user_id}", {"served": before},
+                                    {"served": sorted(wanted - {user.department_id})})
     log.info("served departments user=%s departments=%s by admin=%s", user_id, sorted(wanted), request[USER].id)
     raise web.HTTPSeeOther("/admin/users")
 
@@ -95,6 +100,8 @@ async def users_create(request: web.Request) -> web.StreamResponse:
         async with sessions(request)() as s, s.begin():
             user = await create_user(s, **data.model_dump())
             created = user.login
+            await record_setting_change(s, request[ACTOR].user_id, "user", f"user:{user.id}", None,
+                                        data.model_dump(mode="json", exclude={"password"}))
         log.info("user created login=%s role=%s by admin=%s", created, data.role, request[USER].id)
     except ValidationError as exc:
         errors = _field_errors(exc, request[LOCALE])
@@ -140,7 +147,11 @@ async def departments_create(request: web.Request) -> web.StreamResponse:
                     s.add(division)
                     await s.flush()
                 division_id = division.id
-            s.add(Department(name=data.name.strip(), division_id=division_id))
+            department = Department(name=data.name.strip(), division_id=division_id)
+            s.add(department)
+            await s.flush()
+            await record_setting_change(s, request[ACTOR].user_id, "department", f"department:{department.id}", None,
+                                        {"name": department.name, "division": data.division.strip()})
         created = data.name
     except ValidationError as exc:
         errors = _field_errors(exc, request[LOCALE])

@@ -33,6 +33,10 @@ async def healthz(request: web.Request) -> web.Response:
         body["calendar"] = shown
         if shown.get("note"):
             body["status_note"] = shown["note"]
+    from ops.status import last_backup
+
+    b = hub.settings.backup  # the last good backup; a warning past [backup] warn_after_hours (48 h)
+    body["backup"] = last_backup(hub.var_dir, b.dir, b.warn_after_hours)
     return web.json_response(body, status=200 if db_ok else 503)
 
 

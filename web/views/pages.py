@@ -22,7 +22,7 @@ from crm_core.models import Channel, User, utcnow
 from web import labels
 from web.guard import allow
 from web.i18n import LOCALES, one_language, translator
-from web.keys import ACTOR, HUB, LOCALE, USER, sessions
+from web.keys import ACTOR, HUB, LOCALE, USER, sessions, viewer_zone
 from web.render import render
 
 log = logging.getLogger("hub.web")
@@ -46,7 +46,7 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     wanted = inbox_query.InboxFilter.from_query(actor, dict(request.query))
     async with sessions(request)() as s:
         page = await inbox_query.inbox_page(s, actor, wanted, now=utcnow(),
-                                            zone=request.app[HUB].settings.time_zone)
+                                            zone=viewer_zone(request))
         sources, departments = await inbox_query.filter_choices(s, actor)
     return render(request, "inbox.html", {
         "page": page, "f": page.filter, "rows": page.rows, "box": page.filter.box,
@@ -82,7 +82,9 @@ def channels_off(request: web.Request) -> set[str]:
     """The reply channels switched off in the settings: a reply on one is refused, never left queued."""
     settings = request.app[HUB].settings
     return {c for c, on in ((Channel.EMAIL.value, settings.email.enabled),
-                            (Channel.TELEGRAM.value, settings.telegram.enabled)) if not on}
+                            (Channel.TELEGRAM.value, settings.telegram.enabled),
+                            (Channel.VK.value, settings.vk.enabled),
+                            (Channel.WHATSAPP.value, settings.whatsapp.enabled)) if not on}
 
 
 @allow()
@@ -105,7 +107,7 @@ async def inquiry_update(request: web.Request) -> web.StreamResponse:
     inquiry_id = _int_param(request, "id")
     form = {k: str(v) for k, v in (await request.post()).items() if k != "_csrf"}
     if form.get("planned_at"):
-        form["planned_at"] = _local_to_aware(form["planned_at"], request.app[HUB].settings.time_zone)
+        form["planned_at"] = _local_to_aware(form["planned_at"], viewer_zone(request))
     try:
         change = InquiryUpdate.model_validate(form)
     except ValidationError as exc:
@@ -114,7 +116,7 @@ async def inquiry_update(request: web.Request) -> web.StreamResponse:
         errors = labels.field_errors(exc, request[LOCALE])
         return render(request, "inquiry.html", {"v": view, "can_claim": False, "can_write": True, "names": {},
                                                 "notice": None, "errors": errors}, status=422)
-    await update_inquiry(sessions(request), request[ACTOR], inquiry_id, change)
+    await update_inquiry(sessions(request), request[ACTOR], inquiry_id, change, bus=request.app[HUB].bus)
     raise web.HTTPSeeOther(f"/inquiries/{inquiry_id}?notice=saved")
 
 
@@ -178,7 +180,7 @@ async def client_update(request: web.Request) -> web.StreamResponse:
     errors: dict[str, str] = {}
     try:
         change = ClientUpdate.model_validate({**form, "region": request.app[HUB].settings.phones.default_region})
-        await update_client(sessions(request), request[ACTOR], client_id, change)
+        await update_client(sessions(request), request[ACTOR], client_id, change, bus=request.app[HUB].bus)
     except ValidationError as exc:
         errors = labels.field_errors(exc, request[LOCALE])
     except ValueError as exc:  # a bad phone, or a contact of another client
