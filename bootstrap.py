@@ -233,7 +233,12 @@ async def start_hub(hub: Hub) -> None:
     if hub.fanout is not None:
         await hub.fanout.start()
     for name, connector in hub.connectors.items():
-        await connector.start()
+        try:
+            await connector.start()
+        except Exception as exc:  # `hub run` exits with the reason rather than serving without the connector
+            hub.failure = f"{name} could not start: {str(exc)[:300]}"
+            hub.failed.set()
+            raise
         log.info("connector %s started", name)
     from channels.wiring import outbox_needed, run_outbox
 

@@ -46,6 +46,12 @@ class LivePool:
         conns = [await self._spawn(i) for i in range(self.size)]
         for i, conn in enumerate(conns):
             reason = await self._ready(i, conn, timeout_s)
+            for attempt in range(2):  # a process that died while starting (not a model that cannot load) gets
+                if reason is None or "cannot load" in reason:  # another chance before the hub gives up
+                    break
+                log.warning("live speech worker %s ended while starting (attempt %s): spawning it again", i,
+                            attempt + 1)
+                reason = await self._ready(i, await self._spawn(i), timeout_s)
             if reason is not None:
                 await self.stop()
                 raise RuntimeError(reason)

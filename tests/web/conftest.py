@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 from collections.abc import AsyncIterator
@@ -137,7 +138,13 @@ async def running(db, tmp_path, hub_sections) -> AsyncIterator[RunningHub]:  # n
     hub = build_hub(settings_for(db.url, tmp_path, hub_sections))
     server = TestServer(create_app(hub), host="127.0.0.1")
     await server.start_server()
-    await hub.started.wait()
+    started, failed = asyncio.ensure_future(hub.started.wait()), asyncio.ensure_future(hub.failed.wait())
+    await asyncio.wait({started, failed}, timeout=300, return_when=asyncio.FIRST_COMPLETED)
+    for waiting in (started, failed):
+        waiting.cancel()
+    if not hub.started.is_set():  # a start that failed or hung is this test's failure, not a suite that never ends
+        await server.close()
+        raise RuntimeError(f"the hub did not start: {hub.failure or 'not started within 300 s'}")
     agency = await seed_agency(hub)
     rh = RunningHub(hub, server, agency)
     try:
