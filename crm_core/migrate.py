@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,11 +40,23 @@ def alembic_config(url: str | None = None, location: Path | None = None) -> Conf
     return cfg
 
 
+_PARSE_LOCK = threading.Lock()
+
+
+def _parsed(path: Path) -> ast.Module:
+    """A migration script's syntax tree. One parse at a time in the process: CPython 3.11's ``ast.parse`` in two
+    threads at once can fail with "AST constructor recursion depth mismatch" (a hub started in a thread, as
+    the API's contract test does, migrates while another does)."""
+    source = path.read_text(encoding="utf-8")
+    with _PARSE_LOCK:
+        return ast.parse(source)
+
+
 def script_revisions(versions: Path = MIGRATIONS / "versions") -> frozenset[str] | None:
     """Every revision the scripts in ``versions`` name (read without running them); None when one is unclear."""
     found: set[str] = set()
     for path in versions.glob("*.py"):
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        for node in _parsed(path).body:
             if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None and any(
                     isinstance(t, ast.Name) and t.id == "revision"
                     for t in (node.targets if isinstance(node, ast.Assign) else [node.target])):
@@ -62,7 +75,7 @@ def script_heads(versions: Path = MIGRATIONS / "versions") -> frozenset[str] | N
         if path.name == "__init__.py":
             continue
         names: dict[str, object] = {}
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        for node in _parsed(path).body:
             target = node.target if isinstance(node, ast.AnnAssign) else (
                 node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
             if isinstance(target, ast.Name) and target.id in ("revision", "down_revision", "depends_on") \

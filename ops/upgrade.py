@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm_core.migrate import MIGRATIONS, alembic_config, script_revisions
+from crm_core.migrate import MIGRATIONS, _parsed, alembic_config, script_revisions
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Pending:
 
 def reversible(path: Path) -> bool:
     """Whether the script's ``downgrade()`` has a body that does something."""
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+    for node in _parsed(path).body:  # one parse at a time (crm_core/migrate.py says why)
         if isinstance(node, ast.FunctionDef) and node.name == "downgrade":
             for stmt in node.body:
                 if isinstance(stmt, ast.Pass):
