@@ -10,15 +10,13 @@ import asyncio
 import threading
 import time
 
-import pytest
+import schemathesis  # the test extra: without it the suite fails here, it never skips the contract
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode, checks
 
-schemathesis = pytest.importorskip("schemathesis")  # noqa: E402 - the test extra; CI installs it
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
-from schemathesis import GenerationMode, checks  # noqa: E402
-
-from api.registry import openapi  # noqa: E402
-from tests.api.conftest import make_token  # noqa: E402
-from tests.web.conftest import RunningHub, seed_agency, settings_for  # noqa: E402
+from api.registry import openapi
+from tests.api.conftest import make_token
+from tests.web.conftest import RunningHub, seed_agency, settings_for
 
 EXAMPLES = {"positive": 3, "negative": 2}  # per operation and token
 CPU_LIMIT_S = 60.0  # of this process (the hub and schemathesis), whatever else the machine runs; ~15 s used
