@@ -17,8 +17,9 @@ async def healthz(request: web.Request) -> web.Response:
     connectors = hub.connector_states()
     healthy = db_ok and all(state in ("connected", "running", "disabled", "standby")
                             for state in connectors.values())
+    starting = not hub.started.is_set()  # connectors still starting: forms and calls are not taken yet
     body = {
-        "status": "ok" if healthy else "degraded",
+        "status": "degraded" if not db_ok else "starting" if starting else "ok" if healthy else "degraded",
         "instance": hub.instance,
         "leads": hub.leaders(),
         "database": {"state": hub.database.state, "error": hub.database.error},
@@ -37,7 +38,9 @@ async def healthz(request: web.Request) -> web.Response:
 
     b = hub.settings.backup  # the last good backup; a warning past [backup] warn_after_hours (48 h)
     body["backup"] = last_backup(hub.var_dir, b.dir, b.warn_after_hours)
-    return web.json_response(body, status=200 if db_ok else 503)
+    # 200 only once the hub takes work: a proxy or a check that sends traffic on 200 must not reach a hub whose
+    # form endpoint still answers "intake is stopped" (seen as forms refused right after a start under load)
+    return web.json_response(body, status=200 if db_ok and not starting else 503)
 
 
 def _registry(request: web.Request) -> CollectorRegistry:
