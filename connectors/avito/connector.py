@@ -23,7 +23,8 @@ from connectors.avito.events import AvitoInbound, AvitoMessage
 from connectors.avito.parse import chat_context, to_message, webhook_message
 from connectors.avito.settings import AvitoSettings
 from connectors.email.errors import PermanentSendError
-from connectors.messaging.http import ProviderHttp, ProviderRefused
+from connectors.messaging.http import ProviderRefused
+from connectors.messaging.provider import ProviderConnector
 from connectors.messaging.recent import RecentIds
 from connectors.messaging.webhook import (
     BadBody,
@@ -40,42 +41,33 @@ OnEvent = Callable[[AvitoInbound], Awaitable[None]]
 TOKEN_MARGIN_S = 300  # a token is renewed this long before Avito says it runs out
 
 
-class AvitoConnector:
+class AvitoConnector(ProviderConnector):
     def __init__(self, settings: AvitoSettings, on_event: OnEvent, checkpoint) -> None:  # noqa: ANN001
-        self.settings = settings
+        super().__init__("avito", settings)
         self._on_event = on_event
         self._checkpoint = checkpoint
-        self.http = ProviderHttp("avito", timeout_s=settings.timeout_s, max_retry_after_s=settings.max_retry_after_s)
         self._lock = asyncio.Lock()
         self._token = ""
         self._token_until = 0.0
-        self._running = False
         self._subscribing: asyncio.Task | None = None
         self.subscribed = False
         self.handled = 0
-
-    @property
-    def state(self) -> str:
-        if not self.settings.enabled:
-            return "disabled"
-        return self.http.link if self._running else "stopped"
 
     @property
     def key(self) -> str:
         return f"avito:{self.settings.user_id}:events"
 
     async def start(self) -> None:
-        self._running = True
+        await super().start()
         if self.settings.public_url:
             self._subscribing = asyncio.create_task(self._subscribe(), name="avito-subscribe")
 
     async def stop(self) -> None:
-        self._running = False
         if self._subscribing is not None:
             self._subscribing.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._subscribing
-        await self.http.close()
+        await super().stop()
 
     def routes(self) -> list:
         return [("POST", self.settings.webhook_path + "/{secret}", self.webhook)] if self.settings.enabled else []

@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from connectors.email.errors import PermanentSendError
-from connectors.messaging.http import ProviderBusy, ProviderHttp
+from connectors.messaging.http import ProviderBusy
+from connectors.messaging.provider import ProviderConnector
 from connectors.messaging.webhook import forbidden, same_secret
 from connectors.sms.settings import SmsSettings
 
@@ -29,25 +30,10 @@ FAILED = {104: "истёк срок жизни / expired", 105: "удалено 
           108: "отклонено / rejected", 150: "нет маршрута / no route to the number"}
 
 
-class SmsRuConnector:
+class SmsRuConnector(ProviderConnector):
     def __init__(self, settings: SmsSettings, on_report: OnReport) -> None:
-        self.settings = settings
+        super().__init__("sms", settings)
         self._on_report = on_report
-        self.http = ProviderHttp("sms", timeout_s=settings.timeout_s, max_retry_after_s=settings.max_retry_after_s)
-        self._running = False
-
-    @property
-    def state(self) -> str:
-        if not self.settings.enabled:
-            return "disabled"
-        return self.http.link if self._running else "stopped"
-
-    async def start(self) -> None:
-        self._running = True
-
-    async def stop(self) -> None:
-        self._running = False
-        await self.http.close()
 
     def routes(self) -> list:
         return [("POST", self.settings.report_path + "/{secret}", self.reports)] if self.settings.enabled else []

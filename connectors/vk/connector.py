@@ -19,7 +19,8 @@ from typing import Any
 from aiohttp import web
 
 from connectors.email.errors import PermanentSendError, TemporarySendError
-from connectors.messaging.http import ProviderBusy, ProviderHttp
+from connectors.messaging.http import ProviderBusy
+from connectors.messaging.provider import ProviderConnector
 from connectors.messaging.recent import RecentIds
 from connectors.messaging.webhook import (
     BadBody,
@@ -46,33 +47,18 @@ REFUSALS = {
 }
 
 
-class VkConnector:
+class VkConnector(ProviderConnector):
     def __init__(self, settings: VkSettings, on_event: OnEvent, checkpoint) -> None:  # noqa: ANN001
-        self.settings = settings
+        super().__init__("vk", settings)
         self._on_event = on_event
         self._checkpoint = checkpoint
-        self.http = ProviderHttp("vk", timeout_s=settings.timeout_s, max_retry_after_s=settings.max_retry_after_s)
         self._lock = asyncio.Lock()
-        self._running = False
         self._names: dict[int, str] = {}
         self.handled = 0
 
     @property
-    def state(self) -> str:
-        if not self.settings.enabled:
-            return "disabled"
-        return self.http.link if self._running else "stopped"
-
-    @property
     def key(self) -> str:
         return f"vk:{self.settings.group_id}:events"
-
-    async def start(self) -> None:
-        self._running = True
-
-    async def stop(self) -> None:
-        self._running = False
-        await self.http.close()
 
     def routes(self) -> list:
         return [("POST", self.settings.webhook_path, self.webhook)] if self.settings.enabled else []

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from connectors.email.errors import PermanentSendError, TemporarySendError
-from connectors.messaging.http import ProviderBusy, ProviderHttp
+from connectors.messaging.http import ProviderBusy
+from connectors.messaging.provider import ProviderConnector
 from connectors.messaging.recent import RecentIds
 from connectors.messaging.webhook import (
     BadBody,
@@ -50,24 +51,15 @@ REFUSALS = {
 MAX_TEXT = 4096
 
 
-class WhatsAppConnector:
+class WhatsAppConnector(ProviderConnector):
     def __init__(self, settings: WhatsAppSettings, on_event: OnEvent, checkpoint, *,  # noqa: ANN001
                  files_dir: Path | None = None) -> None:
-        self.settings = settings
+        super().__init__("whatsapp", settings)
         self.files_dir = files_dir
         self._on_event = on_event
         self._checkpoint = checkpoint
-        self.http = ProviderHttp("whatsapp", timeout_s=settings.timeout_s,
-                                 max_retry_after_s=settings.max_retry_after_s)
         self._lock = asyncio.Lock()
-        self._running = False
         self.handled = 0
-
-    @property
-    def state(self) -> str:
-        if not self.settings.enabled:
-            return "disabled"
-        return self.http.link if self._running else "stopped"
 
     @property
     def key(self) -> str:
@@ -76,13 +68,6 @@ class WhatsAppConnector:
     @property
     def graph(self) -> str:
         return f"{self.settings.graph_url.rstrip('/')}/{self.settings.api_version}"
-
-    async def start(self) -> None:
-        self._running = True
-
-    async def stop(self) -> None:
-        self._running = False
-        await self.http.close()
 
     def routes(self) -> list:
         if not self.settings.enabled:
