@@ -18,23 +18,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import heapq
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from routing.agents import STATUS_REASON, AgentDirectory
+from routing.agents import STATUS_REASON
 from routing.calendar import WorkCalendar
-from routing.decide import decide
-from routing.model import STATUSES
+from routing.replay_engine import Replayer, load_period
 from routing.rules import RuleSet, RuleSetError, load_rules_toml
-from routing.strategies import RoutingState
 
 STATUS_WORDS = {reason: status for status, reason in STATUS_REASON.items()}  # "on break" → "break"
 
@@ -59,84 +56,42 @@ class SimulationReport:
 async def replay(sessions: async_sessionmaker[AsyncSession], rules: RuleSet, start: date, end: date,
                  work: WorkCalendar | None = None) -> SimulationReport:
     """Replay the inquiries created from ``start`` to ``end`` (inclusive, company dates)."""
-    from crm_core.models import Inquiry, InquiryEvent, RoutingDecision, User
-    from crm_core.models.agent_states import AgentStateSpan
-    from routing.queries import agent_directory, inquiry_facts
+    from crm_core.models import User
 
     work = work or WorkCalendar()
-    since = datetime.combine(start, time(0), work.zone)
-    until = datetime.combine(end + timedelta(days=1), time(0), work.zone)
     report = SimulationReport()
     async with sessions() as s:
-        live = await agent_directory(s, work)
-        directory = AgentDirectory(
-            [type(a)(a.id, department_id=a.department_id, team_ids=a.team_ids, skills=a.skills,
-                     languages=a.languages, status="available", load={}, capacity=dict(a.capacity),
-                     duty_schedule_id=a.duty_schedule_id) for a in live.by_id.values()],
-            live.schedules, work.calendar)
+        period = await load_period(s, work, start, end)
         report.names = dict((await s.execute(select(User.id, User.full_name))).all())
-        inquiries = (await s.execute(select(Inquiry).where(Inquiry.created_at >= since, Inquiry.created_at < until)
-                                     .order_by(Inquiry.created_at, Inquiry.id))).scalars().all()
-        ids = [i.id for i in inquiries]
-        first_agent = dict((await s.execute(
-            select(RoutingDecision.inquiry_id, RoutingDecision.agent_id)
-            .where(RoutingDecision.inquiry_id.in_(ids))
-            .order_by(RoutingDecision.id.desc()))).all())
-        escalated = (await s.execute(select(InquiryEvent.inquiry_id).where(
-            InquiryEvent.kind == "sla", InquiryEvent.inquiry_id.in_(ids)))).scalars().all()
-        spans = (await s.execute(
-            select(AgentStateSpan.user_id, AgentStateSpan.status, AgentStateSpan.started_at)
-            .where(AgentStateSpan.user_id.in_(list(directory.by_id)), AgentStateSpan.started_at < until,
-                   or_(AgentStateSpan.ended_at.is_(None), AgentStateSpan.ended_at > since))
-            .order_by(AgentStateSpan.started_at, AgentStateSpan.id))).all()
-        facts = [await inquiry_facts(s, i) for i in inquiries]
-    # the state log as a queue of changes; until an agent's first logged change they count as available
-    changes = [(max(started, since), n, user_id, str(status)) for n, (user_id, status, started) in enumerate(spans)]
-    heapq.heapify(changes)
+    replayer = Replayer(period, rules, work)
     logged: set[int] = set()
     real_owner: dict[int, int] = {}
-    state = RoutingState()
-    open_items: list[tuple[datetime, int, int, str]] = []  # (closes at, inquiry, agent, channel)
-    for inquiry, fact in zip(inquiries, facts, strict=True):
-        now = inquiry.created_at
-        while changes and changes[0][0] <= now:
-            _, _, agent_id, status = heapq.heappop(changes)
-            if status in STATUSES:
-                directory.set_status(agent_id, status)  # type: ignore[arg-type]
-                report.status_changes += 1
-                logged.add(agent_id)
-        while open_items and open_items[0][0] <= now:
-            _, _, agent_id, channel = heapq.heappop(open_items)
-            directory.add_load(agent_id, channel, -1)
+    for inquiry, fact in zip(period.inquiries, period.facts, strict=True):
+        step = replayer.step(inquiry, fact)
+        report.status_changes += len(step.status_changed)
+        logged.update(step.status_changed)
         report.inquiries += 1
-        real = inquiry.owner_id or first_agent.get(inquiry.id)
+        real = period.real_owner(inquiry)
         if real is not None:
             report.real[real] += 1
             real_owner[inquiry.id] = real
-        decision = decide(fact, directory, rules, now, state, zone=work.zone)
-        state.apply(decision)
+        decision, agent_id = step.decision, step.agent_id
         members = {e.agent_id for e in decision.eligible} | {n.agent_id for n in decision.not_eligible}
         report.unlogged.update(members - logged)
         for n in decision.not_eligible:
             if n.reason in STATUS_WORDS:
                 report.refused_for_status[STATUS_WORDS[n.reason]] += 1
-        agent_id = decision.agent_id
-        if decision.offer is not None:
-            report.simulated_offers += 1
-            seen = [e for e in decision.eligible if e.agent_id in decision.offer.agent_ids]
-            agent_id = min(seen, key=lambda e: (e.load / e.capacity, e.total_load, e.agent_id)).agent_id
+        report.simulated_offers += decision.offer is not None
         if agent_id is None:
             report.simulated_pool[decision.pool or "common"] += 1
             report.changed += real is not None
             continue
         report.simulated[agent_id] += 1
         report.changed += agent_id != real
-        snapshot = directory.add_load(agent_id, fact.channel, 1)
+        snapshot = replayer.hold(agent_id, inquiry, fact.channel)
         report.peak[agent_id] = max(report.peak[agent_id], snapshot.total_load)
-        heapq.heappush(open_items, (inquiry.closed_at or datetime.max.replace(tzinfo=now.tzinfo), inquiry.id,
-                                    agent_id, fact.channel))
-    report.real_escalations = len(escalated)
-    for inquiry_id in escalated:
+    report.real_escalations = len(period.escalations)
+    for inquiry_id in period.escalations:
         if inquiry_id in real_owner:
             report.real_escalations_by_agent[real_owner[inquiry_id]] += 1
     return report

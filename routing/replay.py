@@ -12,23 +12,19 @@ own real time) is over the threshold, the rule's own SLA override or the agency'
 
 from __future__ import annotations
 
-import heapq
 import statistics
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from routing.agents import AgentDirectory
 from routing.calendar import WorkCalendar
-from routing.decide import decide
-from routing.model import STATUSES
+from routing.replay_engine import Replayer, load_period
 from routing.rules import RuleSet
 from routing.sla import SlaConfig
-from routing.strategies import RoutingState
 
 MAX_INQUIRIES = 200_000  # a longer period is refused by the page: pick a shorter one
 MAX_MOVED_LISTED = 500
@@ -73,77 +69,35 @@ Progress = Callable[[int, int], None]
 async def replay_draft(sessions: async_sessionmaker[AsyncSession], rules: RuleSet, start: date, end: date,
                        work: WorkCalendar, sla: SlaConfig, progress: Progress | None = None,
                        stopped: Callable[[], bool] | None = None) -> ReplayResult:
-    from crm_core.models import Department, Inquiry, InquiryEvent, RoutingDecision, User
-    from crm_core.models.agent_states import AgentStateSpan
-    from routing.queries import agent_directory, inquiry_facts_many
+    from crm_core.models import Department, User
 
-    since = datetime.combine(start, time(0), work.zone)
-    until = datetime.combine(end + timedelta(days=1), time(0), work.zone)
     out = ReplayResult()
     async with sessions() as s:
-        live = await agent_directory(s, work)
-        directory = AgentDirectory(
-            [type(a)(a.id, department_id=a.department_id, team_ids=a.team_ids, skills=a.skills,
-                     languages=a.languages, status="available", load={}, capacity=dict(a.capacity),
-                     duty_schedule_id=a.duty_schedule_id) for a in live.by_id.values()],
-            live.schedules, work.calendar)
+        period = await load_period(s, work, start, end, limit=MAX_INQUIRIES)
         for uid, name, dep in (await s.execute(select(User.id, User.full_name, User.department_id))).all():
             out.names[uid], out.agent_department[uid] = name, dep
         out.department_names = dict((await s.execute(select(Department.id, Department.name))).all())
-        period = select(Inquiry).where(Inquiry.created_at >= since, Inquiry.created_at < until)
-        inquiries = (await s.execute(period.order_by(Inquiry.created_at, Inquiry.id)
-                                     .limit(MAX_INQUIRIES + 1))).scalars().all()
-        if len(inquiries) > MAX_INQUIRIES:
-            raise ValueError("too_many")
-        ids = [i.id for i in inquiries]
-        first_agent = dict((await s.execute(select(RoutingDecision.inquiry_id, RoutingDecision.agent_id)
-                                            .where(RoutingDecision.inquiry_id.in_(ids))
-                                            .order_by(RoutingDecision.id.desc()))).all())
-        escalated = set((await s.execute(select(InquiryEvent.inquiry_id).where(
-            InquiryEvent.kind == "sla", InquiryEvent.inquiry_id.in_(ids)))).scalars().all())
-        spans = (await s.execute(
-            select(AgentStateSpan.user_id, AgentStateSpan.status, AgentStateSpan.started_at)
-            .where(AgentStateSpan.user_id.in_(list(directory.by_id)), AgentStateSpan.started_at < until,
-                   or_(AgentStateSpan.ended_at.is_(None), AgentStateSpan.ended_at > since))
-            .order_by(AgentStateSpan.started_at, AgentStateSpan.id))).all()
-        facts = []
-        for n in range(0, len(inquiries), 500):
-            facts += await inquiry_facts_many(s, inquiries[n:n + 500])
+    inquiries, escalated = period.inquiries, set(period.escalations)
     accept_delay: dict[int, list[float]] = {}
     for i in inquiries:
-        owner = i.owner_id or first_agent.get(i.id)
+        owner = period.real_owner(i)
         if owner is not None and i.accepted_at is not None and i.channel in sla.accept_channels:
             accept_delay.setdefault(owner, []).append(work.working_hours_between(i.created_at, i.accepted_at))
     usual = {a: statistics.median(v) for a, v in accept_delay.items()}
-    changes = [(max(started, since), n, uid, str(st)) for n, (uid, st, started) in enumerate(spans)]
-    heapq.heapify(changes)
-    state = RoutingState()
-    open_items: list[tuple[datetime, int, int, str]] = []
+    replayer = Replayer(period, rules, work)
     total = len(inquiries)
-    for done, (inquiry, fact) in enumerate(zip(inquiries, facts, strict=True)):
+    for done, (inquiry, fact) in enumerate(zip(inquiries, period.facts, strict=True)):
         if stopped is not None and stopped():
             raise Stopped()
         if progress is not None and done % 200 == 0:
             progress(done, total)
-        now = inquiry.created_at
-        while changes and changes[0][0] <= now:
-            _, _, uid, status = heapq.heappop(changes)
-            if status in STATUSES:
-                directory.set_status(uid, status)  # type: ignore[arg-type]
-        while open_items and open_items[0][0] <= now:
-            _, _, uid, channel = heapq.heappop(open_items)
-            directory.add_load(uid, channel, -1)
+        step = replayer.step(inquiry, fact)
+        decision, agent_id = step.decision, step.agent_id
         out.inquiries += 1
-        real = inquiry.owner_id or first_agent.get(inquiry.id)
+        real = period.real_owner(inquiry)
         if real is not None:
             out.real[real] += 1
             out.real_departments[out.agent_department.get(real)] += 1
-        decision = decide(fact, directory, rules, now, state, zone=work.zone)
-        state.apply(decision)
-        agent_id = decision.agent_id
-        if decision.offer is not None:
-            seen = [e for e in decision.eligible if e.agent_id in decision.offer.agent_ids]
-            agent_id = min(seen, key=lambda e: (e.load / e.capacity, e.total_load, e.agent_id)).agent_id
         if inquiry.id in escalated:
             out.real_breaches += 1
         if _breach(inquiry, agent_id, rules, decision.rule_id, work, sla, usual):
@@ -155,9 +109,7 @@ async def replay_draft(sessions: async_sessionmaker[AsyncSession], rules: RuleSe
         else:
             out.simulated[agent_id] += 1
             out.simulated_departments[out.agent_department.get(agent_id)] += 1
-            directory.add_load(agent_id, fact.channel, 1)
-            heapq.heappush(open_items, (inquiry.closed_at or datetime.max.replace(tzinfo=now.tzinfo), inquiry.id,
-                                        agent_id, fact.channel))
+            replayer.hold(agent_id, inquiry, fact.channel)
         if agent_id != real:
             out.moved_total += 1
             if len(out.moved) < MAX_MOVED_LISTED:
