@@ -17,11 +17,9 @@ from api.problems import bad_request
 from api.shown import numbers
 from crm_core.access import get_inquiry
 from crm_core.inquiry_updates import InquiryUpdate, update_inquiry
-from crm_core.models import Client, Inquiry, Message, Role, User
+from crm_core.models import Channel, Client, Inquiry, InquiryStatus, Message, Role, User
 
 WRITERS = frozenset({Role.AGENT, Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.ADMIN})
-Status = Literal["moderation", "new", "offered", "in_work", "done", "archived"]
-ChannelName = Literal["call", "email", "telegram", "webform", "visit", "manual", "vk", "whatsapp"]
 
 
 class InquiryOut(BaseModel):
@@ -65,8 +63,8 @@ class InquiryPage(BaseModel):
 
 class InquiryQuery(PageQuery):
     box: Literal["mine", "department", "common", "all"] = Field(default="all", description="As the inbox's tabs")
-    status: Status | None = None
-    channel: ChannelName | None = None
+    status: InquiryStatus | None = None  # the core's own lists: a channel added there is filterable here
+    channel: Channel | None = None
     pool: Literal["none", "department", "common"] | None = None
     owner_id: int | None = Field(default=None, ge=0, le=2**31 - 1)
     department_id: int | None = Field(default=None, ge=0, le=2**31 - 1)
