@@ -2,7 +2,7 @@
 
 Alembic (with Mako and Pygments behind it) costs the hub some 10 MB it would carry for its whole life
 although, on almost every start, the schema is already current. So the revisions the scripts hold are
-read first with ``ast`` (their ``revision`` and ``down_revision`` literals, never executed); when the
+read first with ``tokenize`` (their ``revision`` and ``down_revision`` literals, never executed); when the
 database's ``alembic_version`` holds exactly their heads there is nothing to do and Alembic is not
 loaded. Anything unclear (a script that does not read plainly, no version table, another set of
 revisions) goes to Alembic, which decides as always.
@@ -10,9 +10,9 @@ revisions) goes to Alembic, which decides as always.
 
 from __future__ import annotations
 
-import ast
 import logging
-import threading
+import tokenize
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,29 +40,80 @@ def alembic_config(url: str | None = None, location: Path | None = None) -> Conf
     return cfg
 
 
-_PARSE_LOCK = threading.Lock()
+class Unclear(ValueError):
+    """A script's line does not read as a plain literal: only Alembic can tell what it means."""
 
 
-def _parsed(path: Path) -> ast.Module:
-    """A migration script's syntax tree. One parse at a time in the process: CPython 3.11's ``ast.parse`` in two
-    threads at once can fail with "AST constructor recursion depth mismatch" (a hub started in a thread, as
-    the API's contract test does, migrates while another does)."""
-    source = path.read_text(encoding="utf-8")
-    with _PARSE_LOCK:
-        return ast.parse(source)
+def logical_lines(path: Path) -> list[tuple[int, list[tokenize.TokenInfo]]]:
+    """A script's logical lines as (indentation level, tokens), comments and blank lines left out.
+
+    Read with ``tokenize`` (pure Python) rather than ``ast.parse``: CPython 3.11's ``ast.parse`` in two
+    threads at once fails with "AST constructor recursion depth mismatch", and a hub started in a thread
+    (as tests and the API's contract check do) migrates while pytest or another hub parses too; a lock
+    here cannot cover the other callers."""
+    lines: list[tuple[int, list[tokenize.TokenInfo]]] = []
+    depth, current = 0, []
+    with path.open("rb") as source:
+        for tok in tokenize.tokenize(source.readline):
+            if tok.type == tokenize.INDENT:
+                depth += 1
+            elif tok.type == tokenize.DEDENT:
+                depth -= 1
+            elif tok.type == tokenize.NEWLINE:
+                if current:
+                    lines.append((depth, current))
+                current = []
+            elif tok.type not in (tokenize.NL, tokenize.COMMENT, tokenize.ENCODING, tokenize.ENDMARKER):
+                current.append(tok)
+    return lines
+
+
+def _plain_string(tok: tokenize.TokenInfo) -> str:
+    text = tok.string
+    if tok.type != tokenize.STRING or text[:1] not in "'\"" or text[:3] in ('"""', "'''") or "\\" in text:
+        raise Unclear(text)
+    return text[1:-1]
+
+
+def literal(tokens: list[tokenize.TokenInfo]) -> object:
+    """``None``, a plain string, or a tuple or list of plain strings, from its tokens; Unclear otherwise."""
+    words = [t.string for t in tokens]
+    if words == ["None"]:
+        return None
+    if len(tokens) == 1:
+        return _plain_string(tokens[0])
+    if len(words) >= 2 and (words[0], words[-1]) in (("(", ")"), ("[", "]")):
+        inner = tokens[1:-1]
+        items = [_plain_string(t) for t in inner[0::2]]
+        if any(t.string != "," for t in inner[1::2]):
+            raise Unclear(" ".join(words))
+        return tuple(items)
+    raise Unclear(" ".join(words))
+
+
+def top_level_literals(path: Path, names: Collection[str]) -> dict[str, object]:
+    """The values of the top-level ``name = literal`` (or ``name: type = literal``) lines for ``names``."""
+    found: dict[str, object] = {}
+    for depth, tokens in logical_lines(path):
+        if depth or tokens[0].type != tokenize.NAME or tokens[0].string not in names:
+            continue
+        equals = next((i for i, t in enumerate(tokens) if t.type == tokenize.OP and t.string == "="), None)
+        if equals is None or (equals > 1 and tokens[1].string != ":"):
+            continue
+        found[tokens[0].string] = literal(tokens[equals + 1:])
+    return found
 
 
 def script_revisions(versions: Path = MIGRATIONS / "versions") -> frozenset[str] | None:
     """Every revision the scripts in ``versions`` name (read without running them); None when one is unclear."""
     found: set[str] = set()
     for path in versions.glob("*.py"):
-        for node in _parsed(path).body:
-            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None and any(
-                    isinstance(t, ast.Name) and t.id == "revision"
-                    for t in (node.targets if isinstance(node, ast.Assign) else [node.target])):
-                if not isinstance(node.value, ast.Constant) or not isinstance(node.value.value, str):
-                    return None
-                found.add(node.value.value)
+        try:
+            revision = top_level_literals(path, ("revision",)).get("revision")
+        except Unclear:
+            return None
+        if isinstance(revision, str):
+            found.add(revision)
     return frozenset(found)
 
 
@@ -74,21 +125,15 @@ def script_heads(versions: Path = MIGRATIONS / "versions") -> frozenset[str] | N
     for path in sorted(versions.glob("*.py")):
         if path.name == "__init__.py":
             continue
-        names: dict[str, object] = {}
-        for node in _parsed(path).body:
-            target = node.target if isinstance(node, ast.AnnAssign) else (
-                node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
-            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision", "depends_on") \
-                    and node.value is not None:
-                try:
-                    names[target.id] = ast.literal_eval(node.value)
-                except ValueError:
-                    return None
+        try:
+            names = top_level_literals(path, ("revision", "down_revision", "depends_on"))
+        except Unclear:
+            return None
         revision, down = names.get("revision"), names.get("down_revision", ...)
         if not isinstance(revision, str) or down is ... or names.get("depends_on"):
             return None
         downs = (down,) if isinstance(down, str) else (() if down is None else down)
-        if not isinstance(downs, tuple | list) or not all(isinstance(d, str) for d in downs):
+        if not isinstance(downs, tuple) or not all(isinstance(d, str) for d in downs):
             return None
         revisions.add(revision)
         parents.update(downs)

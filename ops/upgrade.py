@@ -7,14 +7,14 @@ migrations in one transaction, so a failing one leaves the database as it was on
 
 from __future__ import annotations
 
-import ast
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm_core.migrate import MIGRATIONS, _parsed, alembic_config, script_revisions
+from crm_core.migrate import MIGRATIONS, alembic_config, logical_lines, script_revisions
 
 
 @dataclass(frozen=True)
@@ -26,19 +26,29 @@ class Pending:
 
 
 def reversible(path: Path) -> bool:
-    """Whether the script's ``downgrade()`` has a body that does something."""
-    for node in _parsed(path).body:  # one parse at a time (crm_core/migrate.py says why)
-        if isinstance(node, ast.FunctionDef) and node.name == "downgrade":
-            for stmt in node.body:
-                if isinstance(stmt, ast.Pass):
-                    continue
-                if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
-                    continue  # a docstring or ...
-                if isinstance(stmt, ast.Raise):
-                    continue
-                return True
-            return False
+    """Whether the script's ``downgrade()`` has a body that does something: a statement other than ``pass``,
+    ``...``, a docstring or a ``raise``. Read with ``tokenize`` (crm_core/migrate.py says why not ``ast``)."""
+    lines = logical_lines(path)
+    for at, (depth, tokens) in enumerate(lines):
+        if depth or [t.string for t in tokens[:2]] != ["def", "downgrade"]:
+            continue
+        if tokens[-1].string != ":":  # a one-line body: ``def downgrade() -> None: pass``
+            colon = max(i for i, t in enumerate(tokens) if t.string == ":")
+            return not _idle(tokens[colon + 1:])
+        body = []
+        for inner_depth, inner in lines[at + 1:]:
+            if inner_depth == 0:
+                break
+            if inner_depth == 1:
+                body.append(inner)
+        return not all(_idle(statement) for statement in body)
     return False
+
+
+def _idle(statement: list[tokenize.TokenInfo]) -> bool:
+    first = statement[0]
+    return (first.string in ("pass", "raise", "...") and first.type in (tokenize.NAME, tokenize.OP)) or (
+        first.type == tokenize.STRING and len(statement) == 1)
 
 
 async def stored_revisions(engine: AsyncEngine) -> set[str] | None:

@@ -46,6 +46,10 @@ def test_the_heads_read_from_the_scripts_are_alembics_and_anything_unclear_is_le
     assert script_heads(tmp_path) == {"d"}  # merged
     (tmp_path / "e.py").write_text("revision = make_id()\ndown_revision = 'd'\n")
     assert script_heads(tmp_path) is None  # not a plain literal: Alembic decides
+    (tmp_path / "e.py").write_text("revision = 'e'  # a comment\ndown_revision: str | None = 'd'\n")
+    assert script_heads(tmp_path) == {"e"}
+    (tmp_path / "f.py").write_text("revision = 'f'\ndown_revision = 'e' + ''\n")
+    assert script_heads(tmp_path) is None
 
 
 def test_a_current_schema_starts_the_hub_without_loading_alembic(tmp_path):

@@ -106,6 +106,12 @@ def test_reversible_means_a_downgrade_that_does_something(tmp_path):
     three = tmp_path / "c.py"
     three.write_text("def downgrade():\n    raise NotImplementedError('one way')\n", encoding="utf-8")
     assert (reversible(one), reversible(two), reversible(three)) == (False, True, False)
+    four = tmp_path / "d.py"
+    four.write_text("def downgrade() -> None: ...\n", encoding="utf-8")
+    five = tmp_path / "e.py"
+    five.write_text("def downgrade():\n    if True:\n        pass\n    ...\n\ndef later():\n    op.x()\n",
+                    encoding="utf-8")
+    assert (reversible(four), reversible(five)) == (False, True)
 
 
 def test_a_schema_newer_than_the_hub_stops_the_start_with_status_2(tmp_path, hub_cli):
