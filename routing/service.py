@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bus.bus import EventBus
 from bus.events import AgentStatusChanged, InquiryAssigned, InquiryOpened, Push
+from crm_core.db import dialect_insert
 from crm_core.group_commit import ALONE, GroupCommit
 from crm_core.models import Inquiry, InquiryStatus, Pool, Role, User, utcnow
 from crm_core.models.routing import RoutedInquiry, RoutingKV
@@ -73,8 +74,7 @@ class RoutingService(TeamOffers, OwnerAnswers):
     # lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
         async with self.sessions() as s, s.begin():
-            if await s.get(RoutingKV, STATE_KEY) is None:
-                s.add(RoutingKV(key=STATE_KEY, value=RoutingState().to_dict(), updated_at=utcnow()))
+            await _ensure_state_row(s, utcnow())
         if not self._subscribed:
             self.bus.subscribe(InquiryOpened, self.on_inquiry_opened)
             self.bus.subscribe(AgentStatusChanged, self.on_agent_status)
@@ -303,8 +303,7 @@ class RoutingService(TeamOffers, OwnerAnswers):
         """The first statement of a routing transaction: a write to the state row (takes the lock), then read."""
         touched = await s.execute(update(RoutingKV).where(RoutingKV.key == STATE_KEY).values(updated_at=now))
         if touched.rowcount == 0:
-            s.add(RoutingKV(key=STATE_KEY, value=RoutingState().to_dict(), updated_at=now))
-            await s.flush()
+            await _ensure_state_row(s, now)
         row = await s.get(RoutingKV, STATE_KEY, populate_existing=True)
         return RoutingState.from_dict(row.value if row else {})
 
@@ -327,3 +326,11 @@ class RoutingService(TeamOffers, OwnerAnswers):
         return list((await s.execute(select(User.id).where(
             User.department_id == department_id, User.role.in_(SUPERVISOR_ROLES),
             User.is_active.is_(True)))).scalars())
+
+
+async def _ensure_state_row(s: AsyncSession, now: datetime) -> None:
+    """Insert the round-robin state row unless one exists. Several hub processes start at once on one
+    database: each inserts if missing, and only the first insert counts (a plain INSERT made the others
+    fail their start with a duplicate key)."""
+    await s.execute(dialect_insert(s, RoutingKV).values(key=STATE_KEY, value=RoutingState().to_dict(),
+                                                       updated_at=now).on_conflict_do_nothing(index_elements=["key"]))
