@@ -220,7 +220,7 @@ async def settle(hub: psutil.Process) -> float:
     return time.monotonic() - began
 
 
-async def run(quick: bool) -> dict:
+async def run(quick: bool, profile: str | None = None) -> dict:
     seconds = 10.0 if quick else 60.0
     workdir = Path(tempfile.mkdtemp(prefix="bench-popup-", dir=ROOT / "var" / "bench"))
     db_path, tokens = await asyncio.to_thread(prepare, workdir)
@@ -246,7 +246,14 @@ async def run(quick: bool) -> dict:
                                             "popup")
         settled = await settle(psutil.Process(hub.pid))
         sent: dict[str, float] = {}
+        spy = None
+        if profile:  # py-spy (PyPI) samples the hub over the calls: where its time goes
+            spy = await asyncio.to_thread(
+                subprocess.Popen, ["py-spy", "record", "-p", str(hub.pid), "-d", str(int(seconds)), "-r", "100",
+                                   "-f", "raw", "-o", profile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         calls = await generate_calls(pbx, seconds, sent)
+        if spy is not None:
+            await asyncio.to_thread(spy.wait)
         rss = psutil.Process(hub.pid).memory_info().rss / (1024 * 1024)
         await asyncio.to_thread(proc.wait)
         result = json.loads(out.read_text())
@@ -285,12 +292,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--kinds", default="popup", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the hub over the calls into FILE (collapsed stacks)")
     args = parser.parse_args()
     if args.sockets_worker:
         sockets_worker(args)
         return
     gc.disable()  # nor may one stall the fake PBX between a frame's time stamp and its write
-    emit(asyncio.run(run(args.quick)))
+    emit(asyncio.run(run(args.quick, args.profile)))
 
 
 if __name__ == "__main__":

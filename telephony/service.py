@@ -67,7 +67,7 @@ class TelephonyService(PopupLane, PbxCommands):
         self.pbx_booted_at: float | None = None  # from FullyBooted's Uptime, at every login
         self.agents: dict[str, Agent] = {}
         self.queues: dict[str, dict[str, str]] = {}
-        self.queue_members: list[dict[str, str]] = []
+        self._members: dict[tuple[str | None, str | None], dict[str, str]] = {}  # (queue, interface) → frame
         self.stored = 0
         self._popups: asyncio.Queue[Effect] = asyncio.Queue()
         self._records: asyncio.Queue[CallRecord] = asyncio.Queue()
@@ -217,11 +217,14 @@ class TelephonyService(PopupLane, PbxCommands):
             elif event == "QueueMember":
                 self._track_member(frame)
 
+    @property
+    def queue_members(self) -> list[dict[str, str]]:
+        """The queues' members as the PBX last described them (one QueueMember frame each)."""
+        return list(self._members.values())
+
     def _track_member(self, frame: Mapping[str, str]) -> None:
-        key = (frame.get("Queue"), frame.get("Interface") or frame.get("Location"))
-        self.queue_members = [m for m in self.queue_members
-                              if (m.get("Queue"), m.get("Interface") or m.get("Location")) != key]
-        self.queue_members.append(dict(frame))
+        """O(1) per member event: two come with every queue call, and a queue may have a thousand members."""
+        self._members[(frame.get("Queue"), frame.get("Interface") or frame.get("Location"))] = dict(frame)
 
 
     # --- the stored-calls lane (the pop-up lane: telephony/popups.py) --------------------------
