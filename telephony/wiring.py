@@ -56,7 +56,7 @@ def telephony_service(hub):  # noqa: ANN001, ANN202 - bootstrap.Hub
             await hub.bus.publish(CallStored(stored.call_id, record.linkedid or ""))
         return stored
 
-    service = TelephonyService(s, publish=hub.bus.publish, lookup=lookup,
+    service = TelephonyService(s, publish=hub.bus.publish_soon, lookup=lookup,
                                load_agents=lambda: load_agents(sessions), details=details, store_call=store_call,
                                find_owner=lambda number: owner_of_caller(sessions, number, region),
                                set_agent_state=agent_state)
