@@ -62,7 +62,7 @@ def seconds_between(dialect: str, later: ColumnElement, earlier: ColumnElement) 
 @dataclass(frozen=True, slots=True)
 class Col:
     key: str
-    kind: str = "text"  # text | int | pct | num | dt | sec | min
+    kind: str = "text"  # text | int | pct | num | dt | sec | min | rub (roubles)
 
 
 @dataclass

@@ -91,6 +91,8 @@ def to_xlsx(report: Report, headers: Sequence[str], zone: ZoneInfo, title: str,
                 c.number_format = "0.0%"
             elif kind == "dt":
                 c.number_format = "yyyy-mm-dd hh:mm"
+            elif kind == "rub":
+                c.number_format = "#,##0.00"
             cells.append(c)
         ws.append(cells)
     buf = io.BytesIO()

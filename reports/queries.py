@@ -7,6 +7,8 @@ Times are counted in the agency's time zone (``ReportFilter.zone``); the range i
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -19,6 +21,8 @@ from reports.definitions import Col, Report, flag, positive_result, processed, s
 from reports.filters import ReportFilter
 from reports.scope import check_reach, inquiry_scope, user_scope
 from reports.settings import ReportSettings
+from reports.source_costs import deal_made, name_key, spread, unused
+from telephony.ad_sources import costs_in_period
 from workflow.quality import agent_scores
 
 # --- funnel ------------------------------------------------------------------------------------------------
@@ -143,31 +147,58 @@ def _kpi_report(rows: list[tuple], f: ReportFilter, settings: ReportSettings) ->
 # --- sources -----------------------------------------------------------------------------------------------
 
 async def sources(s: AsyncSession, actor: Actor, f: ReportFilter, dids: dict[str, str] | None = None) -> Report:
-    """Where inquiries came from — the dialed number (DID), the UTM source, the site, another channel — and
-    how many of them turned into a positive result."""
+    """Where inquiries came from — the dialed number (DID), the UTM source, the site, another channel — how many
+    of them turned into a positive result and a deal, and, where the source's monthly cost is set, what the
+    period cost, per inquiry and per deal (``reports.source_costs``)."""
     await check_reach(s, actor, f.department_id, f.agent_id)
     owner = aliased(User)
     utm = Inquiry.utm["utm_source"].as_string()
-    kind = case((and_(Inquiry.channel == "call", Inquiry.did.is_not(None)), literal("did")),
-                (and_(utm.is_not(None), utm != ""), literal("utm")),
+    is_did = and_(Inquiry.channel == "call", Inquiry.did.is_not(None))
+    kind = case((is_did, literal("did")), (and_(utm.is_not(None), utm != ""), literal("utm")),
                 (Inquiry.channel == "webform", literal("site")), else_=Inquiry.channel)
-    value = case((and_(Inquiry.channel == "call", Inquiry.did.is_not(None)), Inquiry.did),
+    value = case((is_did, Inquiry.did),
                  (and_(utm.is_not(None), utm != ""), utm), else_=func.coalesce(Inquiry.source, literal("")))
-    stmt = (select(kind.label("kind"), value.label("value"), func.count(Inquiry.id), flag(processed()),
-                   flag(positive_result()))
+    named = case((is_did, literal(None)), else_=Inquiry.source)  # a form's source named from its UTM label
+    stmt = (select(kind.label("kind"), value.label("value"), named.label("named"), func.count(Inquiry.id),
+                   flag(processed()), flag(positive_result()), flag(deal_made()))
             .select_from(Inquiry).outerjoin(owner, owner.id == Inquiry.owner_id)
-            .where(*_inquiry_where(actor, f, owner)).group_by(kind, value).order_by(func.count(Inquiry.id).desc()))
+            .where(*_inquiry_where(actor, f, owner)).group_by(kind, value, named)
+            .order_by(func.count(Inquiry.id).desc()))
     dids = dids or {}
-    rows = []
-    for k, v, rec, proc, pos in (await s.execute(stmt)).all():
-        name = dids.get(v, "") if k == "did" else ""
-        rows.append((k, v, name, int(rec), int(proc), int(pos), share(int(pos), int(rec))))
-    tot = [sum(r[i] for r in rows) for i in (3, 4, 5)]
+
+    def ad_name(k: str, v: str, named: str | None) -> str:
+        return dids.get(v, "") if k == "did" else (named or "") if k == "utm" and named != v else ""
+
+    found = [(k, v, ad_name(k, v, n), int(rec), int(proc), int(pos), int(deals))
+             for k, v, n, rec, proc, pos, deals in (await s.execute(stmt)).all()]
+    costs = await costs_in_period(s, f.first_day, f.last_day)
+    agency: dict[str, int] = {}
+    if costs:  # every inquiry of each source in the period, beyond the report's reach and filters
+        every = (select(kind, value, named, func.count(Inquiry.id)).where(Inquiry.created_at >= f.start,
+                                                                          Inquiry.created_at < f.end)
+                 .group_by(kind, value, named))
+        for k, v, n, count in (await s.execute(every)).all():
+            key = name_key(ad_name(k, v, n) or v)
+            agency[key] = agency.get(key, 0) + int(count)
+    money = spread([(r[2] or r[1], r[3], r[6]) for r in found], costs, agency)
+    rows: list[tuple[Any, ...]] = [(*r[:6], share(r[5], r[3]), r[6], m.cost, m.per_inquiry, m.per_deal)
+                                   for r, m in zip(found, money, strict=True)]
+    if actor.is_admin and f.department_id is None and f.agent_id is None and f.source is None:
+        rows += [("", "", name, 0, 0, 0, None, 0, cost, None, None)
+                 for name, cost in unused(costs, [r[2] or r[1] for r in found])]  # spent, and nobody came
+    tot = [sum(r[i] for r in rows) for i in (3, 4, 5, 7)]
+    paid = [r for r in rows if r[8] is not None]  # the rows with a cost: the totals' cost per inquiry and deal
+    cost = round(sum(r[8] for r in paid), 2) if paid else None
+    paid_received, paid_deals = sum(r[3] for r in paid), sum(r[7] for r in paid)
     return Report("sources",
                   [Col("kind"), Col("source"), Col("ad_source"), Col("received", "int"), Col("processed", "int"),
-                   Col("positive", "int"), Col("conversion", "pct")],
-                  rows, ("", "", "", *tot, share(tot[2], tot[0])),
-                  chart={"bars": [(f"{r[1] or r[0]}" + (f" ({r[2]})" if r[2] else ""), r[3], r[5]) for r in rows[:30]]})
+                   Col("positive", "int"), Col("conversion", "pct"), Col("deals", "int"), Col("cost", "rub"),
+                   Col("cost_per_inquiry", "rub"), Col("cost_per_deal", "rub")],
+                  rows, ("", "", "", *tot[:3], share(tot[2], tot[0]), tot[3], cost,
+                         None if cost is None or not paid_received else round(cost / paid_received, 2),
+                         None if cost is None or not paid_deals else round(cost / paid_deals, 2)),
+                  chart={"bars": [(f"{r[1] or r[0]}" + (f" ({r[2]})" if r[2] else ""), r[3], r[5]) for r in rows[:30]
+                                  if r[3]]})
 
 
 REPORTS = ("funnel", "kpi", "heatmap", "sources", "properties", "missed", "cold")

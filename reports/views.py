@@ -99,6 +99,9 @@ add_texts({
     "reports.col.weekday": ("День недели", "Weekday"),
     "reports.col.kind": ("Тип", "Kind"),
     "reports.col.ad_source": ("Рекламный источник", "Advertising source"),
+    "reports.col.deals": ("Успешных сделок", "Deals won"), "reports.col.cost": ("Расход, ₽", "Cost, ₽"),
+    "reports.col.cost_per_inquiry": ("Цена обращения, ₽", "Cost per inquiry, ₽"),
+    "reports.col.cost_per_deal": ("Цена сделки, ₽", "Cost per deal, ₽"),
     "reports.col.property_id": ("№ объекта", "Property no."),
     "reports.col.address": ("Адрес", "Address"),
     "reports.col.district": ("Район", "District"),
@@ -250,6 +253,8 @@ def _fmt(value: object, kind: str, zone: ZoneInfo) -> str:
         return f"{100 * float(value):.1f} %".replace(".", ",")
     if kind == "num":
         return f"{float(value):.1f}".replace(".", ",")
+    if kind == "rub":  # roubles: 30 000,00
+        return f"{float(str(value)):,.2f}".replace(",", "\u00a0").replace(".", ",")
     if kind == "sec":
         v = float(value)
         return f"{v:.0f}" if v.is_integer() else f"{v:.1f}".replace(".", ",")

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from crm_core.models import Role
 from crm_core.settings_audit import record_setting_change
+from telephony import views_ad_sources
 from telephony.did_sources import all_sources, delete_source, did_key, save_source, seed_once, source_of
 from web.features import NavItem
 from web.guard import allow
@@ -48,13 +49,16 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/admin/call-sources", sources_page)
     router.add_post("/admin/call-sources", save)
     router.add_post("/admin/call-sources/delete", remove)
+    views_ad_sources.add_routes(router, _context)  # the UTM labels and the monthly costs on the same page
 
 
 async def _context(request: web.Request, **extra: object) -> dict:
     await seed_once(sessions(request), request.app[HUB].settings.dids)
     async with sessions(request)() as s:
         rows = await all_sources(s)
-    return {"rows": rows, "errors": {}, "form": {}, "notice": request.query.get("notice"), **extra}
+        ads = await views_ad_sources.ad_context(s)
+    return {"rows": rows, "errors": {}, "form": {}, "notice": request.query.get("notice"), "ad_errors": {},
+            "ad_form": {}, **ads, **extra}
 
 
 @allow(Role.ADMIN)

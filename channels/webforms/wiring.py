@@ -23,11 +23,20 @@ def webforms_connector(hub):  # noqa: ANN001, ANN202 - bootstrap.Hub
             raise WebFormError(503, f"база данных недоступна, повторите / database unavailable, retry "
                                     f"({type(exc).__name__})", headers={"Retry-After": "5"}) from None
 
+    async def mapped_source(utm: dict) -> str | None:
+        """The source the admin named for this UTM label (the «Источники звонков» page), None when unnamed."""
+        if not utm.get("utm_source"):
+            return None
+        from telephony.ad_sources import source_for_utm
+
+        async with hub.database.sessions() as s:
+            return await source_for_utm(s, utm.get("utm_source"), utm.get("utm_campaign"))
+
     async def store(form: FormReceived) -> FormOutcome:
         result = await hub.intake.accept(IntakeRequest(
             channel=Channel.WEBFORM, external_id=form.external_id, name=form.name, phone=form.phone,
             email=form.email, text=form.message, subject=(form.message.splitlines() or [""])[0][:120] or None,
-            source=form.utm.get("utm_source") or form.site, utm=dict(form.utm),
+            source=await mapped_source(form.utm) or form.utm.get("utm_source") or form.site, utm=dict(form.utm),
             meta={"site": form.site, "page_url": form.page_url, "referrer": form.referrer, "ip": form.client_ip,
                   **({"listing": dict(form.listing)} if form.listing else {})},
         ))

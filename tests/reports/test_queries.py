@@ -163,7 +163,7 @@ async def test_calls_per_property(world):
 
 async def test_sources_with_conversion(world):
     report = await _run(world, "root", "sources", dids={"+74950000001": "Авито"})
-    rows = {(r[0], r[1]): r[2:] for r in report.rows}
+    rows = {(r[0], r[1]): r[2:7] for r in report.rows}
     assert rows[("did", "+74950000001")] == ("Авито", 1, 1, 1, 1.0)
     assert rows[("utm", "yandex")] == ("", 1, 1, 0, 0.0)
     assert rows[("site", "site.ru")] == ("", 1, 0, 0, 0.0)
