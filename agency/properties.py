@@ -54,6 +54,18 @@ def _apply(prop: Property, data: PropertyInput) -> None:
     prop.price = data.price  # type: ignore[assignment]
     prop.liquidity = data.liquidity
     prop.owner_client_id = data.owner_client_id
+    prop.avito_item_id = data.avito_item_id
+
+
+async def _check_listing(session: AsyncSession, data: PropertyInput, property_id: int | None) -> None:
+    """One Avito listing is one property (the column is unique): say which one already has it."""
+    if data.avito_item_id is None:
+        return
+    other = (await session.execute(select(Property.id).where(
+        Property.avito_item_id == data.avito_item_id, Property.id != (property_id or 0)))).scalar()
+    if other is not None:
+        raise FieldError("avito_item_id", f"это объявление Avito уже у объекта №{other} / "
+                                          f"this Avito listing belongs to property #{other}")
 
 
 async def create_property(sessions: async_sessionmaker[AsyncSession], actor: Actor, data: PropertyInput) -> int:
@@ -61,6 +73,7 @@ async def create_property(sessions: async_sessionmaker[AsyncSession], actor: Act
         raise Forbidden("property")
     async with sessions() as s, s.begin():
         agent_id, department_id = await _check_refs(s, actor, data, None)
+        await _check_listing(s, data, None)
         prop = Property(address=data.address, agent_id=agent_id, department_id=department_id)
         _apply(prop, data)
         s.add(prop)
@@ -77,6 +90,7 @@ async def update_property(sessions: async_sessionmaker[AsyncSession], actor: Act
     async with sessions() as s, s.begin():
         prop = await get_property(s, actor, property_id, write=True)
         agent_id, department_id = await _check_refs(s, actor, data, prop.agent_id)
+        await _check_listing(s, data, prop.id)
         _apply(prop, data)
         prop.agent_id, prop.department_id = agent_id, department_id
     log.info("property=%s updated by user=%s", property_id, actor.user_id)

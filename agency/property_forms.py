@@ -35,6 +35,7 @@ class PropertyInput(BaseModel):
     liquidity: str | None = None
     owner_client_id: int | None = None
     agent_id: int | None = None
+    avito_item_id: str | None = Field(default=None, max_length=40)  # the listing's number on Avito
 
     @field_validator("*", mode="before")
     @classmethod
@@ -68,6 +69,13 @@ class PropertyInput(BaseModel):
     def _liquidity(cls, v: str | None) -> str | None:
         if v is not None and v not in LIQUIDITY:
             raise ValueError("liquidity is high, medium or low")
+        return v
+
+    @field_validator("avito_item_id")
+    @classmethod
+    def _avito(cls, v: str | None) -> str | None:
+        if v is not None and not v.isdigit():
+            raise ValueError("номер объявления Avito — только цифры / the Avito listing number is digits only")
         return v
 
     @model_validator(mode="after")

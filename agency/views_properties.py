@@ -59,6 +59,7 @@ add_texts({
     "agency.liquidity": ("Ликвидность", "Liquidity"),
     "agency.owner": ("Собственник (№ клиента)", "Owner (client #)"),
     "agency.owner_name": ("Собственник", "Owner"),
+    "agency.avito_item": ("Номер объявления на Авито", "Avito listing number"),
     "agency.archived": ("В архиве", "Archived"),
     "agency.to_archive": ("В архив", "Archive"),
     "agency.from_archive": ("Вернуть из архива", "Restore"),
@@ -108,7 +109,7 @@ add_texts({
 })
 
 FIELDS = ("address", "district", "metro", "lat", "lon", "property_type", "deal_type", "price", "liquidity",
-          "owner_client_id", "agent_id")
+          "owner_client_id", "agent_id", "avito_item_id")
 
 
 def _dumps(obj: object) -> str:

@@ -1,5 +1,6 @@
 """The notification center as a hub service: a loop that looks at the memorable dates, the inquiries' planned
-days and due callbacks and sends what is queued, woken at once when something is queued, else every ``poll_s``."""
+days, due callbacks and the clients' SMS (viewing reminders, «we will call you back») and sends what is
+queued, woken at once when something is queued, else every ``poll_s``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 
+from notifications.client_sms import ClientSms
 from notifications.dates import DateScheduler
 from notifications.notifier import Notifier
 from notifications.planned import PlannedDayScheduler
@@ -17,8 +19,10 @@ log = logging.getLogger("hub.notifications")
 
 class NotificationService:
     def __init__(self, notifier: Notifier, dates: DateScheduler, *, poll_s: float = 30.0,
-                 enabled: bool = True, planned: PlannedDayScheduler | None = None) -> None:
+                 enabled: bool = True, planned: PlannedDayScheduler | None = None,
+                 client_sms: ClientSms | None = None) -> None:
         self.enabled = enabled
+        self.client_sms = client_sms
         self.notifier = notifier
         self.dates = dates
         self.planned = planned
@@ -48,11 +52,13 @@ class NotificationService:
                 await task
 
     async def run_once(self) -> None:
-        """One pass: dates, planned days, callbacks, then everything due to be sent."""
+        """One pass: dates, planned days, callbacks, clients' SMS, then everything due to be sent."""
         await self.dates.run_once()
         if self.planned is not None:
             await self.planned.run_once()
         await callback_notices(self.notifier)
+        if self.client_sms is not None:
+            await self.client_sms.run_once()
         while await self.notifier.deliver_due():
             pass
         self.passes += 1

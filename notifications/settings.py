@@ -17,3 +17,11 @@ class NotificationSettings(BaseModel):
     # time, at most this many days after the date; later it is not sent at all
     public_url: str = ""  # e.g. https://hub.example.ru: links in Telegram and email notices
     agency_name: str = "Агентство недвижимости"  # {agency} in greeting templates
+    # SMS to clients (when [sms] is on; service messages, so no marketing consent is asked; the client's opt-out
+    # and [sms] daily_cap apply): a reminder this many hours before a planned viewing, and «we will call you
+    # back» when a missed call becomes a callback; none between sms_day_end and sms_day_start (agency's time)
+    sms_viewing_reminders: bool = True
+    sms_viewing_lead_hours: int = Field(24, ge=1, le=72)
+    sms_callbacks: bool = True
+    sms_day_start: int = Field(9, ge=0, le=23)
+    sms_day_end: int = Field(21, ge=1, le=24)

@@ -1,9 +1,14 @@
 """``wire(hub)``: the notifier on ``hub.connectors["notifications"]`` (also reachable by the web pages),
-its subscription to the bus pushes, and its senders (the hub's bot, the SMTP server when email is on)."""
+its subscription to the bus pushes, and its senders (the hub's bot, the SMTP server when email is on); the
+clients' SMS through the SMS outbox when ``[sms]`` is on."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 from bus.events import Push
+from notifications.client_sms import ClientSms, SmsRules
 from notifications.dates import DateScheduler
 from notifications.notifier import Notifier, Sender
 from notifications.planned import PlannedDayScheduler
@@ -12,7 +17,7 @@ from notifications.service import NotificationService
 from notifications.settings import NotificationSettings
 from routing.calendar import WorkCalendar
 
-VIEWS = ("notifications.views",)
+VIEWS = ("notifications.views", "notifications.views_sms")
 
 
 def settings_of(hub) -> NotificationSettings:  # noqa: ANN001 - bootstrap.Hub
@@ -36,8 +41,20 @@ def build(hub, settings: NotificationSettings | None = None) -> NotificationServ
     dates = DateScheduler(notifier, work, default_lead_days=settings.default_lead_days,
                           late_days=settings.greeting_late_days, agency_name=settings.agency_name,
                           may_greet=_marketing_gate(hub))
+    client_sms = ClientSms(hub.database.sessions, lambda: sms_rules(hub, settings), hub.outbox_wakeup.set)
     return NotificationService(notifier, dates, poll_s=settings.poll_s, enabled=settings.enabled,
-                               planned=PlannedDayScheduler(notifier, work))
+                               planned=PlannedDayScheduler(notifier, work), client_sms=client_sms)
+
+
+def sms_rules(hub, settings: NotificationSettings) -> SmsRules | None:  # noqa: ANN001
+    """The clients' SMS rules, or None while no SMS connector runs (``[sms] enabled``)."""
+    if "sms" not in hub.connectors:
+        return None
+    sms = hub.settings.sms
+    return SmsRules(agency=settings.agency_name, zone=ZoneInfo(hub.settings.time_zone), daily_cap=sms.daily_cap,
+                    max_text=sms.max_text, viewings=settings.sms_viewing_reminders,
+                    lead=timedelta(hours=settings.sms_viewing_lead_hours), callbacks=settings.sms_callbacks,
+                    day_start=settings.sms_day_start, day_end=settings.sms_day_end)
 
 
 def _marketing_gate(hub):  # noqa: ANN001, ANN202

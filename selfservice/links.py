@@ -23,7 +23,7 @@ from crm_core.models.selfservice import SelfServiceLink, SelfServiceSession
 
 log = logging.getLogger("hub.selfservice")
 SIGN_IN_PATH = "/my/in/"
-CHANNELS = ("telegram", "email")
+CHANNELS = ("telegram", "email", "sms")  # "auto" tries them in this order (an SMS costs money: last)
 
 
 def digest(secret: str) -> str:
@@ -39,8 +39,8 @@ class LinkRefused(ValueError):
 
 
 async def address_of(s: AsyncSession, client_id: int, channel: str) -> str | None:
-    """The client's Telegram chat or email address (a contact marked ``blocked`` is skipped)."""
-    kind = {"telegram": ContactKind.TELEGRAM, "email": ContactKind.EMAIL}[channel]
+    """The client's Telegram chat, email address or phone (a contact marked ``blocked`` is skipped)."""
+    kind = {"telegram": ContactKind.TELEGRAM, "email": ContactKind.EMAIL, "sms": ContactKind.PHONE}[channel]
     return (await s.execute(select(Contact.value).where(
         Contact.client_id == client_id, Contact.kind == kind, or_(Contact.label.is_(None), Contact.label != "blocked"))
         .order_by(Contact.id).limit(1))).scalar()

@@ -24,6 +24,7 @@ TEXT = {
     "body": ("Здравствуйте! Ссылка для входа в личный кабинет ({agency}): ваши обращения, просмотры и контакт "
              "агента.\n{url}\nСсылка действует {minutes} мин и только один раз. Если вы её не запрашивали, "
              "просто не открывайте её."),
+    "sms": "{agency}: вход в личный кабинет {url} (ссылка действует {minutes} мин, один раз)",
 }
 
 
@@ -91,39 +92,75 @@ class SelfService:
 
     def channels_on(self) -> tuple[str, ...]:
         notifier = self._notifier()
-        return tuple(c for c in CHANNELS if notifier is not None and c in notifier.senders)
+        on = {c for c in CHANNELS if notifier is not None and c in notifier.senders}
+        if "sms" in self.hub.connectors:  # the SMS outbox (channels/sms), not the notifier, sends it
+            on.add("sms")
+        return tuple(c for c in CHANNELS if c in on)
 
     async def send_link(self, client_id: int, channel: str = "auto", *, requested_by: int | None,
                         base_url: str = "") -> str:
-        """Queue a sign-in link to the client by Telegram or email ("auto": Telegram when the client has a
-        chat, else email). Returns the channel used; raises LinkRefused("no_address" | "channel_off" |
-        "too_many")."""
+        """Queue a sign-in link to the client by Telegram, email or SMS ("auto": Telegram when the client has a
+        chat, else email, else SMS when it is on). Returns the channel used; raises LinkRefused("no_address" |
+        "channel_off" | "too_many" | "sms_opted_out" | "sms_cap" | "no_inquiry")."""
         from notifications.notifier import Notifier
 
         notifier = self._notifier()
         wanted = CHANNELS if channel == "auto" else (channel,)
+        on = self.channels_on()
         now = utcnow()
+        inquiry_id: int | None = None
         async with self.hub.database.sessions() as s, s.begin():
             found = [(c, a) for c in wanted if (a := await links.address_of(s, client_id, c))]
             if not found:
                 raise LinkRefused("no_address")
-            usable = [(c, a) for c, a in found if notifier is not None and c in notifier.senders]
+            usable = [(c, a) for c, a in found if c in on]
             if not usable:
                 raise LinkRefused("channel_off")
             used, address = usable[0]
+            if used == "sms":
+                inquiry_id = await self._sms_check(s, client_id)
             secret, link = await links.issue(s, client_id, used, requested_by=requested_by,
                                              minutes=self.settings.link_minutes,
                                              per_hour=self.settings.links_per_client_per_hour, now=now)
             text = self.message(secret, base_url)
-            await Notifier.queue(s, f"selfservice:{link.id}", used, address, TEXT["subject"], text, now)
-        notifier.wakeup.set()
+            if used != "sms":
+                await Notifier.queue(s, f"selfservice:{link.id}", used, address, TEXT["subject"], text, now)
+        if inquiry_id is not None:
+            await self._queue_sms(inquiry_id, self.message(secret, base_url, template="sms"))
+        elif notifier is not None:
+            notifier.wakeup.set()
         self.sent += 1
         log.info("self-service link for client=%s by %s requested by user=%s", client_id, used, requested_by)
         return used
 
-    def message(self, secret: str, base_url: str = "") -> str:
+    def message(self, secret: str, base_url: str = "", template: str = "body") -> str:
         url = self.base_url(base_url) + SIGN_IN_PATH + secret
-        return TEXT["body"].format(agency=self.settings.agency_name, url=url, minutes=self.settings.link_minutes)
+        return TEXT[template].format(agency=self.settings.agency_name, url=url, minutes=self.settings.link_minutes)
+
+    # --- by SMS (the SMS outbox: the client's opt-out and the day's cap) ------------------------------------
+    async def _sms_check(self, s, client_id: int) -> int:  # noqa: ANN001 - AsyncSession
+        """The inquiry the SMS is kept on (the client's latest); refused before a link is made when the client
+        opted out of SMS or has no inquiry."""
+        from channels.sms.service import latest_inquiry, opted_out
+
+        if await opted_out(s, client_id):
+            raise LinkRefused("sms_opted_out")
+        inquiry_id = await latest_inquiry(s, client_id)
+        if inquiry_id is None:
+            raise LinkRefused("no_inquiry")
+        return inquiry_id
+
+    async def _queue_sms(self, inquiry_id: int, text: str) -> None:
+        from channels.sms.service import SmsRefused, queue_sms
+
+        sms = self.hub.settings.sms
+        try:
+            await queue_sms(self.hub.database.sessions, inquiry_id, text, kind="link", daily_cap=sms.daily_cap,
+                            max_text=sms.max_text)
+        except SmsRefused as exc:
+            raise LinkRefused("sms_cap" if exc.reason == "cap" else "sms_opted_out" if exc.reason == "opted_out"
+                              else "no_address") from None
+        self.hub.outbox_wakeup.set()
 
     async def bot_link(self, chat_id: str | int) -> str | None:
         """For the Telegram bot: the text with a fresh sign-in link for the client tied to this chat, to send

@@ -23,7 +23,12 @@ OPT = ("sms_opt_out", "sms_opt_in")
 
 
 class SmsRefused(ValueError):
-    """Not queued: the reason is shown to whoever asked (opt-out, no phone, the day's cap)."""
+    """Not queued: the reason is shown to whoever asked (opt-out, no phone, the day's cap); ``reason`` names it
+    for a page's text: text, no_inquiry, no_phone, opted_out, cap."""
+
+    def __init__(self, text: str, reason: str = "text") -> None:
+        super().__init__(text)
+        self.reason = reason
 
 
 async def opted_out(s: AsyncSession, client_id: int) -> bool:
@@ -46,25 +51,25 @@ async def queue_sms(sessions: async_sessionmaker[AsyncSession], inquiry_id: int,
     """Queue an SMS to the inquiry's client's phone; the message's id. ``kind``: reminder, callback, link…"""
     text = clean(text).strip()
     if not text or len(text) > max_text:
-        raise SmsRefused(f"текст SMS пуст или длиннее {max_text} символов / SMS text empty or too long")
+        raise SmsRefused(f"текст SMS пуст или длиннее {max_text} символов / SMS text empty or too long", "text")
     now = utcnow()
     async with sessions() as s, s.begin():
         inquiry = await s.get(Inquiry, inquiry_id)
         if inquiry is None:
-            raise SmsRefused("нет такого обращения / no such inquiry")
+            raise SmsRefused("нет такого обращения / no such inquiry", "no_inquiry")
         phone = (await s.execute(select(Contact.value).where(
             Contact.client_id == inquiry.client_id, Contact.kind == ContactKind.PHONE).order_by(Contact.id).limit(1))
         ).scalar()
         if phone is None:
-            raise SmsRefused("у клиента нет телефона / the client has no phone")
+            raise SmsRefused("у клиента нет телефона / the client has no phone", "no_phone")
         if await opted_out(s, inquiry.client_id):
-            raise SmsRefused("клиент отказался от SMS / the client has opted out of SMS")
+            raise SmsRefused("клиент отказался от SMS / the client has opted out of SMS", "opted_out")
         sent = (await s.execute(select(func.count()).select_from(Message).where(
             Message.channel == Channel.SMS, Message.direction == "out",
             Message.created_at >= now - timedelta(hours=24)))).scalar_one()
         if sent >= daily_cap:
             log.warning("sms cap of %d in 24 hours reached; inquiry=%s not sent", daily_cap, inquiry_id)
-            raise SmsRefused(f"достигнут лимит SMS за сутки ({daily_cap}) / the daily SMS cap is reached")
+            raise SmsRefused(f"достигнут лимит SMS за сутки ({daily_cap}) / the daily SMS cap is reached", "cap")
         message = Message(inquiry_id=inquiry.id, client_id=inquiry.client_id, channel=Channel.SMS,
                           external_id=f"out:{new_message_id('sms')}", direction="out", body=text, delivery="queued",
                           next_attempt_at=now, created_at=now, meta={"to": phone.lstrip("+"), "kind": kind[:40]})
@@ -74,6 +79,12 @@ async def queue_sms(sessions: async_sessionmaker[AsyncSession], inquiry_id: int,
                             inquiry_id=inquiry.id, ref_id=message.id, summary=text[:200]))
     log.info("sms queued inquiry=%s message=%s kind=%s", inquiry_id, message.id, kind)
     return message.id
+
+
+async def latest_inquiry(s: AsyncSession, client_id: int) -> int | None:
+    """The client's latest inquiry: an SMS not about one inquiry (the self-service link) is kept on it."""
+    return (await s.execute(select(Inquiry.id).where(Inquiry.client_id == client_id)
+                            .order_by(Inquiry.created_at.desc(), Inquiry.id.desc()).limit(1))).scalar()
 
 
 class SmsRecords:

@@ -29,6 +29,8 @@ class Property(CreatedAt, Base):
     liquidity: Mapped[str | None] = mapped_column(String(10))  # high | medium | low (агентская оценка)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     address_key: Mapped[str | None] = mapped_column(String(500), index=True)  # lower-cased, ё→е: for search
+    # the property's listing on Avito: a chat under it is a lead on this property (channels/avito)
+    avito_item_id: Mapped[str | None] = mapped_column(String(40), index=True, unique=True)
 
 
 class Inquiry(CreatedAt, Base):

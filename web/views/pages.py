@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from channels.outbox import queue_reply, reply_channels
+from channels.sms.service import opted_out
 from crm_core import inbox as inbox_query
 from crm_core import queries
 from crm_core.access import Forbidden, NotFound, can_claim, can_write_client, check_inquiry_write
@@ -169,8 +170,10 @@ async def client_page(request: web.Request) -> web.StreamResponse:
     client_id = _int_param(request, "id")
     async with sessions(request)() as s:
         view = await queries.client_view(s, request[ACTOR], client_id)
+        sms_out = await opted_out(s, client_id)
     return render(request, "client.html", {"v": view, "can_write": can_write_client(request[ACTOR], view.client),
-                                           "errors": {}, "form": {}, "notice": request.query.get("notice")})
+                                           "errors": {}, "form": {}, "notice": request.query.get("notice"),
+                                           "sms_opted_out": sms_out})
 
 
 @allow()
@@ -191,8 +194,9 @@ async def client_update(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther(f"/clients/{client_id}?notice=saved")
     async with sessions(request)() as s:
         view = await queries.client_view(s, request[ACTOR], client_id)
+        sms_out = await opted_out(s, client_id)
     return render(request, "client.html", {"v": view, "can_write": True, "errors": errors, "form": form,
-                                           "notice": None}, status=422)
+                                           "notice": None, "sms_opted_out": sms_out}, status=422)
 
 
 @allow()
