@@ -14,11 +14,14 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import asyncpg
-
+from bus import pg
 from bus.events import Push
 from bus.settings import ClusterSettings
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger("hub.fanout")
 CHANNEL = "hub_push"
@@ -134,7 +137,7 @@ class PgFanout(_Fanout):
         try:
             await self._send(payload)
             self.published += 1
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (OSError, pg.asyncpg().PostgresError, pg.asyncpg().InterfaceError) as exc:
             log.warning("fan-out unavailable (%s): push delivered on this instance only", exc)
             self._sender = None
             self._local(push)
@@ -142,11 +145,11 @@ class PgFanout(_Fanout):
     async def _send(self, payload: str) -> None:
         async with self._sending:
             if self._sender is None or self._sender.is_closed():
-                self._sender = await asyncpg.connect(self.dsn, timeout=5)
+                self._sender = await pg.asyncpg().connect(self.dsn, timeout=5)
             await self._sender.execute("SELECT pg_notify($1, $2)", self.channel, payload)
 
     async def _subscribe_and_wait(self) -> None:
-        self._listener = await asyncpg.connect(self.dsn, timeout=5)
+        self._listener = await pg.asyncpg().connect(self.dsn, timeout=5)
         await self._listener.add_listener(self.channel, self._on_notify)
         self._ready.set()
         while not self._listener.is_closed():

@@ -19,9 +19,12 @@ import contextlib
 import dataclasses
 import json
 import logging
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import asyncpg
+from bus import pg
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger("hub.handoff")
 
@@ -51,7 +54,7 @@ class Handoff:
     async def claim(self) -> None:
         """Take the next epoch and restore what the previous leader left (call before the consumer starts)."""
         self.fenced = False
-        self._conn = await asyncpg.connect(self.dsn, timeout=5)
+        self._conn = await pg.asyncpg().connect(self.dsn, timeout=5)
         row = await self._conn.fetchrow(
             "INSERT INTO cluster_leader_state (name, epoch, holder, data, saved_at) "
             "VALUES ($1, 1, $2, '{}', now()) ON CONFLICT (name) DO UPDATE "
@@ -106,10 +109,10 @@ class Handoff:
             try:
                 if not await self.save():
                     return
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (OSError, pg.asyncpg().PostgresError, pg.asyncpg().InterfaceError) as exc:
                 log.warning("hand-off save of %s failed (%s); retrying", self.name, exc)
                 if self._conn is not None and self._conn.is_closed():
-                    self._conn = await asyncpg.connect(self.dsn, timeout=5)
+                    self._conn = await pg.asyncpg().connect(self.dsn, timeout=5)
 
 
 class TelephonyCalls:

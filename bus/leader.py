@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import asyncpg
+from bus import pg
 
 log = logging.getLogger("hub.leader")
 
@@ -76,7 +76,7 @@ class Leadership:
         while True:
             conn = None
             try:
-                conn = await asyncpg.connect(self.dsn, timeout=5)
+                conn = await pg.asyncpg().connect(self.dsn, timeout=5)
                 await conn.execute(f"SET idle_session_timeout = {int(self.lease_s * 1000)}")
                 while True:
                     sent = self._clock()
