@@ -144,7 +144,8 @@ def summary(decision: Decision, names: Mapping[int, str]) -> str:
         who = names.get(decision.agent_id, f"#{decision.agent_id}")
         seen = next((s for s in decision.eligible if s.agent_id == decision.agent_id), None)
         load = f", загрузка {seen.load}/{seen.capacity}" if seen else ""
-        text = f"{who}: правило «{decision.rule_name}», {decision.strategy}{load}; " \
+        how = "агент объекта первым" if decision.strategy == "property_agent_first" else decision.strategy
+        text = f"{who}: правило «{decision.rule_name}», {how}{load}; " \
                f"подходили {len(decision.eligible)}, не подходили {len(decision.not_eligible)}"
     elif decision.offer is not None:
         text = f"предложено группе ({len(decision.offer.agent_ids)}) по правилу «{decision.rule_name}»"

@@ -4,7 +4,9 @@ the routing state. No I/O; the caller stores the ``Decision`` and applies ``deci
 The order of things:
 
 1. the rules that match, first by priority (the bitmask index; the default rule always matches);
-2. owner first: if the first matching rule is sticky and the client has an owner who is eligible, the owner;
+2. the property's agent first: if the first matching rule that asks for it (``property_agent_first``) finds the
+   inquiry is about a property whose agent is eligible, that agent; then owner first: if the first matching
+   rule is sticky and the client has an owner who is eligible, the owner;
 3. a pool target sends the inquiry straight to the department's or the common pool;
 4. otherwise the target's members are screened (status, capacity for the channel, skills, language, duty,
    the caller's exclusions); the rule's strategy picks among the eligible, or makes a team-claim offer;
@@ -83,39 +85,63 @@ def _decide(
     indexed ``decide`` and the naive reference scan)."""
     tried: list[RuleTried] = []
     rejected: list[NotEligible] = []
-    owner_refusal: NotEligible | None = None
-    owner_checked = False
+    first: list[NotEligible] = []  # the property's agent's and the owner's refusals, shown first
+    agent_checked = owner_checked = False
     for rule in matching:
+        if not agent_checked and rule.property_agent_first and inquiry.property_agent_id is not None:
+            agent_checked = True
+            seen, refusal = _first_try(inquiry.property_agent_id, agents, inquiry, rule, now, exclude)
+            if seen is not None:
+                return Decision(inquiry.id, now, rule.id, rule.name, "property_agent_first", agent_id=seen.agent_id,
+                                department_id=inquiry.department_id, eligible=(seen,), rules_tried=tuple(tried))
+            assert refusal is not None
+            first.append(refusal)
         if not owner_checked and rule.owner_first and inquiry.client_owner_id is not None:
             owner_checked = True
-            owner: list[AgentSeen] = []
-            refused: list[NotEligible] = []
-            screen((inquiry.client_owner_id,), agents, inquiry, rule, now, exclude, owner, refused)
-            if owner:
-                return Decision(inquiry.id, now, rule.id, rule.name, "owner_first", agent_id=owner[0].agent_id,
-                                department_id=inquiry.department_id, eligible=tuple(owner),
+            seen, refusal = _first_try(inquiry.client_owner_id, agents, inquiry, rule, now, exclude)
+            if seen is not None:
+                return Decision(inquiry.id, now, rule.id, rule.name, "owner_first", agent_id=seen.agent_id,
+                                department_id=inquiry.department_id, eligible=(seen,),
                                 rules_tried=tuple(tried), note="the client's owner")
-            owner_refusal = NotEligible(inquiry.client_owner_id, f"client's owner: {refused[0].reason}")
+            assert refusal is not None
+            if refusal.agent_id != inquiry.property_agent_id or not agent_checked:
+                first.append(NotEligible(refusal.agent_id, f"client's owner: {refusal.reason}"))
         if rule.target.pool is not None:
-            return _to_pool(inquiry, now, rule, rule.target.pool, _explain(rejected, [], tried, owner_refusal),
+            return _to_pool(inquiry, now, rule, rule.target.pool, _explain(rejected, [], tried, first),
                             tried, "the rule sends it to the pool")
         if offer_expired and rule.strategy == "team_claim" and rule.offer_on_timeout != "least_loaded":
             pool = "common" if rule.offer_on_timeout == "common_pool" else "department"
-            return _to_pool(inquiry, now, rule, pool, _explain(rejected, [], tried, owner_refusal), tried,
+            return _to_pool(inquiry, now, rule, pool, _explain(rejected, [], tried, first), tried,
                             "nobody claimed the offer in time")
         eligible: list[AgentSeen] = []
         ids = members(rule, inquiry)
         before = len(rejected)
         screen(ids, agents, inquiry, rule, now, exclude, eligible, rejected)
         if eligible:
-            return _pick(inquiry, now, rule, state, zone, eligible, _explain(rejected, eligible, tried, owner_refusal),
+            return _pick(inquiry, now, rule, state, zone, eligible, _explain(rejected, eligible, tried, first),
                          tried, offer_expired)
         tried.append(RuleTried(rule.id, len(rejected) - before))
         if rule.on_no_agent != "next_rule":
             pool = "common" if rule.on_no_agent == "common_pool" else "department"
-            return _to_pool(inquiry, now, rule, pool, _explain(rejected, [], tried, owner_refusal), tried,
+            return _to_pool(inquiry, now, rule, pool, _explain(rejected, [], tried, first), tried,
                             "nobody in the target is eligible")
     raise AssertionError("the default rule always matches")  # pragma: no cover
+
+
+def _first_try(
+    agent_id: int,
+    agents: AgentDirectory,
+    inquiry: InquiryFacts,
+    rule: CompiledRule,
+    now: datetime,
+    exclude: Collection[int] | Mapping[int, str],
+) -> tuple[AgentSeen | None, NotEligible | None]:
+    """One agent tried before the rule's strategy (the property's agent, the client's owner): seen when
+    eligible by the usual checks, else the reason they are not."""
+    ok: list[AgentSeen] = []
+    no: list[NotEligible] = []
+    screen((agent_id,), agents, inquiry, rule, now, exclude, ok, no)
+    return (ok[0], None) if ok else (None, no[0])
 
 
 def screen(
@@ -221,18 +247,20 @@ def _to_pool(
 
 
 def _explain(rejected: list[NotEligible], eligible: list[AgentSeen], tried: list[RuleTried],
-             owner_refusal: NotEligible | None) -> tuple[NotEligible, ...]:
-    """Who was not eligible, each agent once: the owner's refusal first, the first reason when several rules
-    were tried, nobody whom a later rule found eligible."""
+             first: list[NotEligible]) -> tuple[NotEligible, ...]:
+    """Who was not eligible, each agent once: the property's agent's and the owner's refusals first, the first
+    reason when several rules were tried, nobody whom a later rule found eligible."""
     if tried:
-        return _once([owner_refusal, *rejected] if owner_refusal else rejected, eligible)
-    if owner_refusal is None:
+        return _once([*first, *rejected] if first else rejected, eligible)
+    if not first:
         return tuple(rejected)
-    # one rule: ``rejected`` is in ascending id order, so the owner's plain entry is found by bisection
-    at = bisect_left(rejected, owner_refusal.agent_id, key=_agent_id)
-    if at < len(rejected) and rejected[at].agent_id == owner_refusal.agent_id:
-        return (owner_refusal, *rejected[:at], *rejected[at + 1:])
-    return (owner_refusal, *rejected)
+    # one rule: ``rejected`` is in ascending id order, so a first refusal's plain entry is found by bisection
+    rest: list[NotEligible] | tuple[NotEligible, ...] = rejected
+    for refusal in first:
+        at = bisect_left(rest, refusal.agent_id, key=_agent_id)
+        if at < len(rest) and rest[at].agent_id == refusal.agent_id:
+            rest = [*rest[:at], *rest[at + 1:]]
+    return (*first, *rest)
 
 
 def _agent_id(entry: NotEligible) -> int:

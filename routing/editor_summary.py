@@ -50,4 +50,6 @@ def summary(rule: Mapping[str, Any], t: Callable[..., str], names: Names) -> dic
     strategy = t("editor.s." + rule.get("strategy", "least_loaded"))
     if rule.get("owner_first", True):
         strategy = f"{t('editor.owner_first_short')}, {t('editor.then')} {strategy}"
+    if rule.get("property_agent_first"):
+        strategy = f"{t('editor.property_agent_first_short')}, {strategy}"
     return {"when": parts, "target": "; ".join(whom) or "—", "strategy": strategy}

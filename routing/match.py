@@ -66,6 +66,7 @@ class CompiledRule:
     segments: frozenset[str] | None = None  # any of the client's segments
     hours: HoursWindow | None = None  # when the inquiry came, in the agency's zone
     sla: tuple[tuple[str, float], ...] = ()  # the rule's SLA overrides (name, value), for the scheduler
+    property_agent_first: bool = False  # a lead on a property: the property's agent first, when eligible
 
     @property
     def has_territory(self) -> bool:

@@ -57,6 +57,7 @@ class InquiryFacts:
     language: str | None = None  # the client's language, "ru", "en", ...
     required_skills: frozenset[str] = frozenset()  # compared case-insensitively (stored normalised)
     client_owner_id: int | None = None  # the agent who owns the client (sticky routing)
+    property_agent_id: int | None = None  # the agent of the property the inquiry is about (a lead on a listing)
     department_id: int | None = None  # the inquiry's department (from the DID, the form, the client)
     segments: frozenset[str] = frozenset()  # the client's segments (VIP, investor, ...), compared normalised
 

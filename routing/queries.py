@@ -246,25 +246,40 @@ async def inquiry_facts(session: AsyncSession, inquiry: Inquiry) -> InquiryFacts
 
 
 async def inquiry_facts_many(session: AsyncSession, inquiries: Sequence[Inquiry]) -> list[InquiryFacts]:
-    """What routing judges, for several inquiries in four queries: their clients' owners, their
-    properties, the first message's meta (the site and language a form or the bot recorded), and the clients'
-    segments."""
+    """What routing judges, for several inquiries in four queries: their clients' owners, the first message's
+    meta (the site and language a form or the bot recorded, the listing a channel saw), their properties (the
+    linked one, else the one the channel named in ``meta["listing"]["property_id"]``: its agent), and the
+    clients' segments."""
     client_ids = {i.client_id for i in inquiries}
     owners = dict((await session.execute(select(Client.id, Client.owner_id).where(Client.id.in_(client_ids)))).all())
-    property_ids = {i.property_id for i in inquiries if i.property_id}
-    props = {p.id: p for p in (await session.execute(select(Property).where(Property.id.in_(property_ids))))
-             .scalars()} if property_ids else {}
     first = (select(func.min(Message.id)).where(Message.inquiry_id.in_([i.id for i in inquiries]))
              .group_by(Message.inquiry_id))
     metas = dict((await session.execute(select(Message.inquiry_id, Message.meta).where(Message.id.in_(first)))).all())
+    named = {i.id: listed_property(metas.get(i.id)) for i in inquiries if not i.property_id}
+    property_ids = {i.property_id for i in inquiries if i.property_id} | {p for p in named.values() if p}
+    props = {p.id: p for p in (await session.execute(select(Property).where(Property.id.in_(property_ids))))
+             .scalars()} if property_ids else {}
     segments: dict[int, set[str]] = {}
     for client_id, name in (await session.execute(
             select(client_segments.c.client_id, Segment.name).join(Segment, Segment.id == client_segments.c.segment_id)
             .where(client_segments.c.client_id.in_(client_ids)))).all():
         segments.setdefault(client_id, set()).add(name)
     return [replace(_facts(i, owners.get(i.client_id), props.get(i.property_id) if i.property_id else None,
-                           metas.get(i.id) or {}), segments=frozenset(segments.get(i.client_id, ())))
+                           metas.get(i.id) or {}), segments=frozenset(segments.get(i.client_id, ())),
+                    property_agent_id=_agent_of(props.get(i.property_id or named.get(i.id) or 0)))
             for i in inquiries]
+
+
+def listed_property(meta: Any) -> int | None:  # noqa: ANN401 - a message's meta as stored (JSON)
+    """The hub's property a channel found for the listing (``meta["listing"]["property_id"]``), if any."""
+    listing = meta.get("listing") if isinstance(meta, Mapping) else None
+    value = listing.get("property_id") if isinstance(listing, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _agent_of(prop: Property | None) -> int | None:
+    """The property's agent, whose leads they are (an archived property takes no leads)."""
+    return prop.agent_id if prop is not None and not prop.archived else None
 
 
 def _facts(inquiry: Inquiry, owner: int | None, prop: Property | None, meta: Mapping[str, Any]) -> InquiryFacts:

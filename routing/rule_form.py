@@ -83,6 +83,7 @@ class RuleForm(BaseModel):
     target_pool: Literal["department", "common"] = "department"
     strategy: str = "least_loaded"
     owner_first: bool = False
+    property_agent_first: bool = False
     offer_seconds: int = Field(300, gt=0, le=7 * 24 * 3600)
     spread_period: Literal["day", "week", "month"] = "day"
     on_no_agent: Literal["next_rule", "department_pool", "common_pool"] = "next_rule"
@@ -97,7 +98,7 @@ class RuleForm(BaseModel):
             raise PydanticCustomError("rule_key", "latin letters, digits, - _ . (up to 100)")
         return text
 
-    @field_validator("enabled", "hours_outside", "owner_first", mode="before")
+    @field_validator("enabled", "hours_outside", "owner_first", "property_agent_first", mode="before")
     @classmethod
     def _checkbox(cls, v: object) -> object:
         return v in (True, "on", "1", "true", "yes")
@@ -219,6 +220,8 @@ class RuleForm(BaseModel):
         rule: dict[str, Any] = {"id": self.id, "priority": priority, "enabled": self.enabled, "name": self.name,
                                 "when": when, "target": target, "strategy": self.strategy,
                                 "owner_first": self.owner_first, "on_no_agent": self.on_no_agent}
+        if self.property_agent_first:
+            rule["property_agent_first"] = True
         if self.strategy == "team_claim":
             rule["offer_seconds"] = self.offer_seconds
         if self.strategy == "even_spread":
@@ -257,6 +260,7 @@ def form_values(rule: Mapping[str, Any]) -> dict[str, Any]:
         "target_agents": target.get("agents") or [], "target_teams": target.get("teams") or [],
         "target_departments": target.get("departments") or [], "target_pool": target.get("pool") or "department",
         "strategy": rule.get("strategy", "least_loaded"), "owner_first": rule.get("owner_first", True),
+        "property_agent_first": rule.get("property_agent_first", False),
         "offer_seconds": rule.get("offer_seconds", 300), "spread_period": rule.get("spread_period", "day"),
         "on_no_agent": rule.get("on_no_agent", "next_rule"), "sla_accept_hours": sla.get("accept_within_hours"),
         "sla_idle_days": sla.get("max_idle_days"), **joined,

@@ -28,15 +28,16 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from routing.hours import WEEKDAYS, HoursWindow, clock_minutes
 from routing.match import CompiledRule, RuleIndex, Target, as_set
 from routing.model import Channel, DealType, InquiryFacts
+from routing.rule_problems import RuleProblem, RuleSetError, args_of, problem_from_pydantic, toml_problem
 from routing.territory import BadPolygon, polygon_from_geojson
 from routing.text import norm_did, norm_site, norm_text
 
@@ -63,11 +64,14 @@ class HoursSpec(_Strict):
     @model_validator(mode="after")
     def _clock(self) -> HoursSpec:
         for value in (self.start, self.end):
-            clock_minutes(value)
+            try:
+                clock_minutes(value)
+            except ValueError as exc:
+                raise PydanticCustomError("bad_time", "{detail}", {"detail": str(exc), "value": value}) from None
         if clock_minutes(self.start) == clock_minutes(self.end):
-            raise ValueError("the interval is empty: start and end are the same")
+            raise PydanticCustomError("empty_interval", "the interval is empty: start and end are the same")
         if self.days == []:
-            raise ValueError("name at least one weekday, or leave days out for every day")
+            raise PydanticCustomError("no_weekday", "name at least one weekday, or leave days out for every day")
         return self
 
 
@@ -105,7 +109,8 @@ class Conditions(_Strict):
     @model_validator(mode="after")
     def _price_range(self) -> Conditions:
         if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
-            raise ValueError(f"price_min {self.price_min:g} is above price_max {self.price_max:g}")
+            raise PydanticCustomError("price_range", "price_min {min} is above price_max {max}",
+                                      {"min": f"{self.price_min:g}", "max": f"{self.price_max:g}"})
         return self
 
 
@@ -124,10 +129,11 @@ class TargetSpec(_Strict):
     def _someone(self) -> TargetSpec:
         chosen = bool(self.agents or self.teams or self.departments or self.skills or self.inquiry_department)
         if self.pool is not None and chosen:
-            raise ValueError("a target is either a pool or agents/teams/departments, not both")
+            raise PydanticCustomError("pool_and_people", "a target is either a pool or agents/teams/departments, "
+                                                         "not both")
         if self.pool is None and not chosen:
-            raise ValueError("the target names nobody: give agents, teams, departments, skills, "
-                             "inquiry_department = true or a pool")
+            raise PydanticCustomError("nobody", "the target names nobody: give agents, teams, departments, skills, "
+                                                "inquiry_department = true or a pool")
         return self
 
 
@@ -136,6 +142,7 @@ class _RuleBase(_Strict):
     target: TargetSpec = TargetSpec(inquiry_department=True)
     strategy: Strategy = "least_loaded"
     owner_first: bool = True  # sticky: a known client's owner gets it first when eligible
+    property_agent_first: bool = False  # a lead on a property: the property's agent first when eligible
     offer_seconds: int = Field(300, gt=0, le=7 * 24 * 3600)  # team_claim: how long the offer stands
     offer_on_timeout: Literal["department_pool", "common_pool", "least_loaded"] = "department_pool"
     spread_period: Literal["day", "week", "month"] = "day"  # even_spread counts assignments per period
@@ -168,25 +175,6 @@ class RuleFileSpec(_Strict):
     territories: list[TerritorySpec] = []
     rules: list[RuleSpec] = []
     default: DefaultRuleSpec = DefaultRuleSpec()
-
-
-@dataclass(frozen=True, slots=True)
-class RuleProblem:
-    rule: str | None  # 'rules[3] "center-sale"', 'territory "center"', 'default', or None for the file
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = " ".join(part for part in (self.rule, f"field {self.field}" if self.field else "") if part)
-        return f"{where}: {self.message}" if where else self.message
-
-
-class RuleSetError(ValueError):
-    """The rules were not loaded; ``problems`` names each rule and field at fault."""
-
-    def __init__(self, problems: Sequence[RuleProblem]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("routing rules rejected:\n" + "\n".join(f"  - {p}" for p in self.problems))
 
 
 class RuleSet:
@@ -224,7 +212,8 @@ class RuleSet:
                                          ("target.departments", rule.target.departments, department_ids)):
                 missing = [x for x in wanted if x not in known]
                 if missing:
-                    out.append(RuleProblem(where, field, f"unknown: {', '.join(map(str, missing))}"))
+                    out.append(RuleProblem(where, field, f"unknown: {', '.join(map(str, missing))}", "unknown_ids",
+                                           args_of(ids=", ".join(map(str, missing)))))
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -236,7 +225,7 @@ def load_rules_toml(text: str) -> RuleSet:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RuleSetError([RuleProblem(None, "", f"not valid TOML: {exc}")]) from None
+        raise RuleSetError([toml_problem(exc)]) from None
     return compile_rules(data)
 
 
@@ -245,7 +234,7 @@ def compile_rules(data: Mapping[str, Any]) -> RuleSet:
     try:
         spec = RuleFileSpec.model_validate(data)
     except ValidationError as exc:
-        raise RuleSetError([_problem_from_pydantic(err, data) for err in exc.errors()]) from None
+        raise RuleSetError([problem_from_pydantic(err, data) for err in exc.errors()]) from None
     problems: list[RuleProblem] = []
     polygons: list[BaseGeometry] = []
     names: list[str] = []
@@ -254,13 +243,14 @@ def compile_rules(data: Mapping[str, Any]) -> RuleSet:
     for i, territory in enumerate(spec.territories):
         where = f'territories[{i}] "{territory.id}"'
         if territory.id in territory_at:
-            problems.append(RuleProblem(where, "id", "this territory id is used twice"))
+            problems.append(RuleProblem(where, "id", "this territory id is used twice", "territory_twice"))
             continue
         try:
             polygons.append(polygon_from_geojson(territory.geojson))
         except BadPolygon as exc:
             used = f" (used by rules {', '.join(users[territory.id])})" if users.get(territory.id) else ""
-            problems.append(RuleProblem(where, "geojson", f"{exc}{used}"))
+            problems.append(RuleProblem(where, "geojson", f"{exc}{used}", "bad_polygon",
+                                        args_of(detail=exc, rules=", ".join(users.get(territory.id, ())))))
             polygons.append(cast("BaseGeometry", None))  # keeps the indices; the load fails anyway
         territory_at[territory.id] = len(polygons) - 1
         names.append(territory.id)
@@ -268,7 +258,8 @@ def compile_rules(data: Mapping[str, Any]) -> RuleSet:
     try:
         zone = ZoneInfo(spec.time_zone)
     except (ZoneInfoNotFoundError, ValueError):
-        problems.append(RuleProblem(None, "time_zone", f"unknown time zone {spec.time_zone!r}"))
+        problems.append(RuleProblem(None, "time_zone", f"unknown time zone {spec.time_zone!r}", "bad_zone",
+                                    args_of(zone=spec.time_zone)))
         zone = ZoneInfo("Europe/Moscow")
     ordered = sorted((r for r in spec.rules if r.enabled), key=lambda r: r.priority)
     compiled: list[CompiledRule] = []
@@ -280,7 +271,8 @@ def compile_rules(data: Mapping[str, Any]) -> RuleSet:
                 names.append(f"{rule.id}/polygon")
                 polygon_ids.append(len(polygons) - 1)
             except BadPolygon as exc:
-                problems.append(RuleProblem(_rule_where(spec, rule.id), "when.polygon", str(exc)))
+                problems.append(RuleProblem(_rule_where(spec, rule.id), "when.polygon", str(exc), "bad_polygon",
+                                            args_of(detail=exc, rules="")))
         has_polygons = rule.when.territories is not None or rule.when.polygon is not None
         compiled.append(_compile(len(compiled), rule, tuple(polygon_ids) if has_polygons else None, zone))
     if problems:
@@ -296,24 +288,27 @@ def _check_rules(spec: RuleFileSpec, territory_at: Mapping[str, int]) -> list[Ru
     for i, rule in enumerate(spec.rules):
         where = f'rules[{i}] "{rule.id}"'
         if rule.id in first_by_id or rule.id == spec.default.id:
-            problems.append(RuleProblem(where, "id", "this rule id is used twice"))
+            problems.append(RuleProblem(where, "id", "this rule id is used twice", "rule_twice"))
         first_by_id.setdefault(rule.id, i)
         if rule.priority in first_by_priority:
             other = first_by_priority[rule.priority]
             problems.append(RuleProblem(where, "priority", f'priority {rule.priority} overlaps rule "{other}"; '
-                                                           "give each rule its own priority"))
+                                        "give each rule its own priority", "priority_overlap",
+                                        args_of(priority=rule.priority, other=other)))
         else:
             first_by_priority[rule.priority] = rule.id
         for t in rule.when.territories or ():
             if t not in territory_at:
-                known = ", ".join(sorted(territory_at)) or "none"
-                problems.append(RuleProblem(where, "when.territories", f"unknown territory {t!r} (known: {known})"))
+                names = ", ".join(sorted(territory_at))
+                problems.append(RuleProblem(where, "when.territories",
+                                            f"unknown territory {t!r} (known: {names or 'none'})",
+                                            "unknown_territory", args_of(territory=t, known=names)))
         for name in ("channels", "dids", "utm_sources", "sites", "sources", "districts", "metro", "metro_lines",
                      "territories", "property_types", "deal_types", "languages", "skills", "departments",
                      "segments"):
             if getattr(rule.when, name) == []:
-                problems.append(RuleProblem(where, f"when.{name}", "an empty list would match nothing; "
-                                                                   "leave the condition out to match anything"))
+                problems.append(RuleProblem(where, f"when.{name}", "an empty list would match nothing; leave the "
+                                            "condition out to match anything", "empty_list"))
     return problems
 
 
@@ -336,6 +331,7 @@ def _compile(index: int, rule: RuleSpec, polygons: tuple[int, ...] | None, zone:
         price_min=w.price_min, price_max=w.price_max,
         departments=None if w.departments is None else frozenset(str(d) for d in w.departments),
         segments=as_set(w.segments, norm_text), hours=hours, sla=_sla(rule.sla),
+        property_agent_first=rule.property_agent_first,
     )
 
 
@@ -344,7 +340,7 @@ def _compile_default(index: int, rule: DefaultRuleSpec) -> CompiledRule:
         index=index, id=rule.id, name=rule.name or "Default rule", priority=2**63, target=_target(rule.target),
         strategy=rule.strategy, owner_first=rule.owner_first, offer_seconds=rule.offer_seconds,
         offer_on_timeout=rule.offer_on_timeout, spread_period=rule.spread_period, on_no_agent=rule.on_no_agent,
-        sla=_sla(rule.sla),
+        sla=_sla(rule.sla), property_agent_first=rule.property_agent_first,
     )
 
 
@@ -374,23 +370,3 @@ def _rule_where(spec: RuleFileSpec, rule_id: str) -> str:
         if rule.id == rule_id:
             return f'rules[{i}] "{rule_id}"'
     return f'"{rule_id}"'
-
-
-def _problem_from_pydantic(error: Mapping[str, Any], data: Mapping[str, Any]) -> RuleProblem:
-    """Turn one pydantic error into 'rules[3] "center-sale" field when.districs: unknown field'."""
-    loc = list(error.get("loc", ()))
-    message = "unknown field" if error.get("type") == "extra_forbidden" else str(error.get("msg", "invalid"))
-    message = message.removeprefix("Value error, ")
-    where: str | None = None
-    if len(loc) >= 2 and loc[0] in ("rules", "territories") and isinstance(loc[1], int):
-        section, i = loc[0], loc[1]
-        raw = data.get(section)
-        item = raw[i] if isinstance(raw, list) and i < len(raw) else None
-        ident = item.get("id") if isinstance(item, Mapping) else None
-        where = f"{section}[{i}]" + (f' "{ident}"' if isinstance(ident, str) else "")
-        loc = loc[2:]
-    elif loc and loc[0] == "default":
-        where, loc = "default", loc[1:]
-    # pydantic adds the union/literal branch name for some errors; drop what is not a field name
-    field = ".".join(str(part) for part in loc if not str(part).startswith(("function-", "literal[")))
-    return RuleProblem(where, field, message)

@@ -16,9 +16,11 @@ from crm_core.access import inquiry_scope
 from crm_core.models import Department, Inquiry, Role, RoutingDecision, User
 from crm_core.models.routing import TeamOffer
 from routing.queries import load_rule_data, parse_rules_toml, rules_to_toml
+from routing.rule_problems import toml_problem
 from routing.rule_versions import publish
 from routing.rules import RuleProblem, RuleSetError
 from routing.service import RoutingService
+from routing.views_rule_problems import shown
 from web.features import NavItem
 from web.guard import allow
 from web.i18n import add_texts, translator
@@ -157,8 +159,9 @@ async def _rules_page(request: web.Request, *, problems: list[RuleProblem] | Non
     default = data.get("default", {})
     return render(request, "routing_rules.html", {
         "rows": rows, "default_text": rules_to_toml({"default": default}).replace("version = 1\nrules = []\n", "")
-        if default else "", "problems": problems or [], "notice": notice, "edit_text": edit_text,
-        "edit_key": edit_key, "import_text": import_text, "calendar_warning": _calendar_warning(request),
+        if default else "", "problems": shown(problems or [], request[LOCALE]), "notice": notice,
+        "edit_text": edit_text, "edit_key": edit_key, "import_text": import_text,
+        "calendar_warning": _calendar_warning(request),
     }, status=status)
 
 
@@ -196,8 +199,7 @@ async def rule_save(request: web.Request) -> web.StreamResponse:
     try:
         rule = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        return await _rules_page(request, problems=[RuleProblem(None, "", f"not valid TOML: {exc}")], status=422,
-                                 **page)
+        return await _rules_page(request, problems=[toml_problem(exc)], status=422, **page)
     data = await _stored(request)
     rules = [r for r in data["rules"] if r["id"] != original] if original else data["rules"]
     data["rules"] = [*rules, rule]
@@ -248,13 +250,13 @@ async def rules_import(request: web.Request) -> web.StreamResponse:
     if upload is not None and not isinstance(upload, str) and upload.filename:
         raw = upload.file.read(MAX_RULES_FILE + 1)
         if len(raw) > MAX_RULES_FILE:
-            return await _rules_page(request, problems=[RuleProblem(None, "file", "the file is over 1 MB")],
-                                     status=422)
+            too_big = RuleProblem(None, "file", "the file is over 1 MB", "file_too_big")
+            return await _rules_page(request, problems=[too_big], status=422)
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            return await _rules_page(request, problems=[RuleProblem(None, "file", "the file is not UTF-8 text")],
-                                     status=422)
+            not_text = RuleProblem(None, "file", "the file is not UTF-8 text", "not_utf8")
+            return await _rules_page(request, problems=[not_text], status=422)
     try:
         data = parse_rules_toml(text)
     except RuleSetError as exc:

@@ -25,6 +25,7 @@ from routing.rule_form import MULTI, RuleForm, error_text, form_values, head_sco
 from routing.rules import STRATEGIES, RuleSetError
 from routing.views import render
 from routing.views_editor_texts import FIELD_OF_PROBLEM
+from routing.views_rule_problems import EDITOR_FIELDS, problem_line, problem_message
 from web.features import NavItem
 from web.guard import allow
 from web.i18n import translator
@@ -180,7 +181,9 @@ async def rule_save(request: web.Request) -> web.StreamResponse:
                 kept = await _store(request, data, draft_id, form.get("mode") == "draft",
                                     str(form.get("note", ""))[:200])
             except RuleSetError as exc:
-                errors = {FIELD_OF_PROBLEM(p.field): p.message for p in exc.problems}
+                errors = {FIELD_OF_PROBLEM(p.field): problem_message(p, locale) for p in exc.problems}
+                if not EDITOR_FIELDS.issuperset(errors):  # a problem with no field of its own on the form
+                    errors["form"] = problem_line(exc.problems[0], locale)
             else:
                 raise web.HTTPSeeOther(_where(kept, "saved"))
     return await _page(request, draft_id=draft_id, editing=values, original=original, errors=errors, status=422)
@@ -198,7 +201,8 @@ async def _reorder(request: web.Request, wanted: list[str], draft_id: int | None
     try:
         kept = await _store(request, data, draft_id, False, "")
     except RuleSetError as exc:
-        return await _page(request, draft_id=draft_id, errors={"form": str(exc.problems[0])}, status=422)
+        first = problem_line(exc.problems[0], request[LOCALE])
+        return await _page(request, draft_id=draft_id, errors={"form": first}, status=422)
     if "application/json" in request.headers.get("Accept", ""):
         return web.json_response({"ok": True, "draft": kept})
     raise web.HTTPSeeOther(_where(kept, "saved"))
@@ -260,7 +264,7 @@ async def draft_publish(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text="no such draft") from None
     except RuleSetError as exc:
         return await _page(request, draft_id=int(request.match_info["id"]),
-                           errors={"form": str(exc.problems[0])}, status=422)
+                           errors={"form": problem_line(exc.problems[0], request[LOCALE])}, status=422)
     raise web.HTTPSeeOther(f"{BASE}?notice=published")
 
 

@@ -99,7 +99,7 @@ ROUTING_PHRASES: tuple[tuple[str, tuple[str, str]], ...] = (
     (r"\boffline\b", ("не в сети", "offline")),
     (r"\bavailable\b", ("доступен", "available")),
     (r"Default rule", ("Правило по умолчанию", "Default rule")),
-    (r"\b(least_loaded|round_robin|even_spread|team_claim|owner_first)\b", ("", "")),
+    (r"\b(least_loaded|round_robin|even_spread|team_claim|property_agent_first|owner_first)\b", ("", "")),
 )
 _PHRASES = [(re.compile(p), pair) for p, pair in ROUTING_PHRASES]
 

@@ -1,7 +1,8 @@
 """Avito messenger events into the hub: a client's message under a listing into the intake (the listing's
-property on the inquiry when the agency named it in settings, so routing judges the property's district,
-metro, price and type), a chat's earlier messages on its first sight, and a message the agency wrote in
-Avito's own app onto the conversation."""
+property on the inquiry when a property carries the listing's number, ``Property.avito_item_id``, or the
+agency named it in the settings' ``listings`` map, so routing judges the property's district, metro, price and
+type, and a rule may give the lead to the property's agent first), a chat's earlier messages on its first
+sight, and a message the agency wrote in Avito's own app onto the conversation."""
 
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ class AvitoService:
         meta: dict[str, Any] = {"chat_id": m.chat_id, "user_id": m.author_id}
         if event.item_id:
             meta["item"] = {"id": event.item_id, "title": event.item_title, "url": event.item_url}
-        if prop is not None:
-            meta["listing"] = prop["listing"]
+        if prop is not None:  # before the intake: routing reads the property's facts and its agent from here
+            meta["listing"] = {**prop["listing"], "property_id": prop["id"]}
         text = m.text
         if event.item_title and m is (event.history[0] if event.history else event.message):
             text = f"{text}\n\nОбъявление: {event.item_title} {event.item_url}".rstrip()
@@ -71,12 +72,14 @@ class AvitoService:
         return int(value) if value and value.isdigit() else None
 
     async def _property(self, item_id: str) -> dict[str, Any] | None:
-        """The hub's property the listing names (settings ``listings``), with its routing facts."""
-        property_id = self._listings.get(item_id) if item_id else None
-        if property_id is None:
+        """The hub's property the listing names (its ``avito_item_id``, else the settings' ``listings``), with
+        its routing facts. An archived property takes no leads."""
+        if not item_id:
             return None
         async with self._sessions() as s:
-            p = await s.get(Property, property_id)
+            p = (await s.execute(select(Property).where(Property.avito_item_id == str(item_id)).limit(1))).scalar()
+            if p is None and item_id in self._listings:
+                p = await s.get(Property, self._listings[item_id])
         if p is None or p.archived:
             return None
         listing = {"district": p.district, "metro": p.metro, "property_type": p.property_type,

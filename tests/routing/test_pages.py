@@ -68,7 +68,7 @@ async def test_admin_imports_rules_sees_field_errors_and_exports_them_back(runni
     resp, page = await admin.post("/admin/routing/import", {"text": BAD})
     assert resp.status == 422
     assert 'data-rule="rules[0] &#34;center&#34;" data-field="when.districs"' in page
-    assert "unknown field" in page
+    assert "правило №1 «center» <code>when.districs</code>: такого поля нет" in page  # in Russian, the field as typed
     resp, page = await admin.get("/admin/routing")
     assert 'data-rule="sales"' in page and 'data-rule="center"' not in page  # the running rules stay
     resp, text = await admin.get("/admin/routing/export")
@@ -102,7 +102,7 @@ async def test_admin_moves_toggles_edits_and_deletes_a_rule(running):  # noqa: F
     assert "round_robin" in page
     resp, page = await admin.post("/admin/routing/rules", {"rule": 'id = "x"\npriority = 20\ntarget = { teams = [1] }',
                                                           "original": ""})
-    assert resp.status == 422 and 'data-field="priority"' in page and "overlaps" in page
+    assert resp.status == 422 and 'data-field="priority"' in page and "приоритет 20 уже занят правилом" in page
     await admin.get("/admin/routing")
     await admin.post("/admin/routing/rules/rent/delete")
     _, page = await admin.get("/admin/routing")
