@@ -24,6 +24,7 @@ VIEW_ROLES = (Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.DIRECTOR, Role.ADMIN)
 """Who may watch the wallboard and listen to a call."""
 ACT_ROLES = (Role.DEPT_MANAGER, Role.DEPT_HEAD, Role.ADMIN)
 """Who may also pause an agent, whisper, barge and reassign an inquiry (a director reads, does not steer)."""
+ROWS_PER_TURN = 200  # rows of a long reading handled per turn of the event loop
 
 
 async def agents(session: AsyncSession, work: WorkCalendar | None = None,
@@ -33,20 +34,25 @@ async def agents(session: AsyncSession, work: WorkCalendar | None = None,
     reading cost the hub more than routing itself at 2,000 agents: a reading follows every assignment)."""
     if directory is None:
         directory = await agent_directory(session, work)
-    rows = (await session.execute(
+    result = await session.stream(
         select(User.id, User.full_name, User.extension, User.department_id, User.status, User.status_since)
         .where(User.is_active.is_(True), or_(User.role == Role.AGENT, User.extension.is_not(None)))
-        .order_by(User.full_name, User.id))).all()
+        .order_by(User.full_name, User.id))
     out = []
-    for row in rows:
-        snap = directory.get(row.id)
-        load = capacity = None
-        if snap is not None:
-            load = sum(n for ch, n in snap.load.items() if ch != "call")
-            capacity = sum(n for ch, n in snap.capacity.items() if ch != "call")
-        out.append(AgentRow(row.id, row.full_name, row.extension, row.department_id, str(row.status),
-                            epoch(row.status_since) or 0.0, load, capacity))
+    async for part in result.partitions(ROWS_PER_TURN):  # 1,000 agents read in one go held the loop 10-19 ms
+        for row in part:
+            out.append(_agent_row(row, directory))
     return out
+
+
+def _agent_row(row: Any, directory: AgentDirectory) -> AgentRow:
+    snap = directory.get(row.id)
+    load = capacity = None
+    if snap is not None:
+        load = sum(n for ch, n in snap.load.items() if ch != "call")
+        capacity = sum(n for ch, n in snap.capacity.items() if ch != "call")
+    return AgentRow(row.id, row.full_name, row.extension, row.department_id, str(row.status),
+                    epoch(row.status_since) or 0.0, load, capacity)
 
 
 async def break_reason(session: AsyncSession, user_id: int) -> str | None:
