@@ -122,6 +122,12 @@ class TelephonyService(PopupLane, PbxCommands):
             with contextlib.suppress(asyncio.CancelledError, Exception):  # a failed details read: its follower logs
                 await task
         self._workers = []
+        close_lookup = getattr(self.lookup, "close", None)  # a lookup with a connection of its own
+        if close_lookup is not None:
+            with contextlib.suppress(Exception):
+                closing = close_lookup()
+                if asyncio.iscoroutine(closing):
+                    await closing
         if not self._records.empty():
             log.error("stopping with %d finished calls not stored", self._records.qsize())
 

@@ -12,7 +12,7 @@ def telephony_service(hub):  # noqa: ANN001, ANN202 - bootstrap.Hub
     """The PBX link: AMI events → call state → pop-ups (via the bus) and stored calls (via the call log)."""
     from crm_core.agent_states import set_status
     from crm_core.db import is_sqlite
-    from crm_core.lookup import SqliteCallerLookup, find_client_by_phone
+    from crm_core.lookup import PgCallerLookup, SqliteCallerLookup, find_client_by_phone
     from telephony.call_log import CallLog, load_agents, owner_of_caller
     from telephony.card import PendingLinks, card_details
     from telephony.service import TelephonyService
@@ -36,6 +36,8 @@ def telephony_service(hub):  # noqa: ANN001, ANN202 - bootstrap.Hub
     url = database_url(hub.settings.database)
     if is_sqlite(url) and url.database and url.database != ":memory:":
         lookup = SqliteCallerLookup(url.database, region, pooled_lookup)  # the pop-up's read, without hand-overs
+    elif hub.pg_dsn is not None:
+        lookup = PgCallerLookup(hub.pg_dsn, region, pooled_lookup)  # the pop-up's read, never behind the pool
 
     async def agent_state(user_id: int, status: str, reason: str | None, only_from: frozenset[str]) -> None:
         await set_status(sessions, hub.bus, user_id, status, reason=reason, source="pbx", only_from=only_from)

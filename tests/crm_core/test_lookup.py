@@ -82,3 +82,52 @@ async def test_the_pop_ups_own_sqlite_connection_finds_what_the_pool_finds_and_f
         lookup.close()
     finally:
         await engine.dispose()
+
+
+async def test_the_pop_ups_own_postgresql_connection_finds_the_caller_and_survives_losing_it(pg_url):
+    """``PgCallerLookup``: every format finds the client on a connection of its own (not the pool), an unknown
+    number finds nobody, and when its connection is killed the pool answers and the next read reconnects."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from config.settings import DatabaseSettings
+    from crm_core.db import create_engine, session_factory
+    from crm_core.lookup import PgCallerLookup
+
+    if pg_url is None:
+        from tests.conftest import missing_part
+
+        missing_part("PostgreSQL unreachable")
+    engine = create_engine(DatabaseSettings(url=pg_url))
+
+    class Db:
+        sessions = session_factory(engine)
+
+    pooled: list[str] = []
+
+    async def through_pool(raw: str) -> ClientCard | None:
+        pooled.append(raw)
+        async with Db.sessions() as s:
+            return await find_client_by_phone(s, raw)
+
+    dsn = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    lookup = PgCallerLookup(dsn, "RU", through_pool)
+    try:
+        async with Db.sessions() as s, s.begin():
+            await s.execute(text("DELETE FROM contacts WHERE value = '+79165550101'"))
+        wanted = await _client_with_phone(Db, "+79165550101", "Ольга Звонкова")
+        for raw in ("8 916 555-01-01", "+7 (916) 555 01 01", "9165550101"):
+            card = await lookup(raw)
+            assert card is not None and (card.client_id, card.name) == (wanted, "Ольга Звонкова")
+        assert await lookup("+7 916 000-00-00") is None
+        assert (lookup.direct, pooled) == (4, [])
+        async with Db.sessions() as s, s.begin():
+            await s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lookup._conn.get_server_pid()})
+        card = await lookup("89165550101")  # its connection is gone: the pool answers, nothing is lost
+        assert card is not None and card.client_id == wanted
+        assert (lookup.fallbacks, pooled) == (1, ["89165550101"])
+        card = await lookup("89165550101")  # and the next read is its own again
+        assert card is not None and card.client_id == wanted and lookup.direct == 5
+    finally:
+        await lookup.close()
+        await engine.dispose()
