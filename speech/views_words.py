@@ -66,15 +66,23 @@ def setup_app(app: web.Application) -> None:
     app.on_startup.append(_load_on_start)
 
 
-async def _load_on_start(app: web.Application) -> None:
+async def _load_on_start(app: web.Application, *, after_start: bool = False) -> None:
     hub = app[HUB]
     try:
         async with hub.database.sessions() as s:
             lists = await current(s, hub.settings.speech.phrases)
-    except (SQLAlchemyError, OSError) as exc:  # no table yet (before the migration): the settings' lists stay
+    except (SQLAlchemyError, OSError) as exc:  # until then the settings' lists stay
+        if not after_start:  # a new database is migrated after the pages start: read again once the hub is up
+            hub.tasks.spawn("speech-word-lists", _load_once_started(app))
+            return
         log.warning("speech word lists not loaded: %s", type(exc).__name__)
         return
     apply(hub, lists)
+
+
+async def _load_once_started(app: web.Application) -> None:
+    await app[HUB].started.wait()
+    await _load_on_start(app, after_start=True)
 
 
 async def current(s, defaults: PhraseLists) -> PhraseLists:  # noqa: ANN001

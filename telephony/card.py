@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -30,6 +31,9 @@ async def card_details(session: AsyncSession, client_id: int, zone: str = "Europ
     """``caller_details`` (owner, last calls, open inquiries) with each open inquiry's next action; its time is
     the agency's wall-clock time (``zone``), as the inquiry page shows it."""
     found = await caller_details(session, client_id)
+    for call in found.get("recent_calls", []):  # the agency's wall-clock time, as the rest of the card
+        if call.get("at"):
+            call["at"] = datetime.fromisoformat(call["at"]).astimezone(ZoneInfo(zone)).isoformat()
     ids = [q["id"] for q in found.get("inquiries", [])]
     if ids:
         planned = {row.id: row for row in await session.execute(

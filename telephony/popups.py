@@ -34,6 +34,11 @@ TITLES = {
     "transferred_away": ("Звонок переведён", "Call transferred"),
     "owner": ("Ответственный", "Owner"),
 }
+OUTCOMES = {  # a past call's outcome on the card, in the agent's language
+    "answered": ("принят", "answered"), "abandoned": ("клиент не дождался", "abandoned"),
+    "no_answer": ("без ответа", "no answer"), "failed": ("не состоялся", "failed"),
+    "transferred": ("переведён", "transferred"), "lost_track": ("потерян", "lost track"), "busy": ("занято", "busy"),
+}
 
 
 class PopupLane:
@@ -125,7 +130,7 @@ class PopupLane:
                 details = self._client_details(call.linkedid, card.client_id)
                 if details is not None and details.done():
                     if not details.cancelled() and details.exception() is None:
-                        payload.update(details.result())
+                        payload.update(_in_language(details.result(), agent.locale))
                 elif details is not None:
                     follow = details
             else:
@@ -156,10 +161,19 @@ class PopupLane:
         except Exception:  # noqa: BLE001 - the card stays as it is; the next call reads them again
             log.exception("caller details for linkedid=%s failed", linkedid)
             return
-        await self.publish(Push((agent.user_id,), "popup_details", {"call_id": linkedid, **extra}))
+        await self.publish(Push((agent.user_id,), "popup_details", {"call_id": linkedid,
+                                                                     **_in_language(extra, agent.locale)}))
 
 
 def _retrieved(task: asyncio.Task) -> None:
     """A details read nobody awaited any more (the call ended first) must not warn at exit."""
     if not task.cancelled():
         task.exception()
+
+
+def _in_language(details: dict, locale: str) -> dict:
+    """The caller's details with each past call's outcome as a word of the agent's language (``outcome_label``)."""
+    i = 1 if locale == "en" else 0
+    calls = [{**c, "outcome_label": OUTCOMES.get(str(c.get("outcome")), (None, None))[i] or c.get("outcome")}
+             for c in details.get("recent_calls", ())]
+    return {**details, "recent_calls": calls} if calls else details

@@ -80,14 +80,23 @@ async def _stored(s) -> dict[str, str]:  # noqa: ANN001
     return {r.queue: r.title for r in (await s.execute(select(QueueName))).scalars()}
 
 
-async def _load_on_start(app: web.Application) -> None:
+async def _load_on_start(app: web.Application, *, after_start: bool = False) -> None:
+    hub = app[HUB]
     try:
-        async with app[HUB].database.sessions() as s:
+        async with hub.database.sessions() as s:
             stored = await _stored(s)
-    except (SQLAlchemyError, OSError) as exc:  # no table yet (before the migration): the file's names stay
+    except (SQLAlchemyError, OSError) as exc:
+        if not after_start:  # a new database is migrated after the pages start: read again once the hub is up
+            hub.tasks.spawn("queue-names", _load_once_started(app))
+            return
         log.warning("queue names not loaded: %s", type(exc).__name__)
         return
     _apply(app, stored)
+
+
+async def _load_once_started(app: web.Application) -> None:
+    await app[HUB].started.wait()
+    await _load_on_start(app, after_start=True)
 
 
 async def _page(request: web.Request, *, rows: list[dict] | None = None, new: dict | None = None,

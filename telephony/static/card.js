@@ -88,7 +88,7 @@
     this.box.addEventListener("focusin", function () { self.keep(); });
     this.box.addEventListener("click", function () { self.keep(); });
     this.callButton = this.button("call", T.call, function () { self.dial(); });
-    this.button("transfer", T.transfer, function () { self.toggle("transfer"); });
+    this.transferButton = this.button("transfer", T.transfer, function () { self.toggle("transfer"); });
     this.button("property", T.property, function () { self.toggle("property"); });
     this.planButton = this.button("plan", T.next_action, function () { self.toggle("plan"); });
     this.scriptButton = this.button("script", T.script, function () {
@@ -147,6 +147,8 @@
       this.plan.appendChild(next);
     }
     this.closeButton.hidden = !msg.ended;
+    this.transferButton.hidden = !!msg.ended;  // a call that has ended cannot be sent on
+    if (msg.ended && this.panes.transfer) this.panes.transfer.hidden = true;
   };
 
   Cockpit.prototype.dial = function () {

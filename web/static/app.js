@@ -76,7 +76,7 @@
       var calls = el("ul", "recent-calls");
       msg.recent_calls.forEach(function (c) {
         calls.appendChild(el("li", "outcome-" + (c.outcome || ""),
-          (c.at ? new Date(c.at).toLocaleString() : "") + " · " + (c.outcome || "")));
+          wall(c.at) + " · " + (c.outcome_label || c.outcome || "")));
       });
       info.appendChild(calls);
     }
