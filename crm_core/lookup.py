@@ -58,11 +58,12 @@ async def find_client_by_phone(session: AsyncSession, raw_phone: str, region: st
 
 _COMPILED = _BY_PHONE.compile(dialect=sqlite_dialect.dialect())
 _SQL = str(_COMPILED)
-_KIND = _COMPILED.params[_COMPILED.positiontup[0]]  # the statement's parameters: (kind, e164)
-assert _COMPILED.positiontup[1] == "e164" and ContactKind.PHONE.value == _KIND
+_ORDER = _COMPILED.positiontup or []
+_KIND = _COMPILED.params[_ORDER[0]]  # the statement's parameters: (kind, e164)
+assert _ORDER[1] == "e164" and ContactKind.PHONE.value == _KIND
 _PG_COMPILED = _BY_PHONE.compile(dialect=pg_asyncpg_dialect.dialect())
 _PG_SQL = str(_PG_COMPILED)  # ... contacts.kind = $1 AND contacts.value = $2
-assert _PG_COMPILED.positiontup[1] == "e164"
+assert (_PG_COMPILED.positiontup or [])[1] == "e164"
 
 
 class SqliteCallerLookup:

@@ -121,12 +121,14 @@ async def test_the_pop_ups_own_postgresql_connection_finds_the_caller_and_surviv
             assert card is not None and (card.client_id, card.name) == (wanted, "Ольга Звонкова")
         assert await lookup("+7 916 000-00-00") is None
         assert (lookup.direct, pooled) == (4, [])
-        async with Db.sessions() as s, s.begin():
-            await s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lookup._conn.get_server_pid()})
-        card = await lookup("89165550101")  # its connection is gone: the pool answers, nothing is lost
+        async with Db.sessions() as s, s.begin():  # its connection is killed, and the server cannot be reached
+            await s.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": lookup._conn.get_server_pid()})
+        lookup._dsn = dsn.replace(f":{make_url(pg_url).port or 5432}/", ":1/")
+        card = await lookup("89165550101")  # the pool answers, nothing is lost
         assert card is not None and card.client_id == wanted
         assert (lookup.fallbacks, pooled) == (1, ["89165550101"])
-        card = await lookup("89165550101")  # and the next read is its own again
+        lookup._dsn = dsn  # the server is back: the next read is its own again, on a new connection
+        card = await lookup("89165550101")
         assert card is not None and card.client_id == wanted and lookup.direct == 5
     finally:
         await lookup.close()
