@@ -31,6 +31,7 @@
     link.href = "/static/workflow/workflow.css";
     document.head.appendChild(link);
   }
+  addStyles();  // at load, not at the first panel: a panel drawn before its styles flashed across the page
 
   function container(inline) {
     var id = inline ? "script-panels-inline" : "script-panels";
