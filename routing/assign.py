@@ -20,6 +20,10 @@ from crm_core.models.routing import TeamOffer, offer_agents
 from routing.directory_cache import DirectoryCache
 from routing.model import Decision
 
+EXPLAINED_AGENTS = 25
+"""At most this many eligible and this many refused agents are listed in a stored explanation (the rest are
+counted): the chosen one, the least loaded others, the first refusals."""
+
 
 @dataclass(frozen=True, slots=True)
 class Routed:
@@ -49,7 +53,7 @@ async def write_decisions(s: AsyncSession, cache: DirectoryCache | None, pairs: 
     for inquiry, decision in pairs:
         if inquiry.id not in moved:
             continue
-        explanation = decision.to_dict()
+        explanation = decision.to_dict(keep=EXPLAINED_AGENTS)
         explanation["summary"] = summary(decision, names)
         explanation["names"] = {str(k): names[k] for k in _named(decision) if k in names}
         explanation["why"] = why
@@ -175,8 +179,9 @@ def _per_row(group: Mapping[int, tuple[Inquiry, Decision]], value: Callable[[Inq
 
 
 def _named(decision: Decision) -> set[int]:
-    """The agents a decision's explanation names."""
-    ids = {a.agent_id for a in decision.eligible} | {n.agent_id for n in decision.not_eligible}
+    """The agents a decision's stored explanation names."""
+    eligible, not_eligible = decision.shown(EXPLAINED_AGENTS)
+    ids = {a.agent_id for a in eligible} | {n.agent_id for n in not_eligible}
     if decision.agent_id is not None:
         ids.add(decision.agent_id)
     return ids

@@ -7,6 +7,7 @@ stores with the inquiry (``Decision.to_dict()``) and shows on the page "why this
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -172,8 +173,21 @@ class Decision:
             return "agent"
         return "offer" if self.offer is not None else "pool"
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict for storage and for the page "why this agent" (state_update is left out)."""
+    def shown(self, keep: int | None = None) -> tuple[tuple[AgentSeen, ...], tuple[NotEligible, ...]]:
+        """The agents an explanation lists: all of them, or at most ``keep`` of each kind — the chosen agent
+        first, then the least loaded of the rest (the ones a head asks about), and the first refusals."""
+        if keep is None or (len(self.eligible) <= keep and len(self.not_eligible) <= keep):
+            return self.eligible, self.not_eligible
+        chosen = [s for s in self.eligible if s.agent_id == self.agent_id][:1]
+        others = heapq.nsmallest(keep - len(chosen), (s for s in self.eligible if s.agent_id != self.agent_id),
+                                 key=lambda s: (s.load / s.capacity if s.capacity else 1.0, s.total_load, s.agent_id))
+        return (*chosen, *others), self.not_eligible[:keep]
+
+    def to_dict(self, keep: int | None = None) -> dict[str, Any]:
+        """A JSON-ready dict for storage and for the page "why this agent" (state_update is left out). With
+        ``keep``, at most that many agents of each kind are listed and ``eligible_total``/``not_eligible_total``
+        count them all: at 2,000 agents in a team a full list is 150 KB per inquiry, written at every routing."""
+        eligible, not_eligible = self.shown(keep)
         return {
             "inquiry_id": self.inquiry_id,
             "at": self.at.isoformat(),
@@ -188,8 +202,10 @@ class Decision:
             },
             "rule": {"id": self.rule_id, "name": self.rule_name},
             "strategy": self.strategy,
-            "eligible": [s._asdict() for s in self.eligible],
-            "not_eligible": [{"agent_id": n.agent_id, "reason": n.reason} for n in self.not_eligible],
+            "eligible": [s._asdict() for s in eligible],
+            "not_eligible": [{"agent_id": n.agent_id, "reason": n.reason} for n in not_eligible],
+            "eligible_total": len(self.eligible),
+            "not_eligible_total": len(self.not_eligible),
             "rules_tried": [r._asdict() for r in self.rules_tried],
             "note": self.note,
         }

@@ -82,6 +82,7 @@ add_texts({
     "routing.eligible": ("Подходили", "Eligible"),
     "routing.not_eligible": ("Не подходили", "Not eligible"),
     "routing.load": ("Загрузка", "Load"),
+    "routing.why_more": ("и ещё {n}", "and {n} more"),
     "routing.rules_tried": ("Сначала проверены правила без подходящих агентов", "Rules tried first, nobody eligible"),
     "routing.accept": ("Принять", "Accept"),
     "routing.refuse": ("Отказаться", "Refuse"),

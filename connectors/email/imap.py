@@ -5,7 +5,8 @@ skips nor repeats; a changed UIDVALIDITY means the server renumbered the mailbox
 again from the start and the hub's idempotency (Message-ID) drops what it already has. IDLE is
 re-issued before the server's 29-minute limit; a server without IDLE is polled. A dead IDLE (BYE,
 a silent socket, an IDLE never acknowledged, a dropped link) is found at once and the connection rebuilt
-with capped back-off. The checkpoint moves past a UID only once the handler took it; a handler failure is
+with capped back-off. Up to ``parallel`` messages are with the handler at once. The checkpoint moves past
+a UID only once the handler took it and every UID before it; a handler failure is
 reported by its type alone (its text may quote the message) and the UID is read again — the hub's handler
 quarantines what it can never store, so one message cannot stop the mailbox.
 """
@@ -27,6 +28,7 @@ from connectors.email.settings import EmailSettings
 log = logging.getLogger("hub.email.imap")
 UID_RE = re.compile(rb"UID (\d+)")
 UIDVALIDITY_RE = re.compile(rb"UIDVALIDITY (\d+)")
+CHECKPOINT_EVERY = 64  # fetched messages between checkpoints within one long read
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,7 @@ class ImapConnector:
     def __init__(
         self, settings: EmailSettings, on_mail: Callable[[bytes, MailRef], Awaitable[None]], checkpoint: Checkpoint,
         *, mailbox: str = "INBOX", idle_s: float = 25 * 60, poll_s: float = 30.0, push_timeout_s: float = 60.0,
-        backoff_cap_s: float = 30.0, command_timeout_s: float = 30.0,
+        backoff_cap_s: float = 30.0, command_timeout_s: float = 30.0, parallel: int = 16,
         on_connected: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
@@ -68,6 +70,7 @@ class ImapConnector:
         self.idle_s, self.poll_s = idle_s, poll_s
         self.push_timeout_s, self.backoff_cap_s = push_timeout_s, backoff_cap_s
         self.command_timeout_s = command_timeout_s  # servers delay a failed login on purpose (Dovecot: 2 s+)
+        self.parallel = parallel  # messages handed to the hub at once
         self._state = "stopped"
         self._task: asyncio.Task[None] | None = None
         self._on_connected = on_connected
@@ -162,17 +165,55 @@ class ImapConnector:
         if found.result != "OK":
             raise ConnectionError(f"search failed: {_text(found.lines[-1:])}")
         uids = sorted(int(u) for line in found.lines[:-1] for u in line.split() if u.isdigit() and int(u) > last)
-        for uid in uids:
-            raw = await self._fetch_one(imap, uid)
-            if raw is not None:
-                try:
-                    await self._on_mail(raw, MailRef(self.mailbox, uidvalidity, uid))
-                except Exception as exc:  # noqa: BLE001 - reported by type only, then read again
-                    raise HandlerFailed(f"uid {uid} not taken in: {type(exc).__name__}") from None
-                self.delivered += 1
-            await self._checkpoint.save(self.key, {"uidvalidity": uidvalidity, "last_uid": uid})
-        if not saved or saved.get("uidvalidity") != uidvalidity:
-            await self._checkpoint.save(self.key, {"uidvalidity": uidvalidity, "last_uid": max(uids, default=last)})
+        taken = await self._hand_over(imap, uidvalidity, uids, last)
+        if taken != last or not saved or saved.get("uidvalidity") != uidvalidity:
+            await self._checkpoint.save(self.key, {"uidvalidity": uidvalidity, "last_uid": taken})
+
+    async def _hand_over(self, imap: aioimaplib.IMAP4, uidvalidity: int, uids: list[int], last: int) -> int:
+        """Fetch ``uids`` in order and hand them to the hub up to ``parallel`` at a time (storing one waits for
+        a database commit; one by one, a busy hub took mail in at a message per commit). Answers the
+        highest UID up to which every message was taken: the checkpoint never passes one that was not. A
+        failure lets the others finish, saves that point and raises ``HandlerFailed``."""
+        done: set[int] = set()
+        failed: dict[int, str] = {}
+        running: set[asyncio.Task[None]] = set()
+
+        async def take(raw: bytes, uid: int) -> None:
+            try:
+                await self._on_mail(raw, MailRef(self.mailbox, uidvalidity, uid))
+            except Exception as exc:  # noqa: BLE001 - reported by type only, then read again
+                failed[uid] = type(exc).__name__
+                return
+            self.delivered += 1
+            done.add(uid)
+
+        saved = last
+        try:
+            for n, uid in enumerate(uids, 1):
+                if failed:
+                    break
+                raw = await self._fetch_one(imap, uid)
+                if raw is None:
+                    done.add(uid)
+                    continue
+                while len(running) >= self.parallel:
+                    _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                running.add(asyncio.create_task(take(raw, uid), name=f"imap-uid-{uid}"))
+                if n % CHECKPOINT_EVERY == 0 and (taken := _all_taken_to(uids, done, saved)) != saved:
+                    await self._checkpoint.save(self.key, {"uidvalidity": uidvalidity, "last_uid": taken})
+                    saved = taken  # a long first read of a big mailbox is not read again whole after a restart
+            if running:
+                await asyncio.wait(running)
+        finally:
+            for task in running:
+                task.cancel()
+        taken = _all_taken_to(uids, done, last)
+        if failed:
+            if taken != saved:
+                await self._checkpoint.save(self.key, {"uidvalidity": uidvalidity, "last_uid": taken})
+            uid = min(failed)
+            raise HandlerFailed(f"uid {uid} not taken in: {failed[uid]}")
+        return taken
 
     async def _fetch_one(self, imap: aioimaplib.IMAP4, uid: int) -> bytes | None:
         response = await imap.uid("fetch", str(uid), "(BODY.PEEK[])")
@@ -226,6 +267,15 @@ class ImapConnector:
             if noop.result != "OK":
                 raise ConnectionError("NOOP refused")
             await self._fetch_new(imap, uidvalidity)
+
+
+def _all_taken_to(uids: list[int], done: set[int], last: int) -> int:
+    """The highest UID of ``uids`` (ascending) up to which every one is in ``done``; ``last`` if not the first."""
+    for uid in uids:
+        if uid not in done:
+            break
+        last = uid
+    return last
 
 
 def _uidvalidity(lines: list) -> int:

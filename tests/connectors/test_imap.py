@@ -140,3 +140,48 @@ async def test_a_renumbered_mailbox_is_rescanned_and_duplicates_dropped_by_the_h
         assert (await s.execute(select(func.count()).select_from(Message))).scalar_one() == 3
         subjects = set((await s.execute(select(Inquiry.subject))).scalars())
     assert "Алфавит" in subjects
+
+
+async def test_waiting_mail_is_taken_in_side_by_side_and_the_checkpoint_never_passes_a_failed_one(dovecot):
+    """40 letters waiting, each taking 0.2 s to store (a busy hub's commit): one by one that was 8 s; side by
+    side it is one read. The 7th fails once: the ones after it are stored, the checkpoint stays before it,
+    and after the reconnect it is read again (the hub drops the repeats of the others by Message-ID)."""
+    for n in range(1, 41):
+        dovecot.deliver(letter(n))
+    inbox, failed_once, most, at_once, saves = [], [], [0], [0], []
+
+    class Recorded(MemoryCheckpoint):
+        async def save(self, key, value):
+            saves.append((value["last_uid"], 7 in inbox))
+            await super().save(key, value)
+
+    checkpoint = Recorded()
+
+    async def on_mail(raw, ref):
+        at_once[0] += 1
+        most[0] = max(most[0], at_once[0])
+        try:
+            await asyncio.sleep(0.2)
+            if ref.uid == 7 and not failed_once:
+                failed_once.append(ref.uid)
+                raise OSError("disk")
+            inbox.append(ref.uid)
+        finally:
+            at_once[0] -= 1
+
+    settings = EmailSettings(enabled=True, imap_port=dovecot.port, imap_user=USER, imap_password=PASSWORD)
+    imap = ImapConnector(settings, on_mail, checkpoint, push_timeout_s=2, backoff_cap_s=0.2)
+    began = asyncio.get_running_loop().time()
+    await imap.start()
+    try:
+        await until(lambda: 7 in inbox and set(range(1, 41)) <= set(inbox), limit_s=15)
+        took = asyncio.get_running_loop().time() - began
+    finally:
+        await imap.stop()
+    assert 1 < most[0] <= imap.parallel
+    assert took < 5, took
+    assert inbox.count(7) == 1 and all(inbox.count(n) >= 1 for n in range(1, 41))
+    assert inbox.index(7) > inbox.index(8)  # 8 was taken before 7, whose first try failed
+    assert next(iter(checkpoint.values.values()))["last_uid"] == 40
+    assert all(uid < 7 for uid, seven_taken in saves if not seven_taken), saves
+    assert (6, False) in saves  # the point before the failure was kept

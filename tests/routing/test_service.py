@@ -54,6 +54,29 @@ async def test_new_web_form_goes_to_the_least_loaded_available_agent_with_the_re
     assert [e.inquiry_id for e in assigned] == [first, second]
 
 
+async def test_a_big_team_s_decision_lists_the_chosen_and_the_least_loaded_and_counts_the_rest(db, bus, clock):
+    """60 available and 40 offline agents: the stored reason names at most 25 of each kind (the chosen one
+    first), counts all of them, and the page says how many more there were."""
+    team = {f"a{i:02d}": ("sales", "available") for i in range(60)} | {f"z{i:02d}": ("sales", "offline")
+                                                                      for i in range(40)}
+    agency = await seed(db, team)
+    await set_rules(db, [{"id": "sales", "priority": 10, "target": {"departments": [agency.sales]},
+                          "strategy": "least_loaded", "owner_first": False}])
+    svc, intake = await started(db, bus, clock)
+    first = await open_inquiry(intake)
+    second = await open_inquiry(intake)
+    [d] = await decisions(db, second)
+    why = d.explanation
+    assert why["eligible_total"] == 60 and why["not_eligible_total"] == 40  # heads are not routed to
+    assert len(why["eligible"]) == 25 and len(why["not_eligible"]) == 25
+    assert why["eligible"][0]["agent_id"] == d.agent_id
+    first_owner = (await inquiry(db, first)).owner_id
+    assert first_owner not in {e["agent_id"] for e in why["eligible"]}  # loaded: not among the 24 idle shown
+    assert set(why["names"]) == {str(e["agent_id"]) for e in why["eligible"]} | {
+        str(n["agent_id"]) for n in why["not_eligible"]}
+    assert "подходили 60, не подходили 40" in why["summary"]
+
+
 async def test_a_replayed_inquiry_opened_event_routes_nothing_twice(db, bus, clock):
     agency = await seed(db)
     await set_rules(db, [{"id": "sales", "priority": 10, "target": {"departments": [agency.sales]}}])
