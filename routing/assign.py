@@ -18,7 +18,7 @@ from crm_core.db import insert_returning_ids
 from crm_core.models import Inquiry, InquiryEvent, InquiryStatus, Pool, RoutingDecision, User
 from crm_core.models.routing import TeamOffer, offer_agents
 from routing.directory_cache import DirectoryCache
-from routing.model import Decision
+from routing.model import AgentSeen, Decision, NotEligible
 
 EXPLAINED_AGENTS = 25
 """At most this many eligible and this many refused agents are listed in a stored explanation (the rest are
@@ -45,7 +45,8 @@ async def write_decisions(s: AsyncSession, cache: DirectoryCache | None, pairs: 
                           now: datetime, why: str) -> list[Routed | None]:
     """Write the decisions: each inquiry moved by a conditional update (None where it changed under us),
     then the decisions, offers and history rows of all of them together."""
-    names = await _decision_names(s, [d for _, d in pairs])
+    shown = {id(d): d.shown(EXPLAINED_AGENTS) for _, d in pairs}
+    names = await _decision_names(s, [_named(d, shown[id(d)]) for _, d in pairs])
     departments = await _agent_departments(s, cache, {d.agent_id for i, d in pairs
                                                       if d.agent_id is not None and i.department_id is None})
     moved = await _move(s, pairs, now, departments)
@@ -53,9 +54,9 @@ async def write_decisions(s: AsyncSession, cache: DirectoryCache | None, pairs: 
     for inquiry, decision in pairs:
         if inquiry.id not in moved:
             continue
-        explanation = decision.to_dict(keep=EXPLAINED_AGENTS)
+        explanation = decision.to_dict(shown[id(decision)])
         explanation["summary"] = summary(decision, names)
-        explanation["names"] = {str(k): names[k] for k in _named(decision) if k in names}
+        explanation["names"] = {str(k): names[k] for k in _named(decision, shown[id(decision)]) if k in names}
         explanation["why"] = why
         won.append((inquiry, decision, explanation))
     routed: dict[int, Routed] = {}
@@ -76,8 +77,8 @@ async def write_decisions(s: AsyncSession, cache: DirectoryCache | None, pairs: 
     return [routed.get(inquiry.id) for inquiry, _ in pairs]
 
 
-async def _decision_names(s: AsyncSession, decisions: Sequence[Decision]) -> dict[int, str]:
-    ids = set().union(*(_named(d) for d in decisions))
+async def _decision_names(s: AsyncSession, named: Sequence[set[int]]) -> dict[int, str]:
+    ids = set().union(*named)
     return dict((await s.execute(select(User.id, User.full_name).where(User.id.in_(ids)))).all()) if ids else {}
 
 
@@ -178,9 +179,9 @@ def _per_row(group: Mapping[int, tuple[Inquiry, Decision]], value: Callable[[Inq
     return case(values, value=Inquiry.id)
 
 
-def _named(decision: Decision) -> set[int]:
+def _named(decision: Decision, shown: tuple[tuple[AgentSeen, ...], tuple[NotEligible, ...]]) -> set[int]:
     """The agents a decision's stored explanation names."""
-    eligible, not_eligible = decision.shown(EXPLAINED_AGENTS)
+    eligible, not_eligible = shown
     ids = {a.agent_id for a in eligible} | {n.agent_id for n in not_eligible}
     if decision.agent_id is not None:
         ids.add(decision.agent_id)

@@ -8,6 +8,7 @@ stores with the inquiry (``Decision.to_dict()``) and shows on the page "why this
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -175,19 +176,28 @@ class Decision:
 
     def shown(self, keep: int | None = None) -> tuple[tuple[AgentSeen, ...], tuple[NotEligible, ...]]:
         """The agents an explanation lists: all of them, or at most ``keep`` of each kind — the chosen agent
-        first, then the least loaded of the rest (the ones a head asks about), and the first refusals."""
+        first, then others no busier than them (the ones a head asks about: why not this free one?), the least
+        loaded of the rest if that is too few, and the first refusals. A big team costs ``keep`` steps, not a
+        sort: routing writes this for every inquiry."""
         if keep is None or (len(self.eligible) <= keep and len(self.not_eligible) <= keep):
             return self.eligible, self.not_eligible
-        chosen = [s for s in self.eligible if s.agent_id == self.agent_id][:1]
-        others = heapq.nsmallest(keep - len(chosen), (s for s in self.eligible if s.agent_id != self.agent_id),
-                                 key=lambda s: (s.load / s.capacity if s.capacity else 1.0, s.total_load, s.agent_id))
-        return (*chosen, *others), self.not_eligible[:keep]
+        chosen = next((s for s in self.eligible if s.agent_id == self.agent_id), None)
+        if chosen is None:
+            return self.eligible[:keep], self.not_eligible[:keep]
+        others = list(itertools.islice((s for s in self.eligible if s.load <= chosen.load and s is not chosen),
+                                       keep - 1))
+        if len(others) < keep - 1:
+            taken = {s.agent_id for s in others}
+            others += heapq.nsmallest(keep - 1 - len(others), (s for s in self.eligible if s is not chosen
+                                                                and s.agent_id not in taken),
+                                      key=lambda s: (s.load / s.capacity if s.capacity else 1.0, s.total_load))
+        return (chosen, *others), self.not_eligible[:keep]
 
-    def to_dict(self, keep: int | None = None) -> dict[str, Any]:
+    def to_dict(self, shown: tuple[tuple[AgentSeen, ...], tuple[NotEligible, ...]] | None = None) -> dict[str, Any]:
         """A JSON-ready dict for storage and for the page "why this agent" (state_update is left out). With
-        ``keep``, at most that many agents of each kind are listed and ``eligible_total``/``not_eligible_total``
+        ``shown`` (from ``shown(keep)``) only those agents are listed and ``eligible_total``/``not_eligible_total``
         count them all: at 2,000 agents in a team a full list is 150 KB per inquiry, written at every routing."""
-        eligible, not_eligible = self.shown(keep)
+        eligible, not_eligible = shown or (self.eligible, self.not_eligible)
         return {
             "inquiry_id": self.inquiry_id,
             "at": self.at.isoformat(),
