@@ -114,6 +114,7 @@ class Hub:
     fanout: object | None = None
     telephony: object | None = None  # telephony.service.TelephonyService when a PBX is configured
     mail: object | None = None  # channels.email.service.MailIntake: mail in, its quarantine and system mail
+    utm_table: object | None = None  # telephony.ad_sources.UtmTable: the web forms' UTM → source names, cached
     failure: str | None = None  # why the start was given up (the database stayed unreachable); `hub run` exits
     failed: asyncio.Event = field(default_factory=asyncio.Event)
 

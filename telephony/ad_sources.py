@@ -8,11 +8,13 @@ read what an admin typed (a month, an amount in roubles) and say what is wrong w
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_core.models.ad_sources import SourceCost, UtmSource
 
@@ -101,6 +103,33 @@ async def source_for_utm(s: AsyncSession, utm_source: str | None, utm_campaign: 
         UtmSource.utm_source == key, UtmSource.utm_campaign.in_({campaign, ""})))).all()
     by_campaign = dict(rows)
     return by_campaign.get(campaign) or by_campaign.get("")
+
+
+class UtmTable:
+    """The UTM table in memory for the form intake, where every form with a label would otherwise read it
+    (a session and a query per form, at 100 forms a second). Read whole again after ``ttl_s`` — another
+    instance's change applies within that — or at once after ``forget`` (the page's own saves)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._sessions, self._ttl_s, self._clock = sessions, ttl_s, clock
+        self._rows: dict[tuple[str, str], str] | None = None
+        self._read_at = 0.0
+
+    def forget(self) -> None:
+        self._rows = None
+
+    async def source_for(self, utm_source: str | None, utm_campaign: str | None = None) -> str | None:
+        """As ``source_for_utm``: the campaign's row first, then the any-campaign row, None when unnamed."""
+        key = label(utm_source)
+        if not key:
+            return None
+        rows = self._rows
+        if rows is None or self._clock() - self._read_at > self._ttl_s:
+            async with self._sessions() as s:
+                rows = {(r.utm_source, r.utm_campaign): r.source for r in await all_utm(s)}
+            self._rows, self._read_at = rows, self._clock()
+        return rows.get((key, label(utm_campaign))) or rows.get((key, ""))
 
 
 async def all_utm(s: AsyncSession) -> list[UtmSource]:

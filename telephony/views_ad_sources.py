@@ -17,6 +17,7 @@ from telephony.ad_sources import (
     Saved,
     SourceFormError,
     SourceFormErrors,
+    UtmTable,
     all_costs,
     all_utm,
     delete_cost,
@@ -27,7 +28,7 @@ from telephony.ad_sources import (
 )
 from web.guard import allow
 from web.i18n import add_texts
-from web.keys import USER, sessions
+from web.keys import HUB, USER, sessions
 from web.render import render
 
 log = logging.getLogger("hub.web.ad_sources")
@@ -93,6 +94,12 @@ def add_routes(router: web.UrlDispatcher, context: Context) -> None:
             await record_setting_change(s, admin.id, "source", saved.key, saved.before, saved.after)
             log.info("ad source %s changed by admin=%s", saved.key, admin.id)
 
+    def forms_read_again(request: web.Request) -> None:
+        """After a label's change is committed the forms read the table at once, not after the cache's time."""
+        table = request.app[HUB].utm_table
+        if isinstance(table, UtmTable):
+            table.forget()
+
     @allow(Role.ADMIN)
     async def save_label(request: web.Request) -> web.StreamResponse:
         form = {k: str(v) for k, v in (await request.post()).items() if k != "_csrf"}
@@ -107,6 +114,7 @@ def add_routes(router: web.UrlDispatcher, context: Context) -> None:
         except SourceFormError as exc:
             row_form = f"utm{raw_id}" if raw_id.isdigit() and exc.code != "gone" else "utm"  # a deleted row: on top
             return await refused(request, row_form, [exc], form)
+        forms_read_again(request)
         raise web.HTTPSeeOther(f"{PAGE}?notice=ad_saved#utm-sources")
 
     @allow(Role.ADMIN)
@@ -115,6 +123,7 @@ def add_routes(router: web.UrlDispatcher, context: Context) -> None:
         if raw_id.isdigit():
             async with sessions(request)() as s, s.begin():
                 await journal(request, s, await delete_utm(s, int(raw_id)))
+            forms_read_again(request)
         raise web.HTTPSeeOther(f"{PAGE}?notice=ad_deleted#utm-sources")
 
     @allow(Role.ADMIN)

@@ -23,14 +23,14 @@ def webforms_connector(hub):  # noqa: ANN001, ANN202 - bootstrap.Hub
             raise WebFormError(503, f"база данных недоступна, повторите / database unavailable, retry "
                                     f"({type(exc).__name__})", headers={"Retry-After": "5"}) from None
 
+    from telephony.ad_sources import UtmTable
+
+    hub.utm_table = table = UtmTable(hub.database.sessions)
+
     async def mapped_source(utm: dict) -> str | None:
         """The source the admin named for this UTM label (the «Источники звонков» page), None when unnamed."""
-        if not utm.get("utm_source"):
-            return None
-        from telephony.ad_sources import source_for_utm
-
-        async with hub.database.sessions() as s:
-            return await source_for_utm(s, utm.get("utm_source"), utm.get("utm_campaign"))
+        return await table.source_for(utm.get("utm_source"), utm.get("utm_campaign")) if utm.get("utm_source") \
+            else None
 
     async def store(form: FormReceived) -> FormOutcome:
         result = await hub.intake.accept(IntakeRequest(

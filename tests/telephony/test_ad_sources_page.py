@@ -12,7 +12,15 @@ from sqlalchemy import select
 from crm_core.models import Inquiry
 from crm_core.models.ad_sources import UtmSource
 from crm_core.models.settings_audit import SettingChange
-from telephony.ad_sources import SourceFormError, parse_amount, parse_month, roubles, share_of_month
+from telephony.ad_sources import (
+    SourceFormError,
+    UtmTable,
+    parse_amount,
+    parse_month,
+    roubles,
+    save_utm,
+    share_of_month,
+)
 from tests.web.conftest import hub_sections, running  # noqa: F401 - the running hub fixture
 
 PAGE = "/admin/call-sources"
@@ -77,6 +85,28 @@ async def test_an_admin_names_utm_labels_and_a_web_form_takes_the_named_source(r
     assert resp.status == 422 and "Эту метку уже удалили" in page  # edited in another tab after the delete
     _, page = await admin.get("/admin/settings-log")
     assert "utm:yandex" in page
+
+
+async def test_the_forms_table_in_memory_takes_another_instance_s_change_within_its_time(db):  # noqa: ANN001
+    """The intake keeps the UTM table in memory; a change made elsewhere (another hub instance) applies once the
+    table's 10 s are up, and ``forget`` (this instance's page) applies it at once."""
+    now = [0.0]
+    table = UtmTable(db.sessions, ttl_s=10.0, clock=lambda: now[0])
+    async with db.sessions() as s, s.begin():
+        await save_utm(s, "avito", "", "Авито", None, None)
+    assert await table.source_for("Avito") == "Авито"
+    assert await table.source_for("avito", "spring") == "Авито"  # no campaign row: the any-campaign row
+    assert await table.source_for("cian") is None
+    async with db.sessions() as s, s.begin():
+        await save_utm(s, "avito", "spring", "Авито весна", None, None)
+    now[0] = 9.0
+    assert await table.source_for("avito", "spring") == "Авито"  # still the table read at 0 s
+    now[0] = 10.5
+    assert await table.source_for("avito", "spring") == "Авито весна"
+    async with db.sessions() as s, s.begin():
+        await save_utm(s, "cian", "", "ЦИАН", None, None)
+    table.forget()
+    assert await table.source_for("cian") == "ЦИАН"
 
 
 async def test_an_admin_sets_a_monthly_cost_and_wrong_input_is_named_in_russian(running):  # noqa: F811
