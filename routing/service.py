@@ -39,7 +39,16 @@ from routing.directory_cache import DirectoryCache, decide_checked, decide_many_
 from routing.model import Decision
 from routing.offers import TeamOffers
 from routing.owner_answers import OwnerAnswers
-from routing.queries import OPEN, STATE_KEY, inquiry_facts, inquiry_facts_many, load_rule_data, rules_version
+from routing.queries import (
+    DIRECTORY_KEY,
+    OPEN,
+    STATE_KEY,
+    VERSION_KEY,
+    inquiry_facts,
+    inquiry_facts_many,
+    load_rule_data,
+    rules_version,
+)
 from routing.rules import RuleSet, RuleSetError, compile_rules
 from routing.sla import SlaConfig
 from routing.strategies import RoutingState
@@ -304,7 +313,10 @@ class RoutingService(TeamOffers, OwnerAnswers):
         touched = await s.execute(update(RoutingKV).where(RoutingKV.key == STATE_KEY).values(updated_at=now))
         if touched.rowcount == 0:
             await _ensure_state_row(s, now)
-        row = await s.get(RoutingKV, STATE_KEY, populate_existing=True)
+        rows = {r.key: r for r in (await s.execute(  # the rules' and the agents' versions too: read with
+            select(RoutingKV).where(RoutingKV.key.in_((STATE_KEY, VERSION_KEY, DIRECTORY_KEY)))  # it, they are
+            .execution_options(populate_existing=True))).scalars()}  # in the session when asked for (no query)
+        row = rows.get(STATE_KEY)
         return RoutingState.from_dict(row.value if row else {})
 
     async def _announce(self, routed: Routed, decision: Decision) -> None:
