@@ -47,6 +47,8 @@ class DatabaseSettings(Section):
     connect_retries: int = Field(default=30, ge=0, description="Attempts to reach the database at start")
     retry_delay_s: float = Field(default=2.0, gt=0, le=60)
     busy_timeout_ms: int = Field(default=5000, ge=0, description="SQLite busy timeout")
+    sqlite_one_hop: bool = Field(default=True, description="SQLite: each statement one trip to the database "
+                                 "thread (crm_core/sqlite_onehop.py); false: SQLAlchemy's stock aiosqlite cursor")
     pool_size: int = Field(default=10, ge=1, le=200)
     idle_in_transaction_timeout_s: float = Field(
         default=5.0, ge=0, description="PostgreSQL aborts a transaction left idle this long (0: never), so an "

@@ -35,7 +35,12 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     if is_sqlite(url):
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": settings.busy_timeout_ms / 1000})
+        extra: dict[str, Any] = {}
+        if settings.sqlite_one_hop:
+            from crm_core.sqlite_onehop import dbapi
+
+            extra["module"] = dbapi()
+        engine = create_async_engine(url, connect_args={"timeout": settings.busy_timeout_ms / 1000}, **extra)
         _sqlite_pragmas(engine, settings.busy_timeout_ms)
         SqliteWriteGate(settings.busy_timeout_ms / 1000).install(engine)
         return engine

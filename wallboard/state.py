@@ -52,6 +52,7 @@ class Wallboard:
         self.agents: dict[str, AgentBoard] = {}
         self._by_ext: dict[str, str] = {}
         self._by_user: dict[int, str] = {}
+        self._engaged: set[str] | None = None  # extensions on a call or ringing at the last sync; None: look
         self.inquiries: list[dict[str, Any]] = []
         self.flags: list[dict[str, Any]] = []
         self.day: date | None = None
@@ -169,8 +170,11 @@ class Wallboard:
             for ext in call.ringing:
                 ringing.setdefault(ext, {**info, "since": call.queued or call.started})
         changed = False
-        for ext in set(talking) | set(ringing) | {a.extension for a in self.agents.values()
-                                                   if a.extension and (a.call or a.ringing)}:
+        engaged = self._engaged
+        if engaged is None:  # after the agents were read again or rebuilt: everyone once
+            engaged = {a.extension for a in self.agents.values() if a.extension and (a.call or a.ringing)}
+        self._engaged = set(talking) | set(ringing)  # what the loop below leaves with a call or a ring
+        for ext in self._engaged | engaged:  # not every agent: this runs at every frame, 2,000 agents or not
             if ext is None:
                 continue
             if ext not in self._by_ext and ext not in talking and ext not in ringing:
@@ -206,6 +210,7 @@ class Wallboard:
             self._by_ext.pop(ext or "", None)
         for frame in members:
             self._member(frame)
+        self._engaged = None
         self.sync_calls(calls)
         self.changes.full = True
 
@@ -229,6 +234,7 @@ class Wallboard:
     def set_agents(self, rows: Iterable[AgentRow]) -> bool:
         """The agents the hub knows (name, extension, department, state, load/capacity)."""
         changed = False
+        self._engaged = None  # an extension may move to another agent here: the next sync looks at all
         seen: set[str] = set()
         for row in rows:
             key = f"u{row.user_id}"
