@@ -18,7 +18,7 @@ from __future__ import annotations
 import collections
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_dbapi
@@ -53,7 +53,7 @@ class OneHopCursor:
 
     def __init__(self, adapt_connection: OneHopConnection) -> None:
         self._adapt_connection = adapt_connection
-        self._connection: aiosqlite.Connection = adapt_connection._connection
+        self._connection = cast(aiosqlite.Connection, adapt_connection._connection)
         self._rows: collections.deque[Any] = collections.deque()
         self.description: Any = None
         self.rowcount = -1

@@ -185,3 +185,20 @@ async def test_a_team_offer_is_claimed_from_the_offers_page_and_the_second_is_to
     assert "Опоздали" in page and "Сейчас предложений нет" in page
     _, page = await anna.get(f"/inquiries/{inquiry_id}")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
+
+
+async def test_a_long_list_of_agents_is_cut_and_the_page_says_how_many_more(running, monkeypatch):  # noqa: F811
+    """A big team's decision lists a few agents (here one, as if the team were large) and counts the rest."""
+    import routing.assign
+
+    monkeypatch.setattr(routing.assign, "EXPLAINED_AGENTS", 1)
+    a = running.agency
+    svc = await _routing(running, GOOD % (a.sales, a.rent))
+    await svc.stop()
+    inquiry_id = await _form(running, 7)
+    routed = await svc.route(inquiry_id)
+    anna = await running.browser("anna")
+    _, page = await anna.get(f"/inquiries/{inquiry_id}")
+    assert routed.agent_id == a.users["anna"]
+    assert "Anna · Доступен" in page and "Oleg · Доступен" not in page
+    assert "и ещё 1" in page

@@ -32,9 +32,11 @@ async def test_a_killed_worker_is_restarted_and_the_call_is_still_transcribed(mo
         resume = asyncio.Event()
         streaming = asyncio.create_task(stream_pcm("127.0.0.1", live.server.port, stream, PCM, speed=2.0,
                                                    hold_at_s=4.0, resume=resume))
-        await _until(lambda: stream in live.legs and live.legs[stream].sent_to_s >= 3.9 and seen, 60)
+        # Held at 4.0 s, the leg is sent all but what is less than a chunk (0.2 s): at least 3.8 s, not
+        # always 3.9 (waiting for 3.9 hung the test when the chunks fell short of it).
+        await _until(lambda: stream in live.legs and live.legs[stream].sent_to_s >= 3.7 and seen, 60)
         leg = live.legs[stream]
-        victim, old_pids = leg.worker, list(live.pool.pids)
+        victim, old_pids, held_to = leg.worker, list(live.pool.pids), leg.sent_to_s
         os.kill(old_pids[victim], signal.SIGKILL)  # mid-call, with a chunk or an utterance in its recognizer
         resume.set()  # the call goes on while the worker is down
         await streaming
@@ -47,7 +49,7 @@ async def test_a_killed_worker_is_restarted_and_the_call_is_still_transcribed(mo
     assert t["final"] and t["ended"] != "worker died" and t["audio_s"] > 9
     assert t["dropped"] and "post-call transcription covers them" in t["note"]
     lost_from, lost_to = t["dropped"][0]
-    assert lost_to >= 3.9  # what the dead worker held is listed, up to the audio it had been given
+    assert lost_to >= round(held_to, 2) >= 3.7  # what the dead worker held is listed, up to the audio it was given
     after = [w for w in t["words"] if w["start"] >= lost_to]
     assert len(after) >= 3, t["words"]  # the call was still transcribed after the worker died
     assert not any(lost_from <= w["start"] < lost_to for w in t["words"])
