@@ -16,12 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.models import User
-from crm_core.models.routing import RoutingKV
 from routing.agents import AgentDirectory
 from routing.calendar import WorkCalendar
 from routing.decide import decide
 from routing.model import AgentSnapshot, Decision, InquiryFacts
-from routing.queries import DIRECTORY_KEY, agent_directory, agent_loads, agent_snapshots
+from routing.queries import DIRECTORY_KEY, agent_directory, agent_loads, agent_snapshots, kv_row
 from routing.rules import RuleSet
 from routing.strategies import RoutingState
 
@@ -67,7 +66,7 @@ class DirectoryCache:
         self.dirty.update(a for a in agent_ids if a is not None)
 
     async def get(self, s: AsyncSession) -> AgentDirectory:
-        row = await s.get(RoutingKV, DIRECTORY_KEY)
+        row = await kv_row(s, DIRECTORY_KEY)
         version = int(row.value.get("n", 0)) if row is not None else 0
         now = time.monotonic()
         if self.directory is None or version != self.version or now - self.built_at > self.ttl_s * self.FULL_EVERY:

@@ -65,8 +65,23 @@ async def load_rule_data(session: AsyncSession) -> dict[str, Any]:
     return data
 
 
+async def kv_row(session: AsyncSession, key: str) -> RoutingKV | None:
+    """A ``routing_kv`` row: the one ``remember_kv`` kept for this transaction (also a row that is not
+    there), else read now."""
+    kept = session.info.get("routing_kv")
+    if kept is not None and kept[0] is session.get_transaction():
+        return kept[1].get(key)
+    return await session.get(RoutingKV, key)
+
+
+def remember_kv(session: AsyncSession, rows: dict[str, RoutingKV]) -> None:
+    """The routing rows read at the start of this transaction (under its lock): later reads of them in the
+    same transaction cost no query, even for a row that does not exist (``session.get`` asks again)."""
+    session.info["routing_kv"] = (session.get_transaction(), rows)
+
+
 async def rules_version(session: AsyncSession) -> int:
-    row = await session.get(RoutingKV, VERSION_KEY)
+    row = await kv_row(session, VERSION_KEY)
     return int(row.value.get("n", 0)) if row is not None else 0
 
 

@@ -47,6 +47,7 @@ from routing.queries import (
     inquiry_facts,
     inquiry_facts_many,
     load_rule_data,
+    remember_kv,
     rules_version,
 )
 from routing.rules import RuleSet, RuleSetError, compile_rules
@@ -313,9 +314,10 @@ class RoutingService(TeamOffers, OwnerAnswers):
         touched = await s.execute(update(RoutingKV).where(RoutingKV.key == STATE_KEY).values(updated_at=now))
         if touched.rowcount == 0:
             await _ensure_state_row(s, now)
-        rows = {r.key: r for r in (await s.execute(  # the rules' and the agents' versions too: read with
-            select(RoutingKV).where(RoutingKV.key.in_((STATE_KEY, VERSION_KEY, DIRECTORY_KEY)))  # it, they are
-            .execution_options(populate_existing=True))).scalars()}  # in the session when asked for (no query)
+        rows = {r.key: r for r in (await s.execute(  # the rules' and the agents' versions too, kept for
+            select(RoutingKV).where(RoutingKV.key.in_((STATE_KEY, VERSION_KEY, DIRECTORY_KEY)))  # the rest of
+            .execution_options(populate_existing=True))).scalars()}  # the transaction (no query each)
+        remember_kv(s, rows)
         row = rows.get(STATE_KEY)
         return RoutingState.from_dict(row.value if row else {})
 
