@@ -49,7 +49,7 @@ class PopupLane:
     lookup: Callable[[str], Awaitable[ClientCard | None]]
     details: Callable[[int], Awaitable[dict]] | None
     _popups: asyncio.Queue[Effect]
-    _cards: dict[str, ClientCard | None]
+    _cards: dict[str, asyncio.Future[ClientCard | None]]  # per call: the caller's lookup, started at its first event
     _details: dict[str, asyncio.Task[dict]]  # linkedid → the caller's details, read once
     _followers: set[asyncio.Task[None]]  # details frames on their way
     _followed: set[tuple[str, int]]  # (linkedid, user id) whose details frame is scheduled: one per call
@@ -69,7 +69,9 @@ class PopupLane:
     async def _popup(self, effect: Effect) -> None:
         if isinstance(effect, CallEnded):
             record = effect.record
-            self._cards.pop(record.linkedid, None)
+            card = self._cards.pop(record.linkedid, None)
+            if card is not None and not card.done():
+                card.cancel()
             self._details.pop(record.linkedid, None)
             self._followed = {k for k in self._followed if k[0] != record.linkedid}
             for ext in dict.fromkeys(x for x in (record.answered_by, record.transferred_to) if x):
@@ -106,10 +108,19 @@ class PopupLane:
     def _queue(self, name: str, agent: Agent) -> str:
         return name if self.queue_label is None else self.queue_label(name, agent.locale)
 
+    def look_up_early(self, call: Call) -> None:
+        """Start the caller's lookup when the call appears (its first event), not when an agent's phone rings:
+        after the greeting and the queue the card is ready and the pop-up waits for nothing."""
+        if call.caller and call.linkedid not in self._cards:
+            card = self._cards[call.linkedid] = asyncio.ensure_future(self.lookup(call.caller))
+            card.add_done_callback(_seen)
+
     async def _card(self, call: Call) -> ClientCard | None:
-        if call.linkedid not in self._cards and call.caller:
-            self._cards[call.linkedid] = await self.lookup(call.caller)
-        return self._cards.get(call.linkedid)
+        if call.linkedid not in self._cards:
+            if not call.caller:
+                return None
+            self.look_up_early(call)
+        return await asyncio.shield(self._cards[call.linkedid])  # a later frame of the call reads it too
 
     async def _push(self, agent: Agent, linkedid: str, title: str, call: Call | None, *, ended: bool = False) -> None:
         i = 1 if agent.locale == "en" else 0
@@ -177,3 +188,9 @@ def _in_language(details: dict, locale: str) -> dict:
     calls = [{**c, "outcome_label": OUTCOMES.get(str(c.get("outcome")), (None, None))[i] or c.get("outcome")}
              for c in details.get("recent_calls", ())]
     return {**details, "recent_calls": calls} if calls else details
+
+
+def _seen(card: asyncio.Future[ClientCard | None]) -> None:
+    """A lookup that failed with no pop-up waiting for it (the call ended first) is not an unread error."""
+    if not card.cancelled():
+        card.exception()

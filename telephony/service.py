@@ -71,7 +71,7 @@ class TelephonyService(PopupLane, PbxCommands):
         self.stored = 0
         self._popups: asyncio.Queue[Effect] = asyncio.Queue()
         self._records: asyncio.Queue[CallRecord] = asyncio.Queue()
-        self._cards: dict[str, ClientCard | None] = {}
+        self._cards: dict[str, asyncio.Future[ClientCard | None]] = {}
         self._details: dict[str, asyncio.Task[dict]] = {}  # linkedid → the caller's details, read once
         self._followers: set[asyncio.Task[None]] = set()  # details frames on their way
         self._followed: set[tuple[str, int]] = set()  # (linkedid, user id) with a details frame: one per call
@@ -135,6 +135,11 @@ class TelephonyService(PopupLane, PbxCommands):
     def on_event(self, event: AmiEvent) -> None:
         """Synchronous and quick: the state changes here, the effects go to the two lanes."""
         self.calls, effects = transition(self.calls, event)
+        linkedid = event.headers.get("Linkedid")
+        if linkedid and linkedid not in self._cards:
+            call = self.calls.calls.get(linkedid)
+            if call is not None:
+                self.look_up_early(call)
         if effects:
             self._carry_out(effects)
         if event.name == "FullyBooted" and event.get("Uptime").isdigit():

@@ -79,3 +79,24 @@ async def test_at_full_speed_no_agent_gets_a_calls_details_twice(db):
     async with FakePbx("answered.txt", secret="hubsecret", speed=20.0) as pbx, Hub(db, pbx) as hub:
         await hub.settle(pbx)
     assert all(n == 1 for n in _details_frames(hub).values())
+
+
+async def test_the_callers_card_is_looked_up_when_the_call_appears_not_when_the_phone_rings(db):
+    """The lookup starts at the call's first event (before the greeting and the queue), once per call; when
+    the agent's phone rings the card is there and the pop-up waits for no query."""
+    ids = await seed(db)
+    async with FakePbx("answered.txt", secret="hubsecret", speed=1.0) as pbx:
+        hub = Hub(db, pbx)
+        looked_up: list[tuple[str, bool]] = []
+        lookup = hub.service.lookup
+
+        async def recorded(number: str):  # noqa: ANN202
+            ringing = any(call.ringing or call.answered for call in hub.service.calls.calls.values())
+            looked_up.append((number, ringing))
+            return await lookup(number)
+
+        hub.service.lookup = recorded
+        async with hub:
+            await hub.settle(pbx)
+    assert len(looked_up) == 1 and looked_up[0][1] is False  # once, before any phone rang
+    assert [p["title"] for p in hub.popups_for(ids["anna"])][:1] == ["Входящий звонок"]

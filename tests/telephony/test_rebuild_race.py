@@ -41,6 +41,10 @@ class ListingClient:
         return [{"Response": "Success"}]
 
 
+async def nobody(_phone: str) -> None:
+    """The caller lookup: no client is known."""
+
+
 async def test_a_call_that_begins_during_the_rebuild_is_not_closed_as_lost_track():
     pushes: list[Push] = []
 
@@ -51,7 +55,7 @@ async def test_a_call_that_begins_during_the_rebuild_is_not_closed_as_lost_track
         return {}
 
     service = TelephonyService(AsteriskSettings(enabled=True, secret="x"), publish=publish,
-                               lookup=lambda _: None, load_agents=no_agents)
+                               lookup=nobody, load_agents=no_agents)
     events = [e for e in first_events("answered.txt", 40) if e.name != "Hangup"]
     assert any(e.name == "Newchannel" for e in events)
     service.client = ListingClient(service, events)  # type: ignore[assignment]
@@ -60,7 +64,7 @@ async def test_a_call_that_begins_during_the_rebuild_is_not_closed_as_lost_track
     assert service._records.empty(), "nothing was closed and stored as lost track"
 
     gone = TelephonyService(AsteriskSettings(enabled=True, secret="x"), publish=publish,
-                            lookup=lambda _: None, load_agents=no_agents)
+                            lookup=nobody, load_agents=no_agents)
     for event in events:
         gone.on_event(event)
     gone.client = ListingClient(gone, [])  # type: ignore[assignment]
