@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from crm_core.db import write_first
 from crm_core.models import Call, Role, User
 from speech import queries as jobs
 from speech import search
@@ -68,7 +69,8 @@ class SpeechService:
             return
         search.install(self.engine)
         async with self.sessions() as s, s.begin():
-            restored = await search.reindex_missing(s)
+            await write_first(s)  # a writer from the start: a read that turned into a write could meet a newer
+            restored = await search.reindex_missing(s)  # commit and fail at once ("database is locked")
         if restored:
             log.info("search index: %s transcripts restored from the database", restored)
         self._state = "starting"

@@ -5,6 +5,7 @@ log with each message's cost in roubles."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -88,10 +89,13 @@ async def test_viewing_reminder_and_callback_reach_the_client_once_and_the_log_s
         s.add(Task(kind="callback", status="open", client_id=ivan, inquiry_id=ivan_inquiry, phone="+79165550011",
                    due_at=utcnow(), note="Пропущенный звонок"))
     client_sms = service_of(hub).client_sms
-    # two passes at once (two hub instances): each SMS is claimed once
+    # two passes at once (two hub instances): each SMS is claimed once. The hub's own pass may run between
+    # the setup and these two and take some of them (seen once in a loaded CI run: 1 here, 1 there).
     first, second = await client_sms.run_once(), await client_sms.run_once()
-    assert (first, second) == (2, 0)
+    assert first <= 2 and second == 0
     await wait_until(lambda: _count(sms_api.sent, 2), hub=hub)
+    await asyncio.sleep(0.2)
+    assert len(sms_api.sent) == 2  # not one more from any pass
     by_to = {m["to"]: m["msg"] for m in sms_api.sent}
     assert by_to["79161234567"].startswith("Агентство «Дом»: напоминаем о просмотре ")
     assert "ул. Вавилова, 9" in by_to["79161234567"]
