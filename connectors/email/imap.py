@@ -14,6 +14,7 @@ quarantines what it can never store, so one message cannot stop the mailbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
@@ -28,7 +29,6 @@ from connectors.email.settings import EmailSettings
 log = logging.getLogger("hub.email.imap")
 UID_RE = re.compile(rb"UID (\d+)")
 UIDVALIDITY_RE = re.compile(rb"UIDVALIDITY (\d+)")
-CHECKPOINT_EVERY = 64  # fetched messages between checkpoints within one long read
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,17 +166,20 @@ class ImapConnector:
             raise ConnectionError(f"search failed: {_text(found.lines[-1:])}")
         uids = sorted(int(u) for line in found.lines[:-1] for u in line.split() if u.isdigit() and int(u) > last)
         taken = await self._hand_over(imap, uidvalidity, uids, last)
-        if taken != last or not saved or saved.get("uidvalidity") != uidvalidity:
+        if taken == last and (not saved or saved.get("uidvalidity") != uidvalidity):
             await self._checkpoint.save(self.key, {"uidvalidity": uidvalidity, "last_uid": taken})
 
     async def _hand_over(self, imap: aioimaplib.IMAP4, uidvalidity: int, uids: list[int], last: int) -> int:
         """Fetch ``uids`` in order and hand them to the hub up to ``parallel`` at a time (storing one waits for
-        a database commit; one by one, a busy hub took mail in at a message per commit). Answers the
-        highest UID up to which every message was taken: the checkpoint never passes one that was not. A
-        failure lets the others finish, saves that point and raises ``HandlerFailed``."""
+        a database commit; one by one, a busy hub took mail in at a message per commit). The checkpoint
+        follows the highest UID up to which every message was taken — saved as that point moves, and on the
+        way out (a stop, a lost link) — so it never passes one that was not taken and a restart reads again
+        only what was still on its way. A failure lets the others finish, then raises ``HandlerFailed``.
+        Answers that point."""
         done: set[int] = set()
         failed: dict[int, str] = {}
         running: set[asyncio.Task[None]] = set()
+        saved = last
 
         async def take(raw: bytes, uid: int) -> None:
             try:
@@ -187,9 +190,15 @@ class ImapConnector:
             self.delivered += 1
             done.add(uid)
 
-        saved = last
+        async def checkpoint() -> None:
+            nonlocal saved
+            taken = _all_taken_to(uids, done, saved)
+            if taken != saved:
+                await self._checkpoint.save(self.key, {"uidvalidity": uidvalidity, "last_uid": taken})
+                saved = taken
+
         try:
-            for n, uid in enumerate(uids, 1):
+            for uid in uids:
                 if failed:
                     break
                 raw = await self._fetch_one(imap, uid)
@@ -199,21 +208,19 @@ class ImapConnector:
                 while len(running) >= self.parallel:
                     _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 running.add(asyncio.create_task(take(raw, uid), name=f"imap-uid-{uid}"))
-                if n % CHECKPOINT_EVERY == 0 and (taken := _all_taken_to(uids, done, saved)) != saved:
-                    await self._checkpoint.save(self.key, {"uidvalidity": uidvalidity, "last_uid": taken})
-                    saved = taken  # a long first read of a big mailbox is not read again whole after a restart
-            if running:
-                await asyncio.wait(running)
+                await checkpoint()
+            while running:
+                _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                await checkpoint()
         finally:
             for task in running:
                 task.cancel()
-        taken = _all_taken_to(uids, done, last)
+            with contextlib.suppress(Exception):  # leaving (a stop, a lost link): keep what was taken
+                await checkpoint()
         if failed:
-            if taken != saved:
-                await self._checkpoint.save(self.key, {"uidvalidity": uidvalidity, "last_uid": taken})
             uid = min(failed)
             raise HandlerFailed(f"uid {uid} not taken in: {failed[uid]}")
-        return taken
+        return saved
 
     async def _fetch_one(self, imap: aioimaplib.IMAP4, uid: int) -> bytes | None:
         response = await imap.uid("fetch", str(uid), "(BODY.PEEK[])")
