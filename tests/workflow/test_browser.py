@@ -47,6 +47,18 @@ async def _ready(running, pbx: FakePbx) -> None:  # noqa: ANN001, F811
             await asyncio.sleep(0.05)
 
 
+async def _beside(panel, card) -> tuple[dict, dict]:  # noqa: ANN001 - Playwright locators
+    """The two boxes once the page has placed the panel: the card widens when the caller's details arrive and
+    the panel moves at the next frame (a ResizeObserver), so a measurement in between can catch the card
+    wide and the panel not yet moved. Up to 2 s for it, as a person would see it."""
+    for _ in range(40):
+        box, card_box = await panel.bounding_box(), await card.bounding_box()
+        if box["x"] + box["width"] <= card_box["x"]:
+            break
+        await asyncio.sleep(0.05)
+    return box, card_box
+
+
 async def test_the_script_shows_beside_the_pop_up_and_its_answers_reach_the_inquiry(running, browser, pbx):  # noqa: F811
     async with running.hub.database.sessions() as s, s.begin():
         client = Client(name="Иван Петров", owner_id=running.agency.users["anna"])
@@ -64,7 +76,7 @@ async def test_the_script_shows_beside_the_pop_up_and_its_answers_reach_the_inqu
     card = anna.locator(".popup").first
     assert await anna.locator(".popup h3.caller").first.text_content() == "Иван Петров"
     assert await panel.locator("h4").text_content() == "Скрипт: Входящий: продажи", "the sales queue's script"
-    box, card_box = await panel.bounding_box(), await card.bounding_box()
+    box, card_box = await _beside(panel, card)
     assert box["x"] + box["width"] <= card_box["x"], "the script stands beside (left of) the pop-up card"
     assert box["y"] < card_box["y"] + card_box["height"] and card_box["y"] < box["y"] + box["height"]
     assert await panel.locator(".question").text_content() == "Вы звоните по объявлению?"
