@@ -29,6 +29,7 @@ from connectors.email.settings import EmailSettings
 log = logging.getLogger("hub.email.imap")
 UID_RE = re.compile(rb"UID (\d+)")
 UIDVALIDITY_RE = re.compile(rb"UIDVALIDITY (\d+)")
+HANDLER_GRACE_S = 5.0  # on the way out, how long messages already with the hub may take to be stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,9 +214,12 @@ class ImapConnector:
                 _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 await checkpoint()
         finally:
+            if running:  # leaving (a stop, a lost link): the messages being stored may finish, briefly
+                with contextlib.suppress(Exception):
+                    await asyncio.wait(running, timeout=HANDLER_GRACE_S)
             for task in running:
                 task.cancel()
-            with contextlib.suppress(Exception):  # leaving (a stop, a lost link): keep what was taken
+            with contextlib.suppress(Exception):  # and the checkpoint keeps what was taken
                 await checkpoint()
         if failed:
             uid = min(failed)
