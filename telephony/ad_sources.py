@@ -92,19 +92,6 @@ def share_of_month(month: str, first_day: date, last_day: date) -> float:
 
 # --- the UTM table -----------------------------------------------------------------------------------------
 
-async def source_for_utm(s: AsyncSession, utm_source: str | None, utm_campaign: str | None = None) -> str | None:
-    """The source name for a form's labels: the row naming its campaign first, then the row for any campaign;
-    None when the label is not in the table (the form keeps its own ``utm_source``)."""
-    key = label(utm_source)
-    if not key:
-        return None
-    campaign = label(utm_campaign)
-    rows = (await s.execute(select(UtmSource.utm_campaign, UtmSource.source).where(
-        UtmSource.utm_source == key, UtmSource.utm_campaign.in_({campaign, ""})))).all()
-    by_campaign = dict(rows)
-    return by_campaign.get(campaign) or by_campaign.get("")
-
-
 class UtmTable:
     """The UTM table in memory for the form intake, where every form with a label would otherwise read it
     (a session and a query per form, at 100 forms a second). Read whole again after ``ttl_s`` — another
@@ -120,7 +107,8 @@ class UtmTable:
         self._rows = None
 
     async def source_for(self, utm_source: str | None, utm_campaign: str | None = None) -> str | None:
-        """As ``source_for_utm``: the campaign's row first, then the any-campaign row, None when unnamed."""
+        """The source name for a form's labels: the row naming its campaign first, then the row for any
+        campaign; None when the label is not in the table (the form keeps its own ``utm_source``)."""
         key = label(utm_source)
         if not key:
             return None
