@@ -71,6 +71,7 @@ async def test_admin_builds_replays_and_publishes_a_territory_rule(running, brow
     assert await page.locator("#replay-total").inner_text() == "6"
     assert await page.locator("#replay-moved").inner_text() == "3"
     anna_row = page.locator("#replay-agents tr", has_text="Anna")
+    await anna_row.locator("td").first.wait_for()  # read the row once drawn (all_inner_texts does not wait)
     assert (await anna_row.locator("td").all_inner_texts())[:4] == ["Anna", "0", "3", "+3"]
     assert await page.locator("#replay-chart rect.bar-simulated").count() >= 1
     await page.screenshot(path=str(SHOTS / "admin-replay.png"), full_page=True)
