@@ -82,6 +82,7 @@ class MailIntake:
         self.quarantined: int | None = None  # for /healthz; None until first counted
         self.system_waiting: int | None = None
         self._failures: dict[str, int] = {}
+        self._counting = asyncio.Lock()  # recounts in turn: the last one written is the newest
 
     async def receive(self, raw: bytes, ref: MailRef) -> None:
         key = hashlib.sha256(raw).hexdigest()
@@ -114,7 +115,7 @@ class MailIntake:
             async with self._sessions() as s, s.begin():
                 filed = await queries.file_automatic(s, mail, ref.mailbox if ref else None, uid)
             if filed.system_mail_id is not None and not filed.duplicate:
-                self.system_waiting = (self.system_waiting or 0) + 1
+                await self.refresh()  # a recount, not an increment: mail is taken in side by side
             log.info("mail uid=%s ref=%s automatic=%s inquiry=%s system_mail=%s duplicate=%s", uid,
                      id_ref(mail.message_id), mail.automatic, filed.inquiry_id, filed.system_mail_id, filed.duplicate)
             return
@@ -172,7 +173,9 @@ class MailIntake:
         await self.refresh()
 
     async def refresh(self) -> None:
-        async with self._sessions() as s:
+        """Count again after a change. In turn, so a count read before another message's commit is never
+        written after the count that saw it (an increment raced a recount: one bounce counted twice)."""
+        async with self._counting, self._sessions() as s:
             self.quarantined, self.system_waiting = await queries.counts(s)
 
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from channels.email.service import MailIntake
-from connectors.email.imap import ImapConnector
+from connectors.email.imap import ImapConnector, MailRef
 from connectors.email.settings import EmailSettings
 from crm_core.intake import IntakeRequest, IntakeService
 from crm_core.models import Channel, Client, Inquiry, InquiryEvent, Message, utcnow
@@ -202,6 +202,17 @@ async def test_a_bounce_and_an_abuse_report_join_the_conversation_they_are_about
     assert reply.delivery == "undelivered"
     assert held.kind == "bounce" and held.message_id == "<report-3@mail.ru>"
 
+
+async def test_the_counts_an_admin_sees_match_what_is_stored_when_mail_arrives_side_by_side(db, bus, tmp_path):
+    """Mail is taken in sixteen at a time: bounces filed while poison is quarantined count once each."""
+    mail = MailIntake(db.sessions, IntakeService(db.sessions, bus), tmp_path)
+    bounces = [mail.take_in(report("bounce", f"<never-{n}@agency.ru>", n), MailRef("INBOX", 1, n))
+               for n in range(12)]
+    poisons = [mail.quarantine(poison_letter() + str(n).encode(), MailRef("INBOX", 1, 100 + n), "DataError")
+               for n in range(12)]
+    await asyncio.gather(*(x for pair in zip(bounces, poisons, strict=True) for x in pair))
+    assert (mail.quarantined, mail.system_waiting) == (12, 12)
+    assert (await count(db, QuarantinedMail), await count(db, SystemMail)) == (12, 12)
 
 async def test_hard_mime_keeps_its_html_body_its_folded_name_and_says_what_was_repaired(dovecot, db, bus,
                                                                                           tmp_path):
