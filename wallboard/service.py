@@ -118,7 +118,7 @@ class WallboardService:
     def _sync_calls(self) -> None:
         if self._calls_changed and self.hub.telephony is not None:
             self._calls_changed = False
-            self.board.sync_calls(self.hub.telephony.calls.calls.values())
+            self.board.sync_calls(self.hub.telephony.calls.calls)
 
     # --- out ---------------------------------------------------------------------------------------
     async def _sender(self) -> None:

@@ -156,3 +156,22 @@ def test_hub_agents_merge_with_pbx_members_and_supervisors_see_only_their_depart
     assert [r["id"] for r in board.snapshot(T0, None)["inquiries"]] == [7, 8]
     assert not board.set_list("inquiries", [{"id": 7, "departments": [20]}, {"id": 8, "departments": [10]}])
     assert not board.take_changes(), "nothing changed, nothing to send"
+
+
+def test_who_talks_and_rings_after_each_event_is_what_a_fresh_look_at_every_call_shows():
+    """The board syncs only the calls that changed; at every step of a burst and a transfer it shows the
+    same rings and talks as a board that looks at all the live calls from scratch."""
+    for trace in ("burst20.txt", "transfer.txt", "abandon_rna.txt"):
+        board, state, steps = Wallboard(service_level_s=20), CallState(), 0
+        for event in events(trace):
+            state, _ = transition(state, event)
+            board.apply(event)
+            if event.name not in CALL_EVENTS:
+                continue
+            board.sync_calls(state.calls)
+            fresh = Wallboard(service_level_s=20)
+            fresh.sync_calls(list(state.calls.values()))
+            shown = {a.extension: (a.call, a.ringing) for a in board.agents.values() if a.call or a.ringing}
+            assert shown == {a.extension: (a.call, a.ringing) for a in fresh.agents.values()}, (trace, event.name)
+            steps += bool(shown)
+        assert steps > 0, f"{trace}: somebody rang or talked"
