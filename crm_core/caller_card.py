@@ -7,7 +7,7 @@ so the call lands on that inquiry later and nothing is doubled.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_core.intake import OPEN_STATUSES, IntakeRequest, IntakeResult, IntakeService
@@ -17,24 +17,30 @@ RECENT_CALLS = 5
 OPEN_INQUIRIES = 5
 
 
+# Built once: a pop-up's details are read for every call, and building the statements cost as much as running
+# them (the compiled form is cached by SQLAlchemy either way).
+_CLIENT = bindparam("client_id")
+_OWNER = select(User.full_name).join(Client, Client.owner_id == User.id).where(Client.id == _CLIENT)
+_CALLS = (select(Call.started_at, Call.direction, Call.outcome).where(Call.client_id == _CLIENT)
+          .order_by(Call.started_at.desc()).limit(RECENT_CALLS))
+_INQUIRIES = (select(Inquiry.id, Inquiry.subject, Inquiry.status, Inquiry.planned_action, Inquiry.planned_at)
+              .where(Inquiry.client_id == _CLIENT, Inquiry.status.in_(OPEN_STATUSES))
+              .order_by(Inquiry.id.desc()).limit(OPEN_INQUIRIES))
+
+
 async def caller_details(session: AsyncSession, client_id: int) -> dict:
-    owner = (await session.execute(
-        select(User.full_name).join(Client, Client.owner_id == User.id).where(Client.id == client_id)
-    )).scalar()
-    calls = (await session.execute(
-        select(Call.started_at, Call.direction, Call.outcome).where(Call.client_id == client_id)
-        .order_by(Call.started_at.desc()).limit(RECENT_CALLS)
-    )).all()
-    inquiries = (await session.execute(
-        select(Inquiry.id, Inquiry.subject, Inquiry.status).where(
-            Inquiry.client_id == client_id, Inquiry.status.in_(OPEN_STATUSES))
-        .order_by(Inquiry.id.desc()).limit(OPEN_INQUIRIES)
-    )).all()
+    """Owner, last calls, open inquiries (each with its next action and when, as stored: UTC)."""
+    key = {"client_id": client_id}
+    owner = (await session.execute(_OWNER, key)).scalar()
+    calls = (await session.execute(_CALLS, key)).all()
+    inquiries = (await session.execute(_INQUIRIES, key)).all()
     return {
         "owner": owner,
         "recent_calls": [{"at": c.started_at.isoformat() if c.started_at else None, "direction": c.direction,
                           "outcome": c.outcome} for c in calls],
-        "inquiries": [{"id": i.id, "subject": i.subject or "", "status": i.status} for i in inquiries],
+        "inquiries": [{"id": i.id, "subject": i.subject or "", "status": i.status,
+                       "planned_action": i.planned_action,
+                       "planned_at": i.planned_at.isoformat() if i.planned_at else None} for i in inquiries],
     }
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_core.access import Actor, NotFound
 from crm_core.caller_card import caller_details
-from crm_core.models import Inquiry, User
+from crm_core.models import User
 
 log = logging.getLogger("hub.telephony")
 MAX_PENDING = 5000  # calls with links waiting; the oldest are dropped past this
@@ -34,15 +34,9 @@ async def card_details(session: AsyncSession, client_id: int, zone: str = "Europ
     for call in found.get("recent_calls", []):  # the agency's wall-clock time, as the rest of the card
         if call.get("at"):
             call["at"] = datetime.fromisoformat(call["at"]).astimezone(ZoneInfo(zone)).isoformat()
-    ids = [q["id"] for q in found.get("inquiries", [])]
-    if ids:
-        planned = {row.id: row for row in await session.execute(
-            select(Inquiry.id, Inquiry.planned_action, Inquiry.planned_at).where(Inquiry.id.in_(ids)))}
-        for q in found["inquiries"]:
-            row = planned.get(q["id"])
-            q["planned_action"] = row.planned_action if row else None
-            when = row.planned_at if row is not None else None
-            q["planned_at"] = when.astimezone(ZoneInfo(zone)).isoformat() if when else None
+    for q in found.get("inquiries", []):
+        if q.get("planned_at"):
+            q["planned_at"] = datetime.fromisoformat(q["planned_at"]).astimezone(ZoneInfo(zone)).isoformat()
     return found
 
 
