@@ -21,6 +21,7 @@ from connectors.webforms.schema import FormSubmission, field_errors
 from connectors.webforms.settings import WebFormsSettings
 
 log = logging.getLogger("hub.webforms")
+REFUSAL_LOG_S = 1.0  # refusals (503, 429) are logged at most this often, with how many there were
 OnForm = Callable[[FormReceived], Awaitable[FormOutcome]]
 
 
@@ -33,6 +34,8 @@ class WebFormsConnector:
         self._in_flight = 0
         self._running = False
         self.accepted = self.refused = self.shed = 0
+        self._refusal_logged_at = float("-inf")
+        self._refusals_unlogged = 0
 
     @property
     def state(self) -> str:
@@ -76,7 +79,7 @@ class WebFormsConnector:
         except WebFormError as err:
             self.refused += 1
             if err.status >= 500 or err.status == 429:
-                log.warning("form site=%s ip=%s refused %s: %s", site, request.remote, err.status, err)
+                self._log_refusal(site, request.remote, err)
             body = {"ok": False, "error": str(err), "fields": err.fields}
             response = web.json_response(body, status=err.status, headers=err.headers,
                                          dumps=lambda o: json.dumps(o, ensure_ascii=False))
@@ -121,6 +124,17 @@ class WebFormsConnector:
         if len(body) > limit:
             raise WebFormError(413, f"слишком большая форма / form too large (max {limit} bytes)")
         return body
+
+    def _log_refusal(self, site: str, ip: str | None, err: WebFormError) -> None:
+        """At most one line a second: under overload every site posts again and again, and a line for each
+        refusal (9,000 in a minute in bench.day) was work for the hub and a flood in the log."""
+        self._refusals_unlogged += 1
+        now = self._clock()
+        if now - self._refusal_logged_at < REFUSAL_LOG_S:
+            return
+        log.warning("form site=%s ip=%s refused %s: %s (%d refused since the last such line, this one included)",
+                    site, ip, err.status, err, self._refusals_unlogged)
+        self._refusal_logged_at, self._refusals_unlogged = now, 0
 
     def _check_rate(self, ip: str) -> None:
         now = self._clock()
