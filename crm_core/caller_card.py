@@ -7,7 +7,7 @@ so the call lands on that inquiry later and nothing is doubled.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import BindParameter, Integer, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_core.intake import OPEN_STATUSES, IntakeRequest, IntakeResult, IntakeService
@@ -19,7 +19,7 @@ OPEN_INQUIRIES = 5
 
 # Built once: a pop-up's details are read for every call, and building the statements cost as much as running
 # them (the compiled form is cached by SQLAlchemy either way).
-_CLIENT = bindparam("client_id")
+_CLIENT: BindParameter[int] = bindparam("client_id", type_=Integer)
 _OWNER = select(User.full_name).join(Client, Client.owner_id == User.id).where(Client.id == _CLIENT)
 _CALLS = (select(Call.started_at, Call.direction, Call.outcome).where(Call.client_id == _CLIENT)
           .order_by(Call.started_at.desc()).limit(RECENT_CALLS))
