@@ -38,6 +38,12 @@ CALL_EVENTS = frozenset({"AgentCalled", "AgentConnect", "AgentRingNoAnswer", "Ag
                          "BlindTransfer", "AttendedTransfer", "Newstate"})
 
 
+def _engaged(call: Call) -> tuple[str | None, tuple[str, ...]]:
+    """The extension talking on ``call`` (None when nobody is) and the extensions it rings."""
+    talking = call.answered_by if call.answered_by and call.talk_ended is None else None
+    return talking, tuple(ext for ext in call.ringing if ext)
+
+
 def _since_and_id(info: dict[str, Any]) -> tuple[float, str]:
     return info["since"] or 0.0, info["id"]
 
@@ -60,7 +66,6 @@ class Wallboard:
         self._synced: dict[str, Call] = {}  # linkedid → the call as last synced
         self._talk_at: dict[str, dict[str, dict[str, Any]]] = {}  # extension → linkedid → the call it talks on
         self._ring_at: dict[str, dict[str, dict[str, Any]]] = {}  # extension → linkedid → the call ringing it
-        self._contributions: dict[str, tuple[str | None, tuple[str, ...]]] = {}  # linkedid → (talking, rung)
         self.inquiries: list[dict[str, Any]] = []
         self.flags: list[dict[str, Any]] = []
         self.day: date | None = None
@@ -180,17 +185,17 @@ class Wallboard:
             self._synced.clear()
             self._talk_at.clear()
             self._ring_at.clear()
-            self._contributions.clear()
         synced = self._synced
         for linkedid, call in live.items():
-            if synced.get(linkedid) is not call:
-                self._drop_call(linkedid, touched)
+            before = synced.get(linkedid)
+            if before is not call:
+                if before is not None:
+                    self._drop_call(linkedid, before, touched)
                 self._add_call(linkedid, call, touched)
                 synced[linkedid] = call
         if len(synced) > len(live):
             for linkedid in [k for k in synced if k not in live]:
-                self._drop_call(linkedid, touched)
-                del synced[linkedid]
+                self._drop_call(linkedid, synced.pop(linkedid), touched)
         changed = False
         for ext in touched:
             talk, rings = self._talk_at.get(ext), self._ring_at.get(ext)
@@ -210,19 +215,17 @@ class Wallboard:
     def _add_call(self, linkedid: str, call: Call, touched: set[str]) -> None:
         info = {"id": call.linkedid, "caller": call.caller, "name": call.caller_name, "queue": call.queue,
                 "direction": call.direction}
-        talk_ext = call.answered_by if call.answered_by and call.talk_ended is None else None
+        talk_ext, rung = _engaged(call)
         if talk_ext:
             self._talk_at.setdefault(talk_ext, {})[linkedid] = {**info, "since": call.answered}
             touched.add(talk_ext)
-        rung = tuple(ext for ext in call.ringing if ext)
         for ext in rung:
             self._ring_at.setdefault(ext, {})[linkedid] = {**info, "since": call.queued or call.started}
             touched.add(ext)
-        if talk_ext or rung:
-            self._contributions[linkedid] = (talk_ext, rung)
 
-    def _drop_call(self, linkedid: str, touched: set[str]) -> None:
-        talk_ext, rung = self._contributions.pop(linkedid, (None, ()))
+    def _drop_call(self, linkedid: str, call: Call, touched: set[str]) -> None:
+        """Take back what ``call`` (as last synced) had put in: its talk and its rings."""
+        talk_ext, rung = _engaged(call)
         for ext, at in ((talk_ext, self._talk_at), *((x, self._ring_at) for x in rung)):
             if ext is None:
                 continue

@@ -214,6 +214,7 @@ async def test_the_counts_an_admin_sees_match_what_is_stored_when_mail_arrives_s
     assert (mail.quarantined, mail.system_waiting) == (12, 12)
     assert (await count(db, QuarantinedMail), await count(db, SystemMail)) == (12, 12)
 
+
 async def test_hard_mime_keeps_its_html_body_its_folded_name_and_says_what_was_repaired(dovecot, db, bus,
                                                                                           tmp_path):
     mail = MailIntake(db.sessions, IntakeService(db.sessions, bus), tmp_path)
